@@ -1,0 +1,1 @@
+pytest_plugins = ["telemetra.localstack.pytest_plugin"]
