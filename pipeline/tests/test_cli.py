@@ -19,7 +19,11 @@ def test_produce_to_file_with_labels_then_check(tmp_path: Path, capsys: pytest.C
     lines = events.read_bytes().splitlines()
     assert len(lines) > 2 * 50 * 30
     assert {orjson.loads(line)["stream_id"] for line in lines} == {"a", "b"}
-    assert [orjson.loads(line)["scenario"] for line in labels.read_bytes().splitlines()] == ["hype", "hype", "raid"]
+    assert [orjson.loads(line)["scenario"] for line in labels.read_bytes().splitlines()] == [
+        "hype",
+        "hype",
+        "raid",
+    ]
     first = lines
     assert main(argv) == 0
     assert events.read_bytes().splitlines() == first  # deterministic for a seed and start

@@ -156,26 +156,45 @@ def build_parser() -> argparse.ArgumentParser:
     from telemetra.contract.schemas import SCHEMA_DIR
 
     parser = argparse.ArgumentParser(prog="telemetra", description="Real-time analytics for live streams.")
-    parser.add_argument("--log-level", default=os.environ.get("TELEMETRA_LOG_LEVEL", "INFO"),
-                        help="DEBUG, INFO, WARNING or ERROR (env TELEMETRA_LOG_LEVEL; default INFO)")  # fmt: skip
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("TELEMETRA_LOG_LEVEL", "INFO"),
+        help="DEBUG, INFO, WARNING or ERROR (env TELEMETRA_LOG_LEVEL; default INFO)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     produce = commands.add_parser("produce", help="generate realistic mock traffic with labelled scenarios")
-    produce.add_argument("--streams", type=_stream_list, default=["demo"],
-                         help="comma-separated stream ids (default: demo)")  # fmt: skip
+    produce.add_argument(
+        "--streams", type=_stream_list, default=["demo"], help="comma-separated stream ids (default: demo)"
+    )
     produce.add_argument("--rate", type=float, default=200.0, help="mean events/s per stream (default 200)")
     produce.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
-    produce.add_argument("--seed", type=int, default=7, help="random seed; same seed, same events (default 7)")
-    produce.add_argument("--scenario", type=_scenario, action="append", default=[],
-                         help="inject KIND@START[+DURATION][xFACTOR][/STREAM], repeatable; kinds: hype, raid, "
-                              "surge, gift_bomb, sentiment_swing, viewer_drop")  # fmt: skip
-    produce.add_argument("--sink", default="file://events.jsonl",
-                         help="kafka://HOST:PORT[?topic=T], file://PATH or memory:// (default file://events.jsonl)")  # fmt: skip
+    produce.add_argument(
+        "--seed", type=int, default=7, help="random seed; same seed, same events (default 7)"
+    )
+    produce.add_argument(
+        "--scenario",
+        type=_scenario,
+        action="append",
+        default=[],
+        help="inject KIND@START[+DURATION][xFACTOR][/STREAM], repeatable; kinds: hype, raid, "
+        "surge, gift_bomb, sentiment_swing, viewer_drop",
+    )
+    produce.add_argument(
+        "--sink",
+        default="file://events.jsonl",
+        help="kafka://HOST:PORT[?topic=T], file://PATH or memory:// (default file://events.jsonl)",
+    )
     produce.add_argument("--labels", help="write ground-truth scenario labels to this JSON Lines file")
-    produce.add_argument("--speed", type=float, default=1.0,
-                         help="1 = real time, N = N× faster, 0 = as fast as possible (default 1)")  # fmt: skip
-    produce.add_argument("--start", type=_timestamp,
-                         help="RFC 3339 event time of the first second (default: now)")  # fmt: skip
+    produce.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="1 = real time, N = N× faster, 0 = as fast as possible (default 1)",
+    )
+    produce.add_argument(
+        "--start", type=_timestamp, help="RFC 3339 event time of the first second (default: now)"
+    )
     produce.set_defaults(handler=cmd_produce)
 
     ingest = commands.add_parser("ingest", help="ingest real traffic").add_subparsers(
@@ -185,9 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     twitch.add_argument("--channel", required=True, help="channel login, e.g. shroud")
     twitch.add_argument("--sink", required=True, help="where events go (see produce --sink)")
     twitch.add_argument("--url", default="wss://irc-ws.chat.twitch.tv:443", help="Twitch chat WebSocket URL")
-    twitch.add_argument("--client-id", default=os.environ.get("TWITCH_CLIENT_ID"),
-                        help="Helix client id for viewer counts (env TWITCH_CLIENT_ID; the secret is read "
-                             "from env TWITCH_CLIENT_SECRET)")  # fmt: skip
+    twitch.add_argument(
+        "--client-id",
+        default=os.environ.get("TWITCH_CLIENT_ID"),
+        help="Helix client id for viewer counts (env TWITCH_CLIENT_ID; the secret is read "
+        "from env TWITCH_CLIENT_SECRET)",
+    )
     twitch.set_defaults(handler=cmd_ingest_twitch)
     replay = ingest.add_parser("replay", help="replay a JSON Lines event log into a sink")
     replay.add_argument("events", help="JSON Lines event log")

@@ -42,7 +42,9 @@ def test_generated_traffic_is_valid_against_schemas_and_models(seed: int) -> Non
         duration=20,
         seed=seed,
         start=1_790_000_000,
-        scenarios=[parse_scenario(s) for s in ("hype@3+5", "raid@5/alpha", "gift_bomb@8", "sentiment_swing@9")],
+        scenarios=[
+            parse_scenario(s) for s in ("hype@3+5", "raid@5/alpha", "gift_bomb@8", "sentiment_swing@9")
+        ],
     )
     events = list(itertools.chain.from_iterable(batch for _, batch in generate_batches(config)))
     assert len(events) >= 2_500

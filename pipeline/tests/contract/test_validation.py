@@ -39,7 +39,9 @@ def test_valid_chat_is_parsed_and_its_time_normalised_to_utc() -> None:
     event = parse_event(orjson.dumps(CHAT))
     assert isinstance(event, ChatEvent)
     assert event.ts == datetime(2026, 11, 27, 16, 0, 0, 250_000, tzinfo=UTC)
-    assert event.emotes is None and event.badges == [] and event.bits == 0
+    assert event.emotes is None
+    assert event.badges == []
+    assert event.bits == 0
 
 
 @pytest.mark.parametrize(
@@ -86,10 +88,29 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"type": "viewers", "viewers": -1}, "viewers"),
         ({"type": "viewers", "viewers": 10.5}, "viewers"),
         ({"type": "transaction", "kind": "tip", "user_id": "u", "amount": 1, "currency": "USD"}, "kind"),
-        ({"type": "transaction", "kind": "donation", "user_id": "u", "amount": -1, "currency": "USD"}, "amount"),
-        ({"type": "transaction", "kind": "donation", "user_id": "u", "amount": 5, "currency": "usd"}, "currency"),
-        ({"type": "transaction", "kind": "sub", "user_id": "u", "amount": 5, "currency": "USD", "tier": "4"}, "tier"),
-        ({"type": "transaction", "kind": "bits", "user_id": "u", "amount": 100, "currency": "USD"}, "currency"),
+        (
+            {"type": "transaction", "kind": "donation", "user_id": "u", "amount": -1, "currency": "USD"},
+            "amount",
+        ),
+        (
+            {"type": "transaction", "kind": "donation", "user_id": "u", "amount": 5, "currency": "usd"},
+            "currency",
+        ),
+        (
+            {
+                "type": "transaction",
+                "kind": "sub",
+                "user_id": "u",
+                "amount": 5,
+                "currency": "USD",
+                "tier": "4",
+            },
+            "tier",
+        ),
+        (
+            {"type": "transaction", "kind": "bits", "user_id": "u", "amount": 100, "currency": "USD"},
+            "currency",
+        ),
         ({"type": "stream_meta", "kind": "raid", "from_stream": "x"}, "raid_viewers"),
         ({"type": "stream_meta", "kind": "title"}, "title"),
         ({"type": "stream_meta", "kind": "pause"}, "kind"),

@@ -155,12 +155,12 @@ class StreamMetaEvent(_Event):
             "allOf": [
                 {
                     "if": {"properties": {"kind": {"const": kind}}},
-                    "then": {"required": required},
+                    "then": {"required": list(required)},
                 }
                 for kind, required in (
-                    ("raid", ["from_stream", "raid_viewers"]),
-                    ("title", ["title"]),
-                    ("category", ["category"]),
+                    ("raid", ("from_stream", "raid_viewers")),
+                    ("title", ("title",)),
+                    ("category", ("category",)),
                 )
             ]
         }

@@ -59,10 +59,10 @@ class _Pool:
         return rng.choices(self.items, cum_weights=self.cum, k=k)
 
 
-_EMOTES = {
+_EMOTES = {  # neutral lines use whatever is popular, so the overall ranking matches trackers (LUL, KEKW, Kappa…)
     1: _Pool(vocab.POSITIVE_EMOTES),
     -1: _Pool(vocab.NEGATIVE_EMOTES),
-    0: _Pool(vocab.NEUTRAL_EMOTES),
+    0: _Pool([*vocab.POSITIVE_EMOTES, *vocab.NEUTRAL_EMOTES, *vocab.NEGATIVE_EMOTES]),
 }
 _PHRASES = {1: vocab.POSITIVE_PHRASES, -1: vocab.NEGATIVE_PHRASES, 0: vocab.NEUTRAL_PHRASES}
 _CURRENCIES = _Pool(vocab.DONATION_CURRENCIES)
@@ -180,11 +180,17 @@ class StreamSimulator:
         for s in self.scenarios:
             if s.kind is ScenarioKind.GIFT_BOMB and s.at == t:
                 count = max(1, round(s.factor))
-                events.append(self._transaction(ts, "gift", user, 4.99 * count, "USD", tier="1000", count=count))
+                events.append(
+                    self._transaction(ts, "gift", user, 4.99 * count, "USD", tier="1000", count=count)
+                )
         return events
 
-    def _transaction(self, ts: str, kind: str, user: str, amount: float, currency: str, **extra: Any) -> RawEvent:
-        return self._event("transaction", ts, kind=kind, user_id=user, amount=amount, currency=currency, **extra)
+    def _transaction(
+        self, ts: str, kind: str, user: str, amount: float, currency: str, **extra: Any
+    ) -> RawEvent:
+        return self._event(
+            "transaction", ts, kind=kind, user_id=user, amount=amount, currency=currency, **extra
+        )
 
     def _meta(self, ts: str, t: float, last: bool) -> list[RawEvent]:
         rng, events = self.rng, []
@@ -197,7 +203,9 @@ class StreamSimulator:
             if s.kind is ScenarioKind.RAID and s.at == t:
                 raiders = max(1, round(self.viewers * s.factor))
                 raider = f"{rng.choice(vocab.NAME_PARTS)}{rng.choice(vocab.NAME_PARTS)}{rng.randrange(100)}"
-                events.append(self._event("stream_meta", ts, kind="raid", from_stream=raider, raid_viewers=raiders))
+                events.append(
+                    self._event("stream_meta", ts, kind="raid", from_stream=raider, raid_viewers=raiders)
+                )
                 self._shift_viewers(math.log1p(raiders / max(1, self.viewers)))
         if last:
             events.append(self._event("stream_meta", ts, kind="end"))
@@ -223,7 +231,10 @@ class StreamSimulator:
             users = rng.choices(self.user_ids, cum_weights=self.user_cum, k=count)
             millis = sorted(rng.randrange(1000) for _ in range(count))
             hype = multiplier > 2
-            timed += [(ms / 1000, self._chat(f"{second}.{ms:03d}Z", u, hype)) for ms, u in zip(millis, users)]
+            timed += [
+                (ms / 1000, self._chat(f"{second}.{ms:03d}Z", u, hype))
+                for ms, u in zip(millis, users, strict=True)
+            ]
         timed.sort(key=lambda pair: pair[0])
         return [(epoch + t + offset, event) for offset, event in timed]
 

@@ -58,5 +58,7 @@ async def pump(
     finally:
         await sink.close()
     report = ProduceReport(events=sent, seconds=time.monotonic() - started)
-    log.info("produced", extra={"events": sent, "events_per_s": round(report.rate), "sink_stats": vars(sink.stats)})
+    log.info(
+        "produced", extra={"events": sent, "events_per_s": round(report.rate), "sink_stats": vars(sink.stats)}
+    )
     return report

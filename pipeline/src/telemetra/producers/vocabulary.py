@@ -15,7 +15,14 @@ NEGATIVE_EMOTES = [
     ("Sadge", 20), ("PepeHands", 14), ("NotLikeThis", 10), ("ResidentSleeper", 10), ("monkaS", 10),
     ("BibleThump", 8), ("FailFish", 6), ("WutFace", 5), ("DansGame", 5), ("PJSalt", 4),
 ]  # fmt: skip
-NEUTRAL_EMOTES = [("Kappa", 25), ("4Head", 6), ("Jebaited", 5), ("monkaHmm", 5), ("TriHard", 3), ("CoolCat", 2)]
+NEUTRAL_EMOTES = [
+    ("Kappa", 25),
+    ("4Head", 6),
+    ("Jebaited", 5),
+    ("monkaHmm", 5),
+    ("TriHard", 3),
+    ("CoolCat", 2),
+]
 
 POSITIVE_PHRASES = [
     "that was awesome", "let's gooo", "so good", "insane play", "W streamer", "love this song", "GG",

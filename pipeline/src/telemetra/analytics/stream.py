@@ -1,0 +1,160 @@
+"""One stream's analytics: event time → panes → closed windows and moments, behind a watermark.
+
+The watermark trails the newest event time seen by the allowed lateness. An event older than the watermark is
+late: it is dropped and counted (it could only belong to windows that are already closed). A window closes, and
+is emitted exactly once, when the watermark passes its end. Everything here is pure: no clocks, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from telemetra.analytics.config import AnalyticsConfig
+from telemetra.analytics.emotes import recognise_emotes
+from telemetra.analytics.moments import Moment, MomentDetector
+from telemetra.analytics.panes import Pane
+from telemetra.analytics.revenue import revenue_usd
+from telemetra.analytics.sentiment import classify, score
+from telemetra.analytics.windows import WindowMetrics, merge_panes, pane_start
+from telemetra.contract import ChatEvent, Event, StreamMetaEvent, TransactionEvent, ViewersEvent
+
+
+@dataclass(slots=True)
+class Output:
+    """What one step produced: windows that closed and moment records (new or updated)."""
+
+    windows: list[WindowMetrics] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)
+
+    def extend(self, other: Output) -> None:
+        self.windows += other.windows
+        self.moments += other.moments
+
+
+class StreamAnalytics:
+    def __init__(self, stream_id: str, config: AnalyticsConfig | None = None):
+        self.stream_id = stream_id
+        self.config = config = config or AnalyticsConfig()
+        self.window, self.slide = config.window, config.slide
+        self.panes: dict[int, Pane] = {}
+        self.max_ts = -math.inf
+        self.detector = MomentDetector(stream_id, config)
+        self.late_events = 0  # total dropped as late
+        self.duplicates = 0  # total dropped as already seen
+        self._late_unreported = 0  # dropped since the last closed window was emitted
+        self._next_pane_to_close: int | None = None  # panes before it were handed to the detector
+        self._next_window: int | None = None  # start of the oldest window not yet emitted
+        self._advanced_to: float = -math.inf  # pane holding the watermark at the last advance
+
+    @property
+    def watermark(self) -> float:
+        return self.max_ts - self.config.lateness
+
+    # -- input -------------------------------------------------------------------------------------------
+    def process(self, event: Event) -> Output:
+        ts = event.ts.timestamp()
+        if ts < self.watermark:
+            self.late_events += 1
+            self._late_unreported += 1
+            return Output()
+        start = pane_start(ts, self.slide)
+        pane = self.panes.get(start)
+        if pane is None:
+            pane = self.panes[start] = Pane(start)
+            if self._next_window is None or start - self.window + self.slide < self._next_window:
+                self._next_window = start - self.window + self.slide
+        elif event.event_id in pane.event_ids:
+            self.duplicates += 1
+            return Output()
+        pane.event_ids.add(event.event_id)
+        out = Output()
+        metric = self._apply(event, ts, pane, out)
+        if ts > self.max_ts:
+            self.max_ts = ts
+            if pane_start(self.watermark, self.slide) != self._advanced_to:  # a pane boundary was crossed
+                out.extend(self._advance())
+        if metric:  # the event's pane is still open (ts >= watermark): peek for an early moment
+            out.moments += self.detector.peek(pane, self.max_ts, metric)
+        return out
+
+    def _apply(self, event: Event, ts: float, pane: Pane, out: Output) -> str | None:
+        """Fold the event into its pane; return the metric it moved, if one can signal a moment early."""
+        if isinstance(event, ChatEvent):
+            emotes = event.emotes if event.emotes is not None else recognise_emotes(event.text)
+            value = score(event.text, emotes)
+            pane.add_chat(event.user_id, emotes, value, classify(value), event.bits)
+            return "chat"
+        if isinstance(event, ViewersEvent):
+            pane.add_viewers(ts, event.event_id, event.viewers)
+            return "viewers"
+        if isinstance(event, TransactionEvent):
+            usd = revenue_usd(event.kind, event.amount, event.currency, event.tier, event.count)
+            pane.add_transaction(event.kind, usd)
+            return "revenue"
+        if isinstance(event, StreamMetaEvent) and event.kind == "raid":
+            assert (
+                event.from_stream is not None
+            )
+            assert (
+                event.raid_viewers is not None
+            )
+            pane.raids.append((ts, event.from_stream, event.raid_viewers))
+            out.moments.append(self.detector.on_raid(ts, event.from_stream, event.raid_viewers))
+        return None
+
+    # -- closing -----------------------------------------------------------------------------------------
+    def _advance(self, watermark: float | None = None) -> Output:
+        """Hand closed panes to the detector and emit closed windows, oldest first."""
+        watermark = self.watermark if watermark is None else watermark
+        self._advanced_to = pane_start(watermark, self.slide) if math.isfinite(watermark) else watermark
+        out = Output()
+        for start in sorted(s for s in self.panes if s + self.slide <= watermark):
+            if self._next_pane_to_close is None or start >= self._next_pane_to_close:
+                out.moments += self.detector.on_pane_closed(self.panes[start], self.max_ts)
+                self._next_pane_to_close = start + self.slide
+        while self._next_window is not None and self._next_window + self.window <= watermark:
+            window = self._close_window(self._next_window)
+            if window is not None:
+                out.windows.append(window)
+            self._next_window = self._next_oldest_window()
+        return out
+
+    def _close_window(self, start: int) -> WindowMetrics | None:
+        panes = [p for s in range(start, start + self.window, self.slide) if (p := self.panes.get(s))]
+        self.panes.pop(start, None)  # the last window that needed this pane is closing
+        if not panes:
+            return None
+        late, self._late_unreported = self._late_unreported, 0
+        return merge_panes(
+            self.stream_id, start, self.window, panes, top=self.config.top_emotes, late_events=late
+        )
+
+    def _next_oldest_window(self) -> int | None:
+        if not self.panes:
+            return None
+        assert self._next_window is not None
+        return max(self._next_window + self.slide, min(self.panes) - self.window + self.slide)
+
+    def flush(self) -> Output:
+        """End of input: close every window and end every episode."""
+        out = self._advance(watermark=math.inf)
+        out.moments += self.detector.close_all()
+        return out
+
+    # -- live view ---------------------------------------------------------------------------------------
+    def live_window(self) -> WindowMetrics | None:
+        """The still-open window ending at the next slide boundary after the newest event (provisional)."""
+        if not self.panes:
+            return None
+        end = pane_start(self.max_ts, self.slide) + self.slide
+        panes = [p for s in range(end - self.window, end, self.slide) if (p := self.panes.get(s))]
+        if not panes:
+            return None
+        return merge_panes(
+            self.stream_id, end - self.window, self.window, panes, top=self.config.top_emotes, final=False
+        )
+
+    def open_panes(self) -> Iterator[Pane]:
+        return iter(self.panes.values())
