@@ -40,7 +40,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=5_000, help="events per send() call")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compression", default="lz4")
-    parser.add_argument("--linger-ms", type=int, default=5)
     parser.add_argument("--batch-bytes", type=int, default=512 * 1024)
     parser.add_argument("--max-in-flight", type=int, default=100_000)
     parser.add_argument("--source", choices=["auto", "mock", "synthetic"], default="auto")
@@ -99,7 +98,6 @@ async def timed_run(args: argparse.Namespace, bootstrap: str, template: str, eve
         bootstrap,
         topic_template=template,
         compression=args.compression,
-        linger_ms=args.linger_ms,
         batch_bytes=args.batch_bytes,
         max_in_flight=args.max_in_flight,
     )

@@ -1,10 +1,11 @@
 """Kafka sink: a topic per stream, keyed by stream id, idempotent with ``acks=all``, batched for throughput.
 
 Each stream's events go to ``topic_template.format(stream_id=…)`` with the stream id as key, so they keep
-their order on one partition. Large groups are encoded straight into record batches (``create_batch`` and
-``send_batch``, several times faster in Python than one ``send`` per event); small groups go through ``send``
-so aiokafka's linger merges them across calls. Idempotence lets the producer retry through a broker restart
-without writing duplicates.
+their order on one partition. Events are encoded straight into record batches (``create_batch`` and
+``send_batch``): one call's events of one stream make one batch (more when over ``batch_bytes``), sent at once.
+That is several times faster in Python than one ``send`` per event, whatever the call size, so there is no
+linger: callers that send more per call get bigger batches. Idempotence lets the producer retry through a
+broker restart without writing duplicates.
 
 Backpressure: at most ``max_in_flight`` events are sent but not yet acknowledged; ``send`` awaits beyond that.
 aiokafka retries an idempotent batch forever, so a delivery not acknowledged within ``delivery_timeout`` makes
@@ -33,8 +34,6 @@ from telemetra.sinks.base import DeliveryError, RawEvent, SinkStats
 
 DEFAULT_TOPIC_TEMPLATE: Final = "telemetra.{stream_id}.events"
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
-# Below this many events of one stream in one call, per-event send() batches better (linger, across calls).
-BATCH_API_THRESHOLD: Final = 64
 
 _STREAM_ID = re.compile(STREAM_ID_PATTERN)
 log = logging.getLogger(__name__)
@@ -57,7 +56,6 @@ class KafkaSink:
         *,
         topic_template: str = DEFAULT_TOPIC_TEMPLATE,
         compression: str = "lz4",
-        linger_ms: int = 5,
         batch_bytes: int = 512 * 1024,
         max_in_flight: int = 100_000,
         delivery_timeout: float = 120.0,
@@ -73,7 +71,6 @@ class KafkaSink:
         self.bootstrap = bootstrap
         self.topic_template = topic_template
         self.compression = compression
-        self.linger_ms = linger_ms
         self.batch_bytes = batch_bytes
         self.max_in_flight = max_in_flight
         self.delivery_timeout = delivery_timeout
@@ -92,7 +89,7 @@ class KafkaSink:
     def from_url(cls, url: str) -> KafkaSink:
         """``kafka://HOST:PORT[,HOST:PORT…][?topic=telemetra.{stream_id}.events&compression=lz4&…]``.
 
-        Options: ``topic``, ``compression``, ``linger_ms``, ``batch_bytes``, ``max_in_flight``,
+        Options: ``topic``, ``compression``, ``batch_bytes``, ``max_in_flight``,
         ``delivery_timeout``, ``connect_timeout``, ``request_timeout`` (seconds) and ``client_id``.
         """
         parts = urlsplit(url)
@@ -160,7 +157,6 @@ class KafkaSink:
             enable_idempotence=True,
             acks="all",
             compression_type=None if self.compression == "none" else self.compression,
-            linger_ms=self.linger_ms,
             max_batch_size=self.batch_bytes,
             max_request_size=max(self.batch_bytes, 1024 * 1024),
             request_timeout_ms=int(self.request_timeout * 1000),
@@ -175,10 +171,7 @@ class KafkaSink:
             return
         # The partition the default partitioner would pick for this key: explicit, because batches need one.
         partition: int = self._partitioner(key, partitions, partitions)
-        if len(events) < BATCH_API_THRESHOLD:
-            await self._send_each(producer, topic, partition, key, events)
-        else:
-            await self._send_batches(producer, topic, partition, key, events)
+        await self._send_batches(producer, topic, partition, key, events)
 
     async def _send_batches(
         self, producer: AIOKafkaProducer, topic: str, partition: int, key: bytes, events: list[RawEvent]
@@ -204,19 +197,6 @@ class KafkaSink:
             self.stats.fail(_reason(error), count)
         else:
             self._track(future, count)
-
-    async def _send_each(
-        self, producer: AIOKafkaProducer, topic: str, partition: int, key: bytes, events: list[RawEvent]
-    ) -> None:
-        values = self._encoded(events)
-        await self._wait_for_capacity(len(values))  # groups here are small: reserve once for all
-        for value in values:
-            try:
-                future = await producer.send(topic, value, key=key, partition=partition)
-            except KafkaError as error:
-                self.stats.fail(_reason(error))
-            else:
-                self._track(future, 1)
 
     def _encoded(self, events: list[RawEvent]) -> list[bytes]:
         values = []
@@ -345,7 +325,6 @@ def _seconds(text: str) -> float:
 _URL_OPTIONS: Final[dict[str, tuple[str, Any]]] = {
     "topic": ("topic_template", str),
     "compression": ("compression", str),
-    "linger_ms": ("linger_ms", int),
     "batch_bytes": ("batch_bytes", int),
     "max_in_flight": ("max_in_flight", int),
     "delivery_timeout": ("delivery_timeout", _seconds),
