@@ -13,11 +13,19 @@ _ids = itertools.count()
 
 def event(event_type: str, at: float, /, stream: str = "s", **fields: Any) -> Event:
     return validate_event(
-        {"event_id": f"e{next(_ids)}", "stream_id": stream, "type": event_type, "ts": format_ts(T0 + at), **fields}
+        {
+            "event_id": f"e{next(_ids)}",
+            "stream_id": stream,
+            "type": event_type,
+            "ts": format_ts(T0 + at),
+            **fields,
+        }
     )
 
 
-def chat(at: float, user: str = "u1", text: str = "hello", emotes: list[str] | None = None, **kw: Any) -> Event:
+def chat(
+    at: float, user: str = "u1", text: str = "hello", emotes: list[str] | None = None, **kw: Any
+) -> Event:
     fields: dict[str, Any] = {"user_id": user, "username": user, "text": text, **kw}
     if emotes is not None:
         fields["emotes"] = emotes
@@ -26,4 +34,3 @@ def chat(at: float, user: str = "u1", text: str = "hello", emotes: list[str] | N
 
 def viewers(at: float, count: int, stream: str = "s") -> Event:
     return event("viewers", at, stream=stream, viewers=count)
-

@@ -123,6 +123,32 @@ def cmd_ingest_replay(args: argparse.Namespace) -> int:
     return _run_until_signal(main)
 
 
+# -- replay / backtest ------------------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace) -> int:
+    from telemetra.analytics.config import AnalyticsConfig
+    from telemetra.engine.replay import replay_file, write_outputs
+
+    config = AnalyticsConfig(window=args.window, slide=args.slide, lateness=args.lateness)
+    result = replay_file(Path(args.events), config)
+    counts = write_outputs(result, Path(args.out))
+    summary = {**counts, "events": result.events, "late_events": result.late_events}
+    print(orjson.dumps(summary).decode())
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Score moments against ground-truth labels: precision, recall, F1 and delay per kind."""
+    from telemetra.analytics.backtest import score_moments
+
+    def load(path: str) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
+
+    scores = score_moments(load(args.moments), load(args.labels), tolerance=args.tolerance)
+    for kind, score in sorted(scores.items()):
+        print(orjson.dumps({"kind": kind, **score.summary()}).decode())
+    return 0
+
+
 # -- contract ----------------------------------------------------------------------------------------------
 def cmd_contract_export(args: argparse.Namespace) -> int:
     from telemetra.contract.schemas import export_schemas
@@ -216,6 +242,24 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--sink", required=True, help="where events go (see produce --sink)")
     replay.add_argument("--speed", type=float, default=1.0, help="1 = original pace, N = N× faster, 0 = max")
     replay.set_defaults(handler=cmd_ingest_replay)
+
+    replay_cmd = commands.add_parser("replay", help="run the engine over an event log as fast as possible")
+    replay_cmd.add_argument("events", help="JSON Lines event log")
+    replay_cmd.add_argument(
+        "--out", required=True, help="directory for metrics.jsonl, moments.jsonl, dead_letters.jsonl"
+    )
+    replay_cmd.add_argument("--window", type=int, default=60, help="window length in seconds (default 60)")
+    replay_cmd.add_argument("--slide", type=int, default=10, help="window slide in seconds (default 10)")
+    replay_cmd.add_argument(
+        "--lateness", type=float, default=10.0, help="allowed lateness in seconds (default 10)"
+    )
+    replay_cmd.set_defaults(handler=cmd_replay)
+
+    backtest = commands.add_parser("backtest", help="score detected moments against scenario labels")
+    backtest.add_argument("--moments", required=True, help="moments.jsonl written by replay")
+    backtest.add_argument("--labels", required=True, help="labels.jsonl written by produce --labels")
+    backtest.add_argument("--tolerance", type=float, default=20.0, help="seconds of slack around an episode")
+    backtest.set_defaults(handler=cmd_backtest)
 
     contract = commands.add_parser("contract", help="the event contract").add_subparsers(
         dest="action", required=True, metavar="ACTION"

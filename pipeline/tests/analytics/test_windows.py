@@ -12,7 +12,9 @@ from telemetra.contract import Event, format_ts
 from builders import T0, chat, event, viewers
 
 
-def run(events: list[Event], config: AnalyticsConfig | None = None) -> tuple[StreamAnalytics, list[WindowMetrics]]:
+def run(
+    events: list[Event], config: AnalyticsConfig | None = None
+) -> tuple[StreamAnalytics, list[WindowMetrics]]:
     stream = StreamAnalytics("s", config)
     windows = [w for e in events for w in stream.process(e).windows]
     return stream, windows
@@ -82,7 +84,11 @@ def test_emotes_are_recognised_from_text_when_the_event_has_none() -> None:
 
 
 def test_sentiment_mean_and_split() -> None:
-    events = [chat(1, text="this is awesome!"), chat(2, text="so boring ResidentSleeper"), chat(3, text="what game is this")]
+    events = [
+        chat(1, text="this is awesome!"),
+        chat(2, text="so boring ResidentSleeper"),
+        chat(3, text="what game is this"),
+    ]
     w = at(closed(events), 0)
     assert (w.positive, w.neutral, w.negative) == (1, 1, 1)
     assert w.sentiment is not None and -1 <= w.sentiment <= 1

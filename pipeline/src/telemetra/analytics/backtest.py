@@ -87,3 +87,16 @@ def score_moments(
         if index not in matched:
             scores[label["expected_moment"]].false_negatives += 1
     return dict(scores)
+
+
+def merge_scores(runs: Iterable[Mapping[str, KindScore]]) -> dict[str, KindScore]:
+    total: dict[str, KindScore] = defaultdict(KindScore)
+    for run in runs:
+        for kind, score in run.items():
+            into = total[kind]
+            into.true_positives += score.true_positives
+            into.false_positives += score.false_positives
+            into.false_negatives += score.false_negatives
+            into.duplicates += score.duplicates
+            into.delays += score.delays
+    return dict(total)

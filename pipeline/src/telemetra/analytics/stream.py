@@ -94,12 +94,8 @@ class StreamAnalytics:
             pane.add_transaction(event.kind, usd)
             return "revenue"
         if isinstance(event, StreamMetaEvent) and event.kind == "raid":
-            assert (
-                event.from_stream is not None
-            )
-            assert (
-                event.raid_viewers is not None
-            )
+            assert event.from_stream is not None
+            assert event.raid_viewers is not None
             pane.raids.append((ts, event.from_stream, event.raid_viewers))
             out.moments.append(self.detector.on_raid(ts, event.from_stream, event.raid_viewers))
         return None

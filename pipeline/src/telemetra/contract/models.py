@@ -24,9 +24,7 @@ from pydantic import (
 
 STREAM_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # RFC 3339 date-time with a mandatory offset (Z or ±hh:mm); naive timestamps are rejected.
-RFC3339_PATTERN = (
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 CURRENCY_PATTERN = r"^([A-Z]{3}|BITS)$"
 MAX_CHAT_TEXT = 500
 MAX_EVENT_BYTES = 64 * 1024
@@ -185,9 +183,7 @@ class StreamMetaEvent(_Event):
         return value
 
 
-Event = Annotated[
-    ChatEvent | ViewersEvent | TransactionEvent | StreamMetaEvent, Field(discriminator="type")
-]
+Event = Annotated[ChatEvent | ViewersEvent | TransactionEvent | StreamMetaEvent, Field(discriminator="type")]
 EVENT_MODELS: dict[str, type[_Event]] = {
     EventType.CHAT: ChatEvent,
     EventType.VIEWERS: ViewersEvent,

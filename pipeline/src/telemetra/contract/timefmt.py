@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 def format_ts(epoch_seconds: float) -> str:
     """``1764259200.5`` → ``"2025-11-27T16:00:00.500Z"`` (millisecond precision)."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def parse_ts(text: str) -> float:

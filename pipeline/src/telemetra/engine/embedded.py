@@ -54,7 +54,9 @@ async def run_embedded(
             await sink.write_moments(out.moments)
         if time.monotonic() >= next_live:
             next_live = time.monotonic() + live_every
-            live = [w for s in sorted(touched) if s in engine.streams and (w := engine.streams[s].live_window())]
+            live = [
+                w for s in sorted(touched) if s in engine.streams and (w := engine.streams[s].live_window())
+            ]
             touched.clear()
             if live:
                 await sink.publish_live(live)

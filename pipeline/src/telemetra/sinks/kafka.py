@@ -108,6 +108,8 @@ class KafkaSink:
 
     async def start(self) -> None:
         """Connect, retrying for ``connect_timeout`` s; raise :class:`ConnectionError` if that fails."""
+        if self._producer is not None:
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.connect_timeout
         while True:
@@ -294,19 +296,20 @@ def _group_by_stream(events: Sequence[RawEvent], stats: SinkStats) -> dict[str, 
     for event in events:
         stream_id = event.get("stream_id")
         group = groups.get(stream_id) if isinstance(stream_id, str) else None
-        if group is not None:
-            group.append(event)
-        elif isinstance(stream_id, str) and _STREAM_ID.match(stream_id):
-            groups[stream_id] = [event]
-        else:
-            stats.fail("no valid stream_id")
+        if group is None:
+            if not isinstance(stream_id, str) or not _STREAM_ID.fullmatch(stream_id):
+                stats.fail("no valid stream_id")
+                continue
+            group = groups[stream_id] = []
+        group.append(event)
     return groups
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error)
-    name = type(error).__name__
-    return text if text.startswith(name) else f"{name}: {text}" if text else name
+    name, text = type(error).__name__, str(error)
+    if not text or text.startswith(name):
+        return text or name
+    return f"{name}: {text}"
 
 
 def _check_template(template: str) -> None:

@@ -1,0 +1,107 @@
+"""Moment detection on hand-made streams: warm-up, one record per episode, raids, thresholds per stream."""
+
+from __future__ import annotations
+
+from builders import chat, event, viewers
+
+from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
+from telemetra.analytics.moments import Moment, describe, moment_id
+from telemetra.analytics.stream import StreamAnalytics
+from telemetra.contract import Event
+
+
+def steady_chat(start: float, end: float, per_second: float, users: int = 40) -> list[Event]:
+    """Evenly spaced messages (a perfectly steady baseline: its MAD is zero)."""
+    step = 1 / per_second
+    count = int((end - start) * per_second)
+    return [chat(start + i * step, user=f"u{i % users}", text="what game is this") for i in range(count)]
+
+
+def detect(events: list[Event], config: AnalyticsConfig | None = None) -> list[Moment]:
+    stream = StreamAnalytics("s", config)
+    found: dict[str, Moment] = {}
+    for e in sorted(
+        events, key=lambda e: (e.ts, e.type != "stream_meta")
+    ):  # Twitch's raid notice comes first
+        found.update((m.moment_id, m) for m in stream.process(e).moments)
+    found.update((m.moment_id, m) for m in stream.flush().moments)
+    return sorted(found.values(), key=lambda m: m.start)
+
+
+def test_no_moment_during_warm_up_even_for_a_huge_spike() -> None:
+    events = steady_chat(0, 60, 2) + steady_chat(60, 70, 40) + steady_chat(70, 100, 2)
+    assert detect(events) == []
+
+
+def test_a_spike_after_warm_up_is_one_moment_with_start_peak_and_end() -> None:
+    events = steady_chat(0, 400, 2) + steady_chat(400, 430, 12, users=200) + steady_chat(430, 600, 2)
+    moments = detect(events)
+    assert [m.kind for m in moments] == ["chat_spike"]
+    spike = moments[0]
+    assert spike.moment_id == moment_id("s", "chat_spike", 1_790_000_040 + 400)
+    assert (spike.start[11:19], spike.end[11:19]) == ("14:20:40", "14:21:10")
+    assert spike.value == 12.0 and spike.baseline == 2.0 and spike.threshold >= 4.0
+    assert spike.description == "Chat exploded to 12.0 msg/s, 6.0× normal"
+    assert not spike.ongoing
+    assert spike.detected_at < spike.end  # reported while the pane was still open
+
+
+def test_a_steady_baseline_does_not_turn_small_wobbles_into_moments() -> None:
+    # MAD is zero here; a plain z-score would call +25% infinite. The Poisson floor and the ratio say no.
+    events = steady_chat(0, 400, 4) + steady_chat(400, 440, 5) + steady_chat(440, 600, 4)
+    assert detect(events) == []
+
+
+def test_thresholds_are_settable_per_stream() -> None:
+    events = steady_chat(0, 400, 2) + steady_chat(400, 430, 7) + steady_chat(430, 600, 2)
+    assert [m.kind for m in detect(events)] == ["chat_spike"]
+    strict = AnalyticsConfig(thresholds=MomentThresholds(chat_spike=ChatSpike(ratio=4.0)))
+    assert detect(events, strict) == []
+
+
+def test_a_raid_is_a_moment_and_its_chat_burst_and_viewers_are_not_extra_ones() -> None:
+    events = steady_chat(0, 600, 2)
+    events += [viewers(t, 1000) for t in range(0, 400, 5)] + [viewers(t, 2500) for t in range(400, 600, 5)]
+    events += [event("stream_meta", 400, kind="raid", from_stream="friend", raid_viewers=1500)]
+    events += steady_chat(400, 430, 10, users=300)
+    moments = detect(events)
+    assert [(m.kind, m.description) for m in moments] == [("raid", "Raided by friend with 1,500 viewers")]
+
+
+def test_viewer_surge_and_drop() -> None:
+    surge = [viewers(t, 1000 + (t % 10)) for t in range(0, 400, 5)] + [
+        viewers(t, 2600) for t in range(400, 700, 5)
+    ]
+    drop = [viewers(t, 1000 + (t % 10)) for t in range(0, 400, 5)] + [
+        viewers(t, 400) for t in range(400, 700, 5)
+    ]
+    assert [m.kind for m in detect(surge)] == ["viewer_surge"]
+    assert [m.kind for m in detect(drop)] == ["viewer_drop"]
+    assert detect(drop)[0].description.startswith("Viewers dropped to 400 from about 1,00")
+
+
+def test_a_gift_bomb_is_a_revenue_spike() -> None:
+    def sub(t: float) -> Event:
+        return event("transaction", t, kind="sub", user_id="u", amount=4.99, currency="USD", tier="1000")
+
+    money = [sub(t) for t in range(0, 600, 7)]
+    bomb = event(
+        "transaction", 400.5, kind="gift", user_id="g", amount=0, currency="USD", tier="1000", count=50
+    )
+    moments = detect([*money, bomb])
+    assert [m.kind for m in moments] == ["revenue_spike"]
+    assert moments[0].value >= 249.5
+
+
+def test_sentiment_swing() -> None:
+    calm = [chat(i / 4, user=f"u{i}", text="what game is this") for i in range(0, 1600)]
+    angry = [chat(400 + i / 4, user=f"v{i}", text="this is terrible Sadge") for i in range(0, 360)]
+    moments = detect(calm + angry)
+    assert "sentiment_swing" in [m.kind for m in moments]
+    swing = next(m for m in moments if m.kind == "sentiment_swing")
+    assert swing.value < swing.baseline and "negative" in swing.description
+
+
+def test_descriptions_read_like_sentences() -> None:
+    assert describe("chat_spike", 14.2, 14.2 / 6.1) == "Chat exploded to 14.2 msg/s, 6.1× normal"
+    assert describe("revenue_spike", 250, 10) == "$250.00 in one burst, 25× the usual $10.00 per 10 s"
