@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from builders import T0, chat, event, viewers
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.analytics.stream import StreamAnalytics
 from telemetra.analytics.windows import WindowMetrics, window_starts
 from telemetra.contract import Event, format_ts
-
-from builders import T0, chat, event, viewers
 
 
 def run(

@@ -309,10 +309,11 @@ class HelixPoller:
         if stream is None or stream.get("type") != "live":
             return self._went_offline(now)
         viewers = int(stream["viewer_count"])  # read before any state changes, so a bad answer changes none
-        if str(stream["id"]) == self._broadcast:
-            events = self._changes(stream, now)
-        else:
-            events = self._went_live(stream, now)
+        events = (
+            self._changes(stream, now)
+            if str(stream["id"]) == self._broadcast
+            else self._went_live(stream, now)
+        )
         key = f"viewers:{self._broadcast}:{round(now * 1000)}"
         events.append(self._event("viewers", now, key, viewers=viewers))
         return events
