@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +44,7 @@ _RESOURCES = Path(__file__).resolve().parent
 _POM = _RESOURCES / "kafka-pom.xml"
 _LOG4J_CONFIG = _RESOURCES / "log4j2.properties"
 _MARKER = ".complete"
+_START_MARKER = "---- telemetra: starting Kafka"
 
 # kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS; the heap is set per broker.
 _JVM_OPTS = (
@@ -155,7 +157,7 @@ def _resolve(version: str, home: Path) -> None:
     result = subprocess.run(command, cwd=home, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not (staging / f"kafka_2.13-{version}.jar").is_file():
         shutil.rmtree(staging, ignore_errors=True)
-        output = _last_lines(result.stdout + result.stderr, 30)
+        output = _last_lines(re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr), 30)  # colour codes
         raise KafkaSetupError(f"`{' '.join(command)}` exited with {result.returncode}\n{output}")
     staging.rename(libs)
     (home / _MARKER).write_text(f"{version}\n")  # only now: an interrupted run is redone next time
@@ -248,6 +250,16 @@ class KafkaBroker:
         except FileNotFoundError:
             return "(no log yet)"
 
+    def _startup_report(self) -> str:
+        """The latest start's first error (with the exception line under it), then the log's tail."""
+        try:
+            run = self.log_file.read_text(errors="replace").rsplit(_START_MARKER, 1)[-1].splitlines()
+        except FileNotFoundError:
+            run = []
+        first = next((i for i, line in enumerate(run) if " ERROR " in line or " FATAL " in line), None)
+        cause = "\n".join(run[first : first + 2]) if first is not None else "(no ERROR line)"
+        return f"first error: {cause}\nlast lines of {self.log_file}:\n{self.log_tail()}"
+
     def __enter__(self) -> KafkaBroker:
         self.start()
         return self
@@ -302,7 +314,7 @@ class KafkaBroker:
             *_classpath_opts(libs), "kafka.Kafka", str(config),
         ]  # fmt: skip
         self._log = self.log_file.open("ab")
-        self._log.write(f"---- telemetra: starting Kafka at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+        self._log.write(f"{_START_MARKER} at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
         self._log.flush()
         # A session of its own: Ctrl-C in a terminal reaches us, and we stop the broker in order.
         self._process = subprocess.Popen(
@@ -323,14 +335,14 @@ class KafkaBroker:
             if process is None or process.poll() is not None:
                 code = process.returncode if process is not None else None
                 raise KafkaSetupError(
-                    f"Kafka exited with code {code} while starting; {self.log_file}:\n{self.log_tail()}"
+                    f"Kafka exited with code {code} while starting\n{self._startup_report()}"
                 )
             if _port_open(self.port) and _run_blocking(_has_live_broker(self.bootstrap)):
                 return
             if time.monotonic() > deadline:
                 raise KafkaSetupError(
-                    f"Kafka at {self.bootstrap} not ready after {self.startup_timeout:.0f} s; "
-                    f"{self.log_file}:\n{self.log_tail()}"
+                    f"Kafka at {self.bootstrap} not ready after {self.startup_timeout:.0f} s\n"
+                    f"{self._startup_report()}"
                 )
             time.sleep(0.2)
 
@@ -444,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     saved_port = _saved_ports(args.data_dir.resolve()).get("port", DEFAULT_CLI_PORT)
     port = saved_port if args.port is None else args.port
     broker = KafkaBroker(args.data_dir, port=port, controller_port=args.controller_port, version=args.version)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it is ignored in a background job
+        signal.signal(signum, _interrupt)
     try:
         broker.start()
         print(f"KAFKA_BOOTSTRAP={broker.bootstrap}", flush=True)

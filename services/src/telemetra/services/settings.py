@@ -1,0 +1,126 @@
+"""Service settings from the environment (prefix ``TELEMETRA_``); backends are chosen by URL, never by code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SCOPES = ("read", "write", "admin")
+
+
+def default_store_url() -> str:
+    """``./.telemetra/telemetra.db`` when the working directory already has one (a checkout running
+    ``make demo``), otherwise a file in the user's data directory, so history survives restarts."""
+    local = Path(".telemetra") / "telemetra.db"
+    if local.exists():
+        return f"sqlite:///{local.resolve()}"
+    try:
+        from platformdirs import user_data_dir
+
+        base = Path(user_data_dir("telemetra", appauthor=False))
+    except ImportError:  # platformdirs is optional: fall back to the checkout-local path
+        base = local.parent.resolve()
+    return f"sqlite:///{base / 'telemetra.db'}"
+
+
+class StaticToken(BaseModel):
+    """A bearer token (e.g. from a Kubernetes Secret) and the scopes it grants."""
+
+    token: SecretStr
+    scopes: frozenset[str]
+
+
+def _split(value: object) -> object:
+    """Comma-separated text from the environment, or a list already."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the API service and its sink. Environment: ``TELEMETRA_<NAME>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="TELEMETRA_", extra="ignore", frozen=True)
+
+    # -- backends --------------------------------------------------------------------------------------
+    store_url: str = Field(default_factory=default_store_url, description="sqlite:///PATH or postgresql://…")
+    cache_url: str = Field("memory://", description="memory:// (one process) or redis://HOST:PORT/DB")
+    cache_namespace: str = Field(
+        "telemetra", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of Redis keys and channels."
+    )
+    store_pool_size: int = Field(8, ge=1, le=100)
+    dependency_timeout_s: float = Field(2.0, gt=0, le=60, description="Connect/command timeout of backends.")
+
+    # -- HTTP ------------------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(64 * 1024, ge=1, description="Larger request bodies get 413.")
+    access_log: bool = True
+    log_level: str = "INFO"
+
+    # -- auth ------------------------------------------------------------------------------------------
+    public_reads: bool = Field(True, description="Read endpoints need no token (else scope 'read').")
+    api_tokens: Annotated[list[StaticToken], NoDecode] = Field(
+        default_factory=list, description="Comma-separated TOKEN[:SCOPE[+SCOPE…]] (default scope: admin)."
+    )
+    jwt_secret: SecretStr | None = Field(None, description="HS256 key; JWTs carry scopes in 'scope'.")
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    # -- live ------------------------------------------------------------------------------------------
+    live_after_s: float = Field(30.0, gt=0, description="A stream is live if it had activity this recently.")
+    recent_moments: int = Field(20, ge=1, le=500, description="Moments kept per stream in the live cache.")
+    ws_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between heartbeats on an idle socket.")
+    ws_send_timeout_s: float = Field(10.0, gt=0, description="A client that takes longer to accept is dropped.")
+    fallback_poll_s: float = Field(3.0, gt=0, description="Store polling period while the cache is down.")
+    health_interval_s: float = Field(2.0, gt=0, description="Period of the background dependency probe.")
+
+    # -- sink ------------------------------------------------------------------------------------------
+    sink_buffer_limit: int = Field(50_000, ge=1, description="Records held for the store while it is down.")
+    sink_retry_s: float = Field(1.0, gt=0, description="Minimum pause between store retries after a failure.")
+
+    # -- tracing ---------------------------------------------------------------------------------------
+    otel_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; tracing is off without it.")
+    otel_service_name: str = "telemetra-api"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: object) -> object:
+        items = _split(value)
+        if not isinstance(items, list):
+            return items
+        return [_parse_token(item) if isinstance(item, str) else item for item in items]
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _known_scopes(cls, tokens: list[StaticToken]) -> list[StaticToken]:
+        for token in tokens:
+            unknown = token.scopes - set(SCOPES)
+            if unknown:
+                raise ValueError(f"unknown scope(s) {sorted(unknown)}; use {', '.join(SCOPES)}")
+        return tokens
+
+
+def _parse_token(text: str) -> dict[str, object]:
+    token, _, scopes = text.partition(":")
+    if len(token) < 16:
+        raise ValueError("API tokens must be at least 16 characters")
+    return {"token": token, "scopes": frozenset(scopes.split("+")) if scopes else frozenset({"admin"})}
+
+
+def sqlite_path(url: str) -> Path:
+    """Everything after ``sqlite://`` is the path: ``sqlite:///abs/x.db`` is absolute, ``sqlite://./x.db``
+    relative to the working directory (SQLAlchemy's four-slash ``sqlite:////abs/x.db`` also works)."""
+    path = url.removeprefix("sqlite://")
+    if path.startswith("//"):
+        path = path[1:]
+    return Path(path).expanduser()

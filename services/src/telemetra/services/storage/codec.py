@@ -1,0 +1,79 @@
+"""Record ⇄ row conversions shared by the stores. The API's wire format is exactly the engine's ``to_dict``:
+window bounds without fractional seconds (they are aligned), moment times with milliseconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from telemetra.analytics.moments import Moment
+from telemetra.analytics.windows import WindowMetrics
+from telemetra.contract import format_ts, parse_ts
+
+# The columns of ``window_metrics`` after the key, in the order of the WindowMetrics fields.
+WINDOW_VALUE_FIELDS = (
+    "messages", "chat_rate", "unique_chatters", "top_emotes", "sentiment", "positive", "neutral", "negative",
+    "viewers", "viewers_max", "revenue_usd", "transactions", "late_events", "bits", "emote_total", "final",
+)  # fmt: skip
+MOMENT_TEXT_FIELDS = ("metric",)
+JSON_FIELDS = frozenset({"top_emotes", "transactions"})
+
+
+def window_time(epoch: float) -> str:
+    """Same spelling as ``merge_panes``: ``2026-11-27T16:00:00Z``."""
+    return format_ts(epoch).replace(".000Z", "Z")
+
+
+def moment_time(epoch: float) -> str:
+    return format_ts(epoch)
+
+
+def window_values(window: WindowMetrics) -> list[Any]:
+    """The non-key columns of a window, JSON fields encoded as text."""
+    values = []
+    for name in WINDOW_VALUE_FIELDS:
+        value = getattr(window, name)
+        values.append(orjson.dumps(value).decode() if name in JSON_FIELDS else value)
+    return values
+
+
+def window_from_values(stream_id: str, start: float, end: float, values: dict[str, Any]) -> WindowMetrics:
+    """Rebuild a window from its key, bounds (epoch seconds) and non-key columns (JSON as text or data)."""
+    fields = {name: values[name] for name in WINDOW_VALUE_FIELDS}
+    for name in JSON_FIELDS:
+        if isinstance(fields[name], str | bytes):
+            fields[name] = orjson.loads(fields[name])
+    fields["final"] = bool(fields["final"])
+    return WindowMetrics(
+        stream_id=stream_id, window_start=window_time(start), window_end=window_time(end), **fields
+    )
+
+
+def moment_times(moment: Moment) -> tuple[float, float, float, float]:
+    """start, end, peak_at and detected_at as epoch seconds."""
+    return parse_ts(moment.start), parse_ts(moment.end), parse_ts(moment.peak_at), parse_ts(moment.detected_at)
+
+
+def moment_from_values(values: dict[str, Any], times: tuple[float, float, float, float]) -> Moment:
+    start, end, peak_at, detected_at = times
+    return Moment(
+        moment_id=values["moment_id"],
+        stream_id=values["stream_id"],
+        kind=values["kind"],
+        start=moment_time(start),
+        end=moment_time(end),
+        metric=values["metric"],
+        value=float(values["value"]),
+        baseline=float(values["baseline"]),
+        score=float(values["score"]),
+        threshold=float(values["threshold"]),
+        description=values["description"],
+        peak_at=moment_time(peak_at),
+        detected_at=moment_time(detected_at),
+        ongoing=bool(values["ongoing"]),
+    )
+
+
+def to_ms(epoch: float) -> int:
+    return round(epoch * 1000)
