@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import sys
 import tempfile
@@ -161,6 +162,7 @@ async def bench(args: argparse.Namespace, bootstrap: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    logging.getLogger("aiokafka.cluster").setLevel(logging.CRITICAL)  # "topic not found" while auto-creating
     if args.bootstrap:
         asyncio.run(bench(args, args.bootstrap))
         return

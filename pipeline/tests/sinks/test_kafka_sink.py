@@ -18,10 +18,10 @@ from telemetra.sinks.base import DeliveryError, RawEvent
 from telemetra.sinks.kafka import DEFAULT_TOPIC_TEMPLATE, KafkaSink
 
 STREAMS = ("alpha", "bravo_2", "charlie-3")
-EPOCH = 1_795_795_200.0  # 2026-11-27T00:00:00Z
+EPOCH = 1_795_795_200.0  # 2026-11-27T16:00:00Z
 
 
-def chat_events(count: int, streams: Sequence[str] = STREAMS, *, first: int = 0) -> list[RawEvent]:
+def chat_events(count: int, streams: Sequence[str] = STREAMS) -> list[RawEvent]:
     run = uuid.uuid4().hex[:8]
     return [
         {
@@ -33,7 +33,7 @@ def chat_events(count: int, streams: Sequence[str] = STREAMS, *, first: int = 0)
             "username": f"viewer{i % 97}",
             "text": f"message {i} PogChamp",
         }
-        for i in range(first, first + count)
+        for i in range(count)
     ]
 
 

@@ -101,10 +101,15 @@ def ensure_kafka_jars(version: str | None = None) -> Path:
     for candidate in candidates:
         if _is_complete(_version_home(candidate)):
             return _version_home(candidate) / "libs"
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise KafkaSetupError(
+            "Maven (mvn) is needed once to fetch the Kafka jars from Maven Central: apt-get install maven"
+        )
     failures = []
     for candidate in candidates:
         try:
-            return _ensure_version(candidate)
+            return _ensure_version(mvn, candidate)
         except KafkaSetupError as error:
             failures.append(f"Kafka {candidate}: {error}")
             _progress(f"Kafka {candidate} could not be resolved")
@@ -119,12 +124,12 @@ def _is_complete(home: Path) -> bool:
     return (home / _MARKER).is_file() and (home / "libs").is_dir()
 
 
-def _ensure_version(version: str) -> Path:
+def _ensure_version(mvn: str, version: str) -> Path:
     home = _version_home(version)
     home.mkdir(parents=True, exist_ok=True)
     with _file_lock(home / ".lock"):
         if not _is_complete(home):  # another process may have finished while we waited for the lock
-            _resolve(version, home)
+            _resolve(mvn, version, home)
     return home / "libs"
 
 
@@ -138,12 +143,7 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _resolve(version: str, home: Path) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaSetupError(
-            "Maven (mvn) is needed once to fetch the Kafka jars from Maven Central: apt-get install maven"
-        )
+def _resolve(mvn: str, version: str, home: Path) -> None:
     staging, libs = home / "libs.partial", home / "libs"
     for stale in (staging, libs):
         shutil.rmtree(stale, ignore_errors=True)
@@ -173,8 +173,7 @@ class KafkaBroker:
 
     ``start`` formats the data dir on first use and waits until clients get metadata; ``stop`` ends the
     process (SIGTERM, then SIGKILL); ``restart`` keeps the data and ports, so clients reconnect to the same
-    address.
-    The methods block: from async code call them through ``asyncio.to_thread``.
+    address. The methods block: from async code, call them through ``asyncio.to_thread``.
     """
 
     def __init__(
@@ -250,29 +249,6 @@ class KafkaBroker:
         except FileNotFoundError:
             return "(no log yet)"
 
-    def _startup_report(self) -> str:
-        """The latest start's first error (with the exception line under it), then the log's tail."""
-        try:
-            run = self.log_file.read_text(errors="replace").rsplit(_START_MARKER, 1)[-1].splitlines()
-        except FileNotFoundError:
-            run = []
-        first = next((i for i, line in enumerate(run) if " ERROR " in line or " FATAL " in line), None)
-        cause = "\n".join(run[first : first + 2]) if first is not None else "(no ERROR line)"
-        return f"first error: {cause}\nlast lines of {self.log_file}:\n{self.log_tail()}"
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def _log_dirs(self) -> Path:
-        return self.data_dir / "data"
-
     def server_properties(self) -> dict[str, str]:
         return {
             "process.roles": "broker,controller",
@@ -287,6 +263,19 @@ class KafkaBroker:
             **TEST_TUNING,
             **self.overrides,
         }
+
+    def __enter__(self) -> KafkaBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def _log_dirs(self) -> Path:
+        return self.data_dir / "data"
 
     def _write_config(self) -> Path:
         path = self.data_dir / "server.properties"
@@ -310,7 +299,7 @@ class KafkaBroker:
 
     def _launch(self, java: str, libs: Path, config: Path) -> None:
         command = [
-            java, "-Xms256m", f"-Xmx{self.heap}", *_JVM_OPTS, f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
+            java, f"-Xmx{self.heap}", *_JVM_OPTS, f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
             *_classpath_opts(libs), "kafka.Kafka", str(config),
         ]  # fmt: skip
         self._log = self.log_file.open("ab")
@@ -345,6 +334,16 @@ class KafkaBroker:
                     f"{self._startup_report()}"
                 )
             time.sleep(0.2)
+
+    def _startup_report(self) -> str:
+        """The latest start's first error (with the exception line under it), then the log's tail."""
+        try:
+            run = self.log_file.read_text(errors="replace").rsplit(_START_MARKER, 1)[-1].splitlines()
+        except FileNotFoundError:
+            run = []
+        first = next((i for i, line in enumerate(run) if " ERROR " in line or " FATAL " in line), None)
+        cause = "\n".join(run[first : first + 2]) if first is not None else "(no ERROR line)"
+        return f"first error: {cause}\nlast lines of {self.log_file}:\n{self.log_tail()}"
 
 
 def free_port() -> int:
