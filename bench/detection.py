@@ -32,7 +32,9 @@ def main() -> None:
             print(f"| {kind} | {s['tp']} | {s['fp']} | {s['fn']} | {s['duplicates']} | {s['precision']} | "
                   f"{s['recall']} | {s['f1']} | {s['median_delay_s']} |")  # fmt: skip
         for factor in ("x5", "x3"):
-            spikes = merge_scores(trial(seed, [f"hype@{factor}"] * 3, rate=rate, stream="h") for seed in seeds)
+            spikes = merge_scores(
+                trial(seed, [f"hype@{factor}"] * 3, rate=rate, stream="h") for seed in seeds
+            )
             c = spikes["chat_spike"]
             print(f"\nchat spikes {factor}: recall {c.recall:.3f}, precision {c.precision:.3f} "
                   f"({c.true_positives + c.false_negatives} episodes)")  # fmt: skip

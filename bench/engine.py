@@ -1,7 +1,7 @@
 """Embedded engine benchmarks: throughput on one core, and peak memory for an hour of multi-stream traffic.
 
-    .venv/bin/python bench/engine.py throughput   # events/s through validation + analytics (70% chat)
-    .venv/bin/python bench/engine.py memory       # 1 h at 1,000 events/s across 10 streams, peak RSS
+.venv/bin/python bench/engine.py throughput   # events/s through validation + analytics (70% chat)
+.venv/bin/python bench/engine.py memory       # 1 h at 1,000 events/s across 10 streams, peak RSS
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def memory(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="bench", required=True)
     t = sub.add_parser("throughput")
     t.add_argument("--rate", type=float, default=2000.0, help="mean events/s per stream (4 streams)")

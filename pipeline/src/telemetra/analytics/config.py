@@ -21,7 +21,8 @@ class ViewerChange:
 @dataclass(frozen=True)
 class RevenueSpike:
     ratio: float = 8.0  # pane revenue ≥ ratio × mean pane revenue of the baseline …
-    min_usd: float = 100.0  # … and at least this much (a gift of 10 subs is routine, 50 is not)
+    min_usd: float = 100.0  # … and at least this much
+    gift_bomb: int = 20  # or one viewer gifting at least this many subs at once, whatever the baseline (a gift of 10 subs is routine, 50 is not)
 
 
 @dataclass(frozen=True)

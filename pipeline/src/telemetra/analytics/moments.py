@@ -169,14 +169,15 @@ class MomentDetector:
             starts, holds = value <= threshold, value <= (median + threshold) / 2
         return _Check(value, median, (value - median) / spread, threshold, starts, holds)
 
-    def _revenue(self, usd: float) -> _Check | None:
+    def _revenue(self, usd: float, largest_gift: int) -> _Check | None:
         if not self._warm("revenue"):
             return None
         mean = self.baselines["revenue"].mean()
         r = self.t.revenue_spike
         threshold = max(r.ratio * mean, r.min_usd)
         score = usd / mean if mean > 0 else usd / r.min_usd
-        return _Check(usd, mean, score, threshold, usd >= threshold, usd >= threshold / 2)
+        starts = usd >= threshold or largest_gift >= r.gift_bomb
+        return _Check(usd, mean, score, threshold, starts, usd >= threshold / 2)
 
     def _sentiment(self, value: float) -> _Check | None:
         if not self._warm("sentiment"):
@@ -266,7 +267,7 @@ class MomentDetector:
         sentiment = self._trailing_sentiment()
         checks: list[tuple[str, str, _Check | None]] = [
             ("chat_spike", "chat_rate", self._chat(pane.messages)),
-            ("revenue_spike", "revenue_usd", self._revenue(pane.revenue_usd)),
+            ("revenue_spike", "revenue_usd", self._revenue(pane.revenue_usd, pane.largest_gift)),
             ("sentiment_swing", "sentiment", None if sentiment is None else self._sentiment(sentiment)),
         ]
         if pane.viewers_max is not None and pane.viewers_min is not None:
@@ -293,8 +294,13 @@ class MomentDetector:
         candidates: list[tuple[str, str, _Check | None]] = []
         if metric == "chat" and pane.messages >= self._limits["chat_spike"]:
             candidates.append(("chat_spike", "chat_rate", self._chat(pane.messages)))
-        elif metric == "revenue" and pane.revenue_usd >= self._limits["revenue_spike"]:
-            candidates.append(("revenue_spike", "revenue_usd", self._revenue(pane.revenue_usd)))
+        elif metric == "revenue" and (
+            pane.revenue_usd >= self._limits["revenue_spike"]
+            or pane.largest_gift >= self.t.revenue_spike.gift_bomb
+        ):
+            candidates.append(
+                ("revenue_spike", "revenue_usd", self._revenue(pane.revenue_usd, pane.largest_gift))
+            )
         elif metric == "viewers" and pane.viewers_max is not None and pane.viewers_min is not None:
             if pane.viewers_max >= self._limits["viewer_surge"]:
                 candidates.append(("viewer_surge", "viewers", self._viewers(pane.viewers_max, surge=True)))
@@ -309,7 +315,7 @@ class MomentDetector:
 
     def _thresholds(self) -> dict[str, float]:
         """Start thresholds for the pane being peeked (the baseline is fixed for a given pane)."""
-        chat, revenue = self._chat(0), self._revenue(0.0)
+        chat, revenue = self._chat(0), self._revenue(0.0, 0)
         surge, drop = self._viewers(0.0, surge=True), self._viewers(0.0, surge=False)
         return {
             "chat_spike": math.inf if chat is None else max(chat.threshold * self.slide, 1),

@@ -31,6 +31,7 @@ class Pane:
     viewers_min: int | None = None
     revenue_micros: int = 0
     revenue_unconverted: int = 0  # donations in currencies without a known rate
+    largest_gift: int = 0  # most subs gifted in one transaction
     transactions: Counter[str] = field(default_factory=Counter)
     raids: list[tuple[float, str, int]] = field(default_factory=list)  # (time, from_stream, raid_viewers)
 
@@ -55,8 +56,10 @@ class Pane:
         self.viewers_max = viewers if self.viewers_max is None else max(self.viewers_max, viewers)
         self.viewers_min = viewers if self.viewers_min is None else min(self.viewers_min, viewers)
 
-    def add_transaction(self, kind: str, usd: float | None) -> None:
+    def add_transaction(self, kind: str, usd: float | None, count: int = 1) -> None:
         self.transactions[kind] += 1
+        if kind == "gift":
+            self.largest_gift = max(self.largest_gift, count)
         if usd is None:
             self.revenue_unconverted += 1
         else:

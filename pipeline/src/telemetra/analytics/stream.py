@@ -91,7 +91,7 @@ class StreamAnalytics:
             return "viewers"
         if isinstance(event, TransactionEvent):
             usd = revenue_usd(event.kind, event.amount, event.currency, event.tier, event.count)
-            pane.add_transaction(event.kind, usd)
+            pane.add_transaction(event.kind, usd, event.count)
             return "revenue"
         if isinstance(event, StreamMetaEvent) and event.kind == "raid":
             assert event.from_stream is not None
