@@ -62,8 +62,9 @@ def memory(args: argparse.Namespace) -> None:
         count += 1
     engine.flush()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = time.process_time() - started
     print(f"engine memory: {count:,} events over {args.duration / 3600:g} h across 10 streams "
-          f"({args.total_rate:g} events/s), peak RSS {peak_mib:.0f} MiB, {time.process_time() - started:.0f} s CPU")  # fmt: skip
+          f"({args.total_rate:g} events/s), peak RSS {peak_mib:.0f} MiB, {cpu:.0f} s CPU")  # fmt: skip
 
 
 def main() -> None:

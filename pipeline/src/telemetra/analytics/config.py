@@ -22,7 +22,9 @@ class ViewerChange:
 class RevenueSpike:
     ratio: float = 8.0  # pane revenue ≥ ratio × mean pane revenue of the baseline …
     min_usd: float = 100.0  # … and at least this much
-    gift_bomb: int = 20  # or one viewer gifting at least this many subs at once, whatever the baseline (a gift of 10 subs is routine, 50 is not)
+    # … or one viewer gifting at least this many subs at once, whatever the baseline: a gift bomb is a moment
+    # even on a channel whose usual revenue would hide it (a gift of 10 subs is routine, 50 is not).
+    gift_bomb: int = 20
 
 
 @dataclass(frozen=True)
