@@ -123,6 +123,22 @@ def cmd_ingest_replay(args: argparse.Namespace) -> int:
     return _run_until_signal(main)
 
 
+# -- demo ------------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from telemetra.demo import DemoOptions, run_demo
+
+    static = Path(args.static_dir) if args.static_dir else None
+    options = DemoOptions(
+        host=args.host, port=args.port, data_dir=Path(args.data_dir), static_dir=static, rate=args.rate
+    )
+
+    async def main(stop: asyncio.Event) -> int:
+        await run_demo(options, stop)
+        return 0
+
+    return _run_until_signal(main)
+
+
 # -- replay / backtest ------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
     from telemetra.analytics.config import AnalyticsConfig
@@ -242,6 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--sink", required=True, help="where events go (see produce --sink)")
     replay.add_argument("--speed", type=float, default=1.0, help="1 = original pace, N = N× faster, 0 = max")
     replay.set_defaults(handler=cmd_ingest_replay)
+
+    default_static = Path(__file__).resolve().parents[3] / "frontend" / "dist"
+    demo = commands.add_parser("demo", help="run the whole platform in this process on embedded defaults")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="port of the API and dashboard (default 8000)")
+    demo.add_argument(
+        "--data-dir", default=".telemetra", help="where the SQLite history lives (default .telemetra)"
+    )
+    demo.add_argument("--static-dir", default=str(default_static), help="built dashboard to serve at /")
+    demo.add_argument("--rate", type=float, default=40.0, help="mean events/s per demo stream (default 40)")
+    demo.set_defaults(handler=cmd_demo)
 
     replay_cmd = commands.add_parser("replay", help="run the engine over an event log as fast as possible")
     replay_cmd.add_argument("events", help="JSON Lines event log")
