@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format schemas kafka bench clean
+.PHONY: help setup system-deps demo test lint format schemas kafka bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,10 +19,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-demo: setup ## run the embedded platform: producer, engine, API (Ctrl-C stops)
+# Debian packages the tests use (servers run as local processes started by the tests). Installed only when
+# missing; needs root (or sudo) the first time.
+DEBIAN_PACKAGES := openjdk-17-jre-headless:java maven:mvn postgresql:pg_ctlcluster redis-server:redis-server \
+	chromium:chromium fonts-dejavu-core:fc-list
+system-deps: ## install the Debian packages the tests need (Java, Maven, PostgreSQL, Redis, Chromium), if missing
+	@missing=""; for pair in $(DEBIAN_PACKAGES); do \
+		command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+demo: setup ## run the embedded platform: producer, engine, API, dashboard (Ctrl-C stops)
 	$(BIN)/telemetra demo
 
-test: setup ## the whole test suite (starts its own Kafka and other servers)
+test: setup system-deps ## the whole test suite (starts its own Kafka, PostgreSQL and Redis)
 	$(BIN)/pytest
 
 lint: setup ## ruff (lint + format check) and mypy
