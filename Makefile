@@ -52,9 +52,12 @@ schemas: setup ## regenerate pipeline/schemas/*.schema.json from the models
 kafka: setup ## run a local single-node Kafka broker in the foreground (prints KAFKA_BOOTSTRAP)
 	$(BIN)/python -m telemetra.localstack.kafka
 
-bench: setup ## run the benchmarks and print their results
+bench: setup ## run the benchmarks (results and their commands are recorded in bench/results/)
 	$(BIN)/python bench/kafka_producer.py
-	$(BIN)/python bench/bus_producer.py
+	$(BIN)/python bench/sentiment.py
+	$(BIN)/python bench/engine.py throughput
+	$(BIN)/python bench/engine.py memory
+	$(BIN)/python bench/detection.py
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

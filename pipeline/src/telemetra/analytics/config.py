@@ -21,7 +21,7 @@ class ViewerChange:
 @dataclass(frozen=True)
 class RevenueSpike:
     ratio: float = 8.0  # pane revenue ≥ ratio × mean pane revenue of the baseline …
-    min_usd: float = 100.0  # … and at least this much
+    min_usd: float = 150.0  # … and at least this much
     # … or one viewer gifting at least this many subs at once, whatever the baseline: a gift bomb is a moment
     # even on a channel whose usual revenue would hide it (a gift of 10 subs is routine, 50 is not).
     gift_bomb: int = 20
