@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint format schemas kafka bench clean
+.PHONY: help setup system-deps frontend demo test lint format schemas kafka bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,16 +31,31 @@ system-deps: ## install the Debian packages the tests need (Java, Maven, Postgre
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-demo: setup ## run the embedded platform: producer, engine, API, dashboard (Ctrl-C stops)
+NPM_STAMP := frontend/node_modules/.installed
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1  # browser tests use Debian's Chromium; never download one
+
+$(NPM_STAMP): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend: $(NPM_STAMP) ## build the dashboard into frontend/dist (served at / by the demo)
+	cd frontend && npm run build
+
+# The dashboard is built when Node is available; without it the demo still runs and serves the API docs.
+demo: setup ## run the embedded platform: producer, engine, API and dashboard (Ctrl-C stops)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory frontend; \
+	else echo "npm not found: the dashboard is not built; the API docs will be served"; fi
 	$(BIN)/telemetra demo
 
-test: setup system-deps ## the whole test suite (starts its own Kafka, PostgreSQL and Redis)
+test: setup system-deps $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis), then the dashboard's
 	$(BIN)/pytest
+	cd frontend && npm run openapi:check && npm test && npm run e2e
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup $(NPM_STAMP) ## ruff (lint + format check), mypy, eslint and tsc
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd frontend && npm run lint && npm run typecheck
 
 format: setup ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

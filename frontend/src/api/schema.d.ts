@@ -1,0 +1,867 @@
+/**
+ * Generated from the Telemetra API's OpenAPI document (src/api/openapi.json) by openapi-typescript.
+ * Do not edit: run `npm run openapi:generate` (after `npm run openapi:dump` when the service changed).
+ * `npm run openapi:check` and the Vitest suite fail when this file is stale.
+ */
+
+export interface paths {
+    "/api/v1/admin/streams/{stream_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a stream's history and live state (scope: admin) */
+        delete: operations["delete_stream_api_v1_admin_streams__stream_id__delete"];
+        options?: never;
+        head?: never;
+        /** Set a stream's title and category (scope: write) */
+        patch: operations["update_stream_api_v1_admin_streams__stream_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/streams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Streams with live flag, current viewers and chat rate, last activity and latest moment */
+        get: operations["list_streams_api_v1_streams_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/streams/{stream_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One stream: summary, newest closed window, open window, recent moments */
+        get: operations["get_stream_api_v1_streams__stream_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/streams/{stream_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Window metrics in [from, to), oldest first */
+        get: operations["stream_metrics_api_v1_streams__stream_id__metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/streams/{stream_id}/moments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Moments overlapping [from, to), newest first */
+        get: operations["stream_moments_api_v1_streams__stream_id__moments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process answers */
+        get: operations["health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: the store and the cache are reachable */
+        get: operations["ready_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /** Check */
+        Check: {
+            /** Backend */
+            backend: string;
+            /** Latency Ms */
+            latency_ms?: number | null;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "up" | "down";
+        };
+        /** ErrorBody */
+        ErrorBody: {
+            /** Detail */
+            detail: string;
+            /** Request Id */
+            request_id: string;
+        };
+        /** FieldError */
+        FieldError: {
+            /**
+             * Loc
+             * @description Where: e.g. ["query", "limit"] or ["path", "stream_id"].
+             */
+            loc: (string | number)[];
+            /** Msg */
+            msg: string;
+            /** Type */
+            type: string;
+        };
+        /** Health */
+        Health: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /** MetricsPage */
+        MetricsPage: {
+            /**
+             * Items
+             * @description Oldest first.
+             */
+            items: components["schemas"]["WindowOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` (with the same filters) for the next page.
+             */
+            next_cursor: string | null;
+            /**
+             * Resolution
+             * @enum {string}
+             */
+            resolution: "10s" | "1m" | "5m";
+            /** Stream Id */
+            stream_id: string;
+        };
+        /**
+         * MomentOut
+         * @description One anomaly episode; re-emitted (same id) while it grows.
+         */
+        MomentOut: {
+            /** Baseline */
+            baseline: number;
+            /** Description */
+            description: string;
+            /**
+             * Detected At
+             * Format: date-time
+             */
+            detected_at: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "chat_spike" | "viewer_surge" | "viewer_drop" | "sentiment_swing" | "revenue_spike" | "raid";
+            /** Metric */
+            metric: string;
+            /** Moment Id */
+            moment_id: string;
+            /** Ongoing */
+            ongoing: boolean;
+            /**
+             * Peak At
+             * Format: date-time
+             */
+            peak_at: string;
+            /** Score */
+            score: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Stream Id */
+            stream_id: string;
+            /** Threshold */
+            threshold: number;
+            /** Value */
+            value: number;
+        };
+        /** MomentsPage */
+        MomentsPage: {
+            /**
+             * Items
+             * @description Newest first.
+             */
+            items: components["schemas"]["MomentOut"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Stream Id */
+            stream_id: string;
+        };
+        /** Readiness */
+        Readiness: {
+            /** Checks */
+            checks: {
+                [key: string]: components["schemas"]["Check"];
+            };
+            /**
+             * Reason
+             * @description Which dependency is unavailable.
+             */
+            reason?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "unavailable";
+        };
+        /** StreamDetail */
+        StreamDetail: {
+            /** Category */
+            category: string | null;
+            /**
+             * Chat Rate
+             * @description Current messages per second.
+             */
+            chat_rate: number | null;
+            /**
+             * Degraded
+             * @description Backends that could not be read for this answer.
+             */
+            degraded: string[];
+            /**
+             * Last Activity
+             * @description When the engine last reported the stream.
+             */
+            last_activity: string | null;
+            latest_moment: components["schemas"]["MomentOut"] | null;
+            /** @description The newest closed window. */
+            latest_window: components["schemas"]["WindowOut"] | null;
+            /**
+             * Live
+             * @description The engine reported activity within the live threshold.
+             */
+            live: boolean;
+            /** @description The provisional view of the open window, while live. */
+            live_window: components["schemas"]["WindowOut"] | null;
+            /**
+             * Recent Moments
+             * @description Newest first.
+             */
+            recent_moments: components["schemas"]["MomentOut"][];
+            /** Stream Id */
+            stream_id: string;
+            /** Title */
+            title: string | null;
+            /**
+             * Viewers
+             * @description Current viewers (open window, else the last closed one).
+             */
+            viewers: number | null;
+        };
+        /** StreamList */
+        StreamList: {
+            /**
+             * Degraded
+             * @description Backends that could not be read for this answer.
+             */
+            degraded: string[];
+            /** Items */
+            items: components["schemas"]["StreamSummary"][];
+        };
+        /** StreamMetaIn */
+        StreamMetaIn: {
+            /** Category */
+            category?: string | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** StreamSummary */
+        StreamSummary: {
+            /** Category */
+            category: string | null;
+            /**
+             * Chat Rate
+             * @description Current messages per second.
+             */
+            chat_rate: number | null;
+            /**
+             * Last Activity
+             * @description When the engine last reported the stream.
+             */
+            last_activity: string | null;
+            latest_moment: components["schemas"]["MomentOut"] | null;
+            /**
+             * Live
+             * @description The engine reported activity within the live threshold.
+             */
+            live: boolean;
+            /** Stream Id */
+            stream_id: string;
+            /** Title */
+            title: string | null;
+            /**
+             * Viewers
+             * @description Current viewers (open window, else the last closed one).
+             */
+            viewers: number | null;
+        };
+        /** TopEmote */
+        TopEmote: {
+            /** Count */
+            count: number;
+            /** Emote */
+            emote: string;
+        };
+        /** ValidationErrorBody */
+        ValidationErrorBody: {
+            /** Detail */
+            detail: components["schemas"]["FieldError"][];
+            /** Request Id */
+            request_id: string;
+        };
+        /**
+         * WindowOut
+         * @description One stream's metrics over one window ``[window_start, window_end)``.
+         */
+        WindowOut: {
+            /** Bits */
+            bits: number;
+            /**
+             * Chat Rate
+             * @description Messages per second.
+             */
+            chat_rate: number;
+            /** Emote Total */
+            emote_total: number;
+            /**
+             * Final
+             * @description False for the provisional view of a window that is still open.
+             */
+            final: boolean;
+            /**
+             * Late Events
+             * @description Events dropped as late since the previous window closed.
+             */
+            late_events: number;
+            /**
+             * Messages
+             * @description Chat messages in the window.
+             */
+            messages: number;
+            /** Negative */
+            negative: number;
+            /** Neutral */
+            neutral: number;
+            /** Positive */
+            positive: number;
+            /** Revenue Usd */
+            revenue_usd: number;
+            /**
+             * Sentiment
+             * @description Mean chat sentiment; null without messages.
+             */
+            sentiment: number | null;
+            /** Stream Id */
+            stream_id: string;
+            /** Top Emotes */
+            top_emotes: components["schemas"]["TopEmote"][];
+            /**
+             * Transactions
+             * @description Transaction counts by kind.
+             */
+            transactions: {
+                [key: string]: number;
+            };
+            /** Unique Chatters */
+            unique_chatters: number;
+            /**
+             * Viewers
+             * @description Last viewer count sampled in the window.
+             */
+            viewers: number | null;
+            /** Viewers Max */
+            viewers_max: number | null;
+            /**
+             * Window End
+             * Format: date-time
+             */
+            window_end: string;
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    delete_stream_api_v1_admin_streams__stream_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown stream. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_stream_api_v1_admin_streams__stream_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StreamMetaIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamDetail"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown stream. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_streams_api_v1_streams_get: {
+        parameters: {
+            query?: {
+                /** @description Only live (true) or only offline (false) streams. */
+                live?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamList"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_stream_api_v1_streams__stream_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamDetail"];
+                };
+            };
+            /** @description Unknown stream. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream_metrics_api_v1_streams__stream_id__metrics_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Inclusive start, RFC 3339 with offset. */
+                from?: string | null;
+                /** @description Page size (1–1000). */
+                limit?: number;
+                /** @description `10s`: every window (60 s long, one every 10 s); `1m`: the non-overlapping minute windows; `5m`: five minute windows merged (sums exact; unique chatters and top emotes approximate). */
+                resolution?: "10s" | "1m" | "5m";
+                /** @description Exclusive end, RFC 3339 with offset. */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsPage"];
+                };
+            };
+            /** @description Unknown stream. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream_moments_api_v1_streams__stream_id__moments_get: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Inclusive start, RFC 3339 with offset. */
+                from?: string | null;
+                /** @description Repeat to select several kinds. */
+                kind?: ("chat_spike" | "viewer_surge" | "viewer_drop" | "sentiment_swing" | "revenue_spike" | "raid")[] | null;
+                /** @description Page size (1–1000). */
+                limit?: number;
+                /** @description Exclusive end, RFC 3339 with offset. */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MomentsPage"];
+                };
+            };
+            /** @description Unknown stream. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    health_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    ready_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description A dependency is unavailable; `reason` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+}
