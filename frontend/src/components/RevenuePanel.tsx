@@ -27,7 +27,7 @@ export function RevenuePanel({ totals, spanLabel }: { totals: Totals; spanLabel:
           <dd className="text-xl font-semibold text-slate-50 tabular-nums">{formatCount(count)}</dd>
         </div>
         <div>
-          <dt className="text-xs text-slate-400 uppercase">Bits in chat</dt>
+          <dt className="text-xs text-slate-400 uppercase">Bits cheered</dt>
           <dd className="text-xl font-semibold text-slate-50 tabular-nums">{formatCount(totals.bits)}</dd>
         </div>
       </dl>

@@ -148,6 +148,7 @@ def test_revenue_in_usd_and_transactions_by_kind() -> None:
     w = at(closed(money), 0)
     assert w.revenue_usd == pytest.approx(4.99 + 24.99 + 5 * 9.99 + 2.50 + 10 * 1.16)
     assert w.transactions == {"bits": 1, "donation": 2, "gift": 1, "resub": 1, "sub": 1}
+    assert w.bits == 250
 
 
 def test_live_window_is_provisional_and_ends_at_the_next_slide() -> None:

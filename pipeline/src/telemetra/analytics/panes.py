@@ -25,7 +25,7 @@ class Pane:
     positive: int = 0
     neutral: int = 0
     negative: int = 0
-    bits: int = 0
+    bits: int = 0  # bits cheered, from `bits` transactions (a cheer's chat line carries the same bits)
     viewers_last: tuple[float, str, int] | None = None  # (time, event id, viewers): latest sample, ties by id
     viewers_max: int | None = None
     viewers_min: int | None = None
@@ -35,7 +35,7 @@ class Pane:
     transactions: Counter[str] = field(default_factory=Counter)
     raids: list[tuple[float, str, int]] = field(default_factory=list)  # (time, from_stream, raid_viewers)
 
-    def add_chat(self, user_id: str, emotes: list[str], score: float, label: str, bits: int) -> None:
+    def add_chat(self, user_id: str, emotes: list[str], score: float, label: str) -> None:
         self.messages += 1
         self.chatters.add(user_id)
         if emotes:
@@ -47,7 +47,6 @@ class Pane:
             self.negative += 1
         else:
             self.neutral += 1
-        self.bits += bits
 
     def add_viewers(self, ts: float, event_id: str, viewers: int) -> None:
         sample = (ts, event_id, viewers)
@@ -56,8 +55,9 @@ class Pane:
         self.viewers_max = viewers if self.viewers_max is None else max(self.viewers_max, viewers)
         self.viewers_min = viewers if self.viewers_min is None else min(self.viewers_min, viewers)
 
-    def add_transaction(self, kind: str, usd: float | None, count: int = 1) -> None:
+    def add_transaction(self, kind: str, usd: float | None, count: int = 1, bits: int = 0) -> None:
         self.transactions[kind] += 1
+        self.bits += bits
         if kind == "gift":
             self.largest_gift = max(self.largest_gift, count)
         if usd is None:

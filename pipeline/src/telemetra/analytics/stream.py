@@ -84,14 +84,15 @@ class StreamAnalytics:
         if isinstance(event, ChatEvent):
             emotes = event.emotes if event.emotes is not None else recognise_emotes(event.text)
             value = score(event.text, emotes)
-            pane.add_chat(event.user_id, emotes, value, classify(value), event.bits)
+            pane.add_chat(event.user_id, emotes, value, classify(value))
             return "chat"
         if isinstance(event, ViewersEvent):
             pane.add_viewers(ts, event.event_id, event.viewers)
             return "viewers"
         if isinstance(event, TransactionEvent):
             usd = revenue_usd(event.kind, event.amount, event.currency, event.tier, event.count)
-            pane.add_transaction(event.kind, usd, event.count)
+            bits = round(event.amount) if event.kind == "bits" else 0
+            pane.add_transaction(event.kind, usd, event.count, bits)
             return "revenue"
         if isinstance(event, StreamMetaEvent) and event.kind == "raid":
             assert event.from_stream is not None
