@@ -1,6 +1,6 @@
 """Producer throughput to the in-process bus (and to a JSONL file), from one process, generator included.
 
-    .venv/bin/python bench/bus_producer.py [--streams 4] [--rate 20000] [--duration 10]
+.venv/bin/python bench/bus_producer.py [--streams 4] [--rate 20000] [--duration 10]
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ async def to_file(config: MockConfig, path: Path) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--rate", type=float, default=20_000.0, help="events/s per stream (simulated)")
     parser.add_argument("--duration", type=float, default=10.0, help="simulated seconds")
@@ -53,10 +55,14 @@ def main() -> None:
         start=1_790_000_000,
     )  # fmt: skip
     events, seconds = asyncio.run(to_bus(config))
-    print(f"mock producer → in-process bus: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s")
+    print(
+        f"mock producer → in-process bus: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         events, seconds = asyncio.run(to_file(config, Path(tmp) / "events.jsonl"))
-    print(f"mock producer → JSONL file:     {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s")
+    print(
+        f"mock producer → JSONL file:     {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s"
+    )
 
 
 if __name__ == "__main__":

@@ -47,44 +47,56 @@ class Settings(BaseSettings):
 
     # -- backends --------------------------------------------------------------------------------------
     store_url: str = Field(default_factory=default_store_url, description="sqlite:///PATH or postgresql://…")
-    cache_url: str = Field("memory://", description="memory:// (one process) or redis://HOST:PORT/DB")
+    cache_url: str = Field(default="memory://", description="memory:// (one process) or redis://HOST:PORT/DB")
     cache_namespace: str = Field(
-        "telemetra", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of Redis keys and channels."
+        default="telemetra",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of Redis keys and channels.",
     )
-    store_pool_size: int = Field(8, ge=1, le=100)
-    dependency_timeout_s: float = Field(2.0, gt=0, le=60, description="Connect/command timeout of backends.")
+    store_pool_size: int = Field(default=8, ge=1, le=100)
+    dependency_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="Backend connect/command timeout."
+    )
 
     # -- HTTP ------------------------------------------------------------------------------------------
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    max_body_bytes: int = Field(64 * 1024, ge=1, description="Larger request bodies get 413.")
+    port: int = Field(default=8000, ge=0, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Comma-separated.")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger request bodies get 413.")
     access_log: bool = True
     log_level: str = "INFO"
 
     # -- auth ------------------------------------------------------------------------------------------
-    public_reads: bool = Field(True, description="Read endpoints need no token (else scope 'read').")
+    public_reads: bool = Field(default=True, description="Read endpoints need no token (else scope 'read').")
     api_tokens: Annotated[list[StaticToken], NoDecode] = Field(
         default_factory=list, description="Comma-separated TOKEN[:SCOPE[+SCOPE…]] (default scope: admin)."
     )
-    jwt_secret: SecretStr | None = Field(None, description="HS256 key; JWTs carry scopes in 'scope'.")
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 key; JWTs carry scopes in 'scope'.")
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
 
     # -- live ------------------------------------------------------------------------------------------
-    live_after_s: float = Field(30.0, gt=0, description="A stream is live if it had activity this recently.")
-    recent_moments: int = Field(20, ge=1, le=500, description="Moments kept per stream in the live cache.")
-    ws_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between heartbeats on an idle socket.")
-    ws_send_timeout_s: float = Field(10.0, gt=0, description="A client that takes longer to accept is dropped.")
-    fallback_poll_s: float = Field(3.0, gt=0, description="Store polling period while the cache is down.")
-    health_interval_s: float = Field(2.0, gt=0, description="Period of the background dependency probe.")
+    live_after_s: float = Field(default=30.0, gt=0, description="Live = activity within this many seconds.")
+    recent_moments: int = Field(default=20, ge=1, le=500, description="Moments kept per stream in the cache.")
+    ws_heartbeat_s: float = Field(default=15.0, gt=0, description="Heartbeat period on an idle socket.")
+    ws_send_timeout_s: float = Field(default=10.0, gt=0, description="Slower clients are disconnected.")
+    fallback_poll_s: float = Field(
+        default=3.0, gt=0, description="Store polling period while the cache is down."
+    )
+    health_interval_s: float = Field(
+        default=2.0, gt=0, description="Period of the background dependency probe."
+    )
+    query_cache_mb: float = Field(default=32, ge=0, description="Memory for cached history answers (0: off).")
+    query_cache_ttl_s: float = Field(default=30, gt=0, description="Longest life of a cached history answer.")
 
     # -- sink ------------------------------------------------------------------------------------------
-    sink_buffer_limit: int = Field(50_000, ge=1, description="Records held for the store while it is down.")
-    sink_retry_s: float = Field(1.0, gt=0, description="Minimum pause between store retries after a failure.")
+    sink_buffer_limit: int = Field(default=50_000, ge=1, description="Records held while the store is down.")
+    sink_retry_s: float = Field(default=1.0, gt=0, description="Pause between store retries after a failure.")
 
     # -- tracing ---------------------------------------------------------------------------------------
-    otel_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; tracing is off without it.")
+    otel_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces URL; tracing is off without."
+    )
     otel_service_name: str = "telemetra-api"
 
     @field_validator("cors_origins", mode="before")

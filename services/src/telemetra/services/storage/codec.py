@@ -3,6 +3,7 @@ window bounds without fractional seconds (they are aligned), moment times with m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -16,8 +17,14 @@ WINDOW_VALUE_FIELDS = (
     "messages", "chat_rate", "unique_chatters", "top_emotes", "sentiment", "positive", "neutral", "negative",
     "viewers", "viewers_max", "revenue_usd", "transactions", "late_events", "bits", "emote_total", "final",
 )  # fmt: skip
-MOMENT_TEXT_FIELDS = ("metric",)
 JSON_FIELDS = frozenset({"top_emotes", "transactions"})
+
+
+def record(item: WindowMetrics | Moment) -> dict[str, Any]:
+    """The record as a dict, like ``to_dict()`` but shallow: ``dataclasses.asdict`` deep-copies every nested
+    list and dict, which made it most of the cost of a metrics answer. The records are frozen and nothing
+    here mutates their nested values, so sharing them is safe."""
+    return {name: getattr(item, name) for name in item.__dataclass_fields__}
 
 
 def window_time(epoch: float) -> str:
@@ -38,7 +45,7 @@ def window_values(window: WindowMetrics) -> list[Any]:
     return values
 
 
-def window_from_values(stream_id: str, start: float, end: float, values: dict[str, Any]) -> WindowMetrics:
+def window_from_values(stream_id: str, start: float, end: float, values: Mapping[str, Any]) -> WindowMetrics:
     """Rebuild a window from its key, bounds (epoch seconds) and non-key columns (JSON as text or data)."""
     fields = {name: values[name] for name in WINDOW_VALUE_FIELDS}
     for name in JSON_FIELDS:
@@ -52,10 +59,15 @@ def window_from_values(stream_id: str, start: float, end: float, values: dict[st
 
 def moment_times(moment: Moment) -> tuple[float, float, float, float]:
     """start, end, peak_at and detected_at as epoch seconds."""
-    return parse_ts(moment.start), parse_ts(moment.end), parse_ts(moment.peak_at), parse_ts(moment.detected_at)
+    return (
+        parse_ts(moment.start),
+        parse_ts(moment.end),
+        parse_ts(moment.peak_at),
+        parse_ts(moment.detected_at),
+    )
 
 
-def moment_from_values(values: dict[str, Any], times: tuple[float, float, float, float]) -> Moment:
+def moment_from_values(values: Mapping[str, Any], times: tuple[float, float, float, float]) -> Moment:
     start, end, peak_at, detected_at = times
     return Moment(
         moment_id=values["moment_id"],

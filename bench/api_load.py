@@ -1,0 +1,495 @@
+"""API load from a second process on loopback: latency of the metrics endpoint at a fixed request rate, delivery
+lag of live updates to many WebSocket clients on one stream, and the API's peak memory.
+
+The script starts what it needs: a PostgreSQL and a Redis of its own (``telemetra.services.localstack``), writes
+an hour of engine output for three streams through ``ServiceSink``, then runs the API as a separate process
+(``python -m telemetra.services``, one uvicorn worker, settings from ``TELEMETRA_*``) and loads it:
+
+* **HTTP**: an open-loop generator sends ``GET /api/v1/streams/alpha/metrics`` at ``--rate`` requests/s for
+  ``--duration`` s over keep-alive connections (raw HTTP/1.1 on asyncio). Latency is measured from each
+  request's *scheduled* send time, so a stalled server cannot hide queueing delay (no coordinated omission).
+  The queries are the dashboard's: the last 15 minutes of 10 s windows (90 windows), spread over
+  ``--distinct`` different ``from`` values.
+* **WebSocket**: ``--ws-clients`` clients subscribe to one stream; this process then plays the engine and
+  publishes ``--updates`` live windows through ``ServiceSink`` → Redis pub/sub → API → clients. Each client is a
+  minimal asyncio protocol that timestamps data as it arrives (before any parsing), so the lag (arrival time −
+  the update's ``published_at``) includes the API's fan-out, not the clients' own processing.
+* **Memory**: ``VmHWM`` (peak resident set) of the API process after each phase, from ``/proc``.
+
+Usage::
+
+    .venv/bin/python bench/api_load.py [--store postgres|sqlite] [--cache redis|memory] [--rate 1000]
+        [--duration 30] [--ws-clients 1000] [--updates 60] [--interval 0.5] [--access-log]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from telemetra.contract import format_ts
+from telemetra.services.cache import open_cache
+from telemetra.services.localstack.postgres import PostgresServer
+from telemetra.services.localstack.process import free_port
+from telemetra.services.localstack.redis import RedisServer
+from telemetra.services.sink import ServiceSink
+from telemetra.services.storage import open_store
+from telemetra.services.testing import replay_mock
+
+STREAMS = ("alpha", "beta", "gamma")
+START = 1_790_000_100.0
+HOUR = 3600
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--cache", choices=["redis", "memory"], default="redis")
+    parser.add_argument("--rate", type=float, default=1000.0, help="HTTP requests per second")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of HTTP load (after warm-up)")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
+    parser.add_argument("--distinct", type=int, default=10, help="distinct metrics queries")
+    parser.add_argument("--path", help="a fixed path to load instead of the metrics queries")
+    parser.add_argument("--ws-clients", type=int, default=1000)
+    parser.add_argument("--updates", type=int, default=60, help="live updates published in the WS phase")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between live updates")
+    parser.add_argument("--access-log", action="store_true", help="keep the API's per-request log line")
+    parser.add_argument("--no-query-cache", action="store_true", help="answer every request from the store")
+    args = parser.parse_args(argv)
+    if args.cache == "memory" and args.ws_clients:
+        parser.error("the WS phase publishes from this process: it needs --cache redis")
+    return args
+
+
+# -- set-up ------------------------------------------------------------------------------------------------
+@dataclass
+class Backends:
+    store_url: str
+    cache_url: str
+    namespace: str
+    servers: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.cleanup()
+
+
+def start_backends(args: argparse.Namespace, work: Path) -> Backends:
+    servers: list[Any] = []
+    if args.store == "postgres":
+        postgres = PostgresServer()
+        postgres.start()
+        servers.append(postgres)
+        store_url = postgres.create_database("bench")
+    else:
+        store_url = f"sqlite:///{work / 'bench.db'}"
+    cache_url = "memory://"
+    if args.cache == "redis":
+        redis = RedisServer()
+        redis.start()
+        servers.append(redis)
+        cache_url = redis.url()
+    return Backends(store_url, cache_url, f"bench{uuid.uuid4().hex[:8]}", servers)
+
+
+async def populate(backends: Backends) -> int:
+    """An hour of three streams through the real engine, written like the engine writes."""
+    result = replay_mock(STREAMS, seconds=HOUR, rate=5.0, start=START)
+    store = open_store(backends.store_url)
+    cache = open_cache(backends.cache_url, namespace=backends.namespace)
+    await store.start()
+    await cache.start()
+    sink = ServiceSink(store, cache)
+    await sink.write_windows(result.windows)
+    await sink.write_moments(result.moments)
+    await sink.close()
+    await cache.close()
+    await store.close()
+    return len(result.windows)
+
+
+def start_api(backends: Backends, port: int, args: argparse.Namespace, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TELEMETRA_STORE_URL": backends.store_url,
+        "TELEMETRA_CACHE_URL": backends.cache_url,
+        "TELEMETRA_CACHE_NAMESPACE": backends.namespace,
+        "TELEMETRA_PORT": str(port),
+        "TELEMETRA_ACCESS_LOG": "true" if args.access_log else "false",
+        "TELEMETRA_QUERY_CACHE_MB": "0" if args.no_query_cache else "32",
+        "TELEMETRA_LIVE_AFTER_S": "100000",
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "telemetra.services"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the API did not become ready; see {log}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def preemptions(pid: int) -> int:
+    """Involuntary context switches of the process's threads so far: how often the kernel took the CPU away
+    while the API still had work, i.e. how much it competed with other processes on the machine."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("nonvoluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Current (VmRSS) and peak (VmHWM) resident memory of a process, in KiB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0])
+    return found
+
+
+# -- statistics --------------------------------------------------------------------------------------------
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "p99.9": at(0.999), "max": ordered[-1]}
+
+
+def ms(stats: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in stats.items())
+
+
+# -- HTTP load ---------------------------------------------------------------------------------------------
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection; one request at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> HttpConnection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        return cls(reader, writer)
+
+    async def get(self, path: str) -> tuple[int, int]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        match = re.search(rb"(?i)content-length: *(\d+)", head)
+        length = int(match.group(1)) if match else 0
+        body = await self.reader.readexactly(length)
+        return status, len(body)
+
+
+def metrics_paths(count: int) -> list[str]:
+    """The last 15 minutes of the stored hour, ending at ``count`` different 10 s boundaries."""
+    end = START + HOUR
+    paths = []
+    for i in range(count):
+        to = end - 10 * i
+        frm = to - 900
+        paths.append(f"/api/v1/streams/alpha/metrics?from={format_ts(frm)}&to={format_ts(to)}&limit=100")
+    return paths
+
+
+@dataclass
+class HttpResult:
+    sent: int = 0
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latency: list[float] = field(default_factory=list)  # from the scheduled send time
+    service: list[float] = field(default_factory=list)  # from the actual send time
+    bytes: int = 0
+    elapsed: float = 0.0
+
+
+async def http_load(
+    port: int, paths: list[str], rate: float, duration: float, connections: int
+) -> HttpResult:
+    idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await HttpConnection.open(port))
+    result = HttpResult()
+    total = int(rate * duration)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(index: int, scheduled: float) -> None:
+        connection = await idle.get()
+        sent = time.perf_counter()
+        try:
+            status, size = await connection.get(paths[index % len(paths)])
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            result.errors += 1
+            connection = await HttpConnection.open(port)
+        else:
+            done = time.perf_counter()
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            result.latency.append(done - scheduled)
+            result.service.append(done - sent)
+            result.bytes += size
+        idle.put_nowait(connection)
+
+    # perf_counter, not loop.time(): uvloop's clock has millisecond resolution.
+    start = time.perf_counter() + 0.05
+    for index in range(total):
+        scheduled = start + index / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(index, scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        result.sent += 1
+    await asyncio.gather(*tasks)
+    result.elapsed = time.perf_counter() - start
+    while not idle.empty():
+        idle.get_nowait().writer.close()
+    return result
+
+
+# -- WebSocket load ----------------------------------------------------------------------------------------
+_PUBLISHED_AT = re.compile(rb'"published_at":([0-9.eE+-]+)')
+
+
+class LagClient(asyncio.Protocol):
+    """A minimal WebSocket client: handshake, then read frames, timestamping each chunk on arrival."""
+
+    by_update: ClassVar[dict[float, list[float]]] = {}  # shared by all clients: lags per update
+
+    def __init__(self, path: str, lags: list[float], ready: asyncio.Future[None]):
+        self.path, self.lags, self.ready = path, lags, ready
+        self.buffer = b""
+        self.handshaken = False
+        self.transport: Any = None  # uvloop's transports are not asyncio.Transport subclasses
+        self.messages = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.transport.write(
+            f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        arrived = time.time()  # before any parsing: the client's own work is not part of the lag
+        self.buffer += data
+        if not self.handshaken:
+            _, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            self.handshaken = True
+            self.buffer = rest
+        for opcode, payload in self._frames():
+            if opcode == 0x9:  # ping: answer, or the server drops us as dead
+                self._send(0xA, payload)
+            elif opcode == 0x1:
+                self._message(payload, arrived)
+
+    def _message(self, payload: bytes, arrived: float) -> None:
+        self.messages += 1
+        if self.messages == 1 and not self.ready.done():
+            self.ready.set_result(None)  # the snapshot
+        elif payload.startswith(b'{"type":"live"'):
+            match = _PUBLISHED_AT.search(payload)
+            if match:
+                published = float(match.group(1))
+                self.lags.append(arrived - published)
+                self.by_update.setdefault(published, []).append(arrived - published)
+
+    def _frames(self) -> Iterator[tuple[int, bytes]]:
+        while len(self.buffer) >= 2:
+            opcode, length, offset = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(self.buffer) < 4:
+                    return
+                length, offset = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(self.buffer) < 10:
+                    return
+                length, offset = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < offset + length:
+                return
+            payload, self.buffer = self.buffer[offset : offset + length], self.buffer[offset + length :]
+            yield opcode, payload
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert self.transport is not None and len(payload) < 126
+        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+
+async def ws_load(
+    port: int, backends: Backends, clients: int, updates: int, interval: float
+) -> tuple[list[float], int, float]:
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    protocols: list[LagClient] = []
+    started = time.monotonic()
+    for batch in range(0, clients, 50):  # connect in batches: a burst of 1,000 handshakes is not the point
+        waits = []
+        for _ in range(min(50, clients - batch)):
+            ready: asyncio.Future[None] = loop.create_future()
+            _, protocol = await loop.create_connection(
+                lambda ready=ready: LagClient("/ws/live/alpha", lags, ready), "127.0.0.1", port
+            )
+            protocols.append(protocol)
+            waits.append(ready)
+        await asyncio.wait_for(asyncio.gather(*waits), 60)
+    connect_time = time.monotonic() - started
+
+    cache = open_cache(backends.cache_url, namespace=backends.namespace)
+    store = open_store(backends.store_url)
+    await store.start()
+    await cache.start()
+    sink = ServiceSink(store, cache)  # this process plays the engine
+    template = replay_mock(["alpha"], seconds=120, rate=5.0, start=START + HOUR).windows[-1]
+    for n in range(updates):
+        await sink.publish_live([replace(template, messages=n, final=False)])
+        await asyncio.sleep(interval)
+    await asyncio.sleep(1.0)
+    await cache.close()
+    await store.close()
+    for protocol in protocols:
+        if protocol.transport is not None:
+            protocol.transport.close()
+    return lags, len(protocols), connect_time
+
+
+# -- main --------------------------------------------------------------------------------------------------
+@dataclass
+class Probe:
+    """What the API process used while a phase ran, and how much it had to compete for the machine."""
+
+    pid: int
+    cpu: float = 0.0
+    preempted: int = 0
+    load: float = 0.0
+    started: float = 0.0
+
+    def __enter__(self) -> Probe:
+        self.cpu, self.preempted = cpu_seconds(self.pid), preemptions(self.pid)
+        self.load, self.started = os.getloadavg()[0], time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu = cpu_seconds(self.pid) - self.cpu
+        self.preempted = preemptions(self.pid) - self.preempted
+        self.started = time.monotonic() - self.started  # now: the phase's duration
+
+    def report(self, requests: int = 0) -> None:
+        per_request = f" ({self.cpu / requests * 1e6:.0f} µs/request)" if requests else ""
+        print(f"API CPU {self.cpu / self.started:.0%} of a core{per_request}; preempted {self.preempted} times; "
+              f"load average {self.load:.2f} → {os.getloadavg()[0]:.2f}")  # fmt: skip
+        print(f"API memory: {memory_kib(self.pid)} KiB")
+
+
+def report_http(label: str, result: HttpResult) -> None:
+    print(f"\n## HTTP: {label}")
+    print(f"sent {result.sent} in {result.elapsed:.1f} s = {result.sent / result.elapsed:.0f} req/s; "
+          f"statuses {result.statuses}; errors {result.errors}; "
+          f"{result.bytes / max(len(result.latency), 1) / 1024:.1f} KiB per answer")  # fmt: skip
+    print(f"latency (from scheduled send): {ms(percentiles(result.latency))}")
+    print(f"service time (from actual send): {ms(percentiles(result.service))}")
+
+
+def report_ws(lags: list[float], connected: int, seconds: float, args: argparse.Namespace) -> None:
+    print(
+        f"\n## WebSocket: {connected} clients on one stream, {args.updates} updates every {args.interval} s"
+    )
+    print(f"connected in {seconds:.1f} s; deliveries {len(lags)} of {connected * args.updates}")
+    mean = statistics.fmean(lags) * 1000 if lags else 0.0
+    print(f"delivery lag (published → arrived): {ms(percentiles(lags))}; mean {mean:.2f} ms")
+    order = {published: n for n, published in enumerate(sorted(LagClient.by_update))}
+    worst = sorted(LagClient.by_update.items(), key=lambda item: -max(item[1]))[:3]
+    spans = ", ".join(f"#{order[p] + 1}: {min(v) * 1000:.0f}–{max(v) * 1000:.0f} ms" for p, v in worst)
+    print(f"slowest updates (first–last client): {spans}")
+
+
+async def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="telemetra-bench-"))
+    backends = start_backends(args, work)
+    api: subprocess.Popen[bytes] | None = None
+    try:
+        windows = await populate(backends)
+        port = free_port()
+        api = await asyncio.to_thread(start_api, backends, port, args, work / "api.log")
+        print(
+            f"# API load: store {args.store}, cache {args.cache}, {windows} windows stored, API pid {api.pid}"
+        )
+        print(f"API memory after start-up: {memory_kib(api.pid)} KiB")
+        paths = [args.path] if args.path else metrics_paths(args.distinct)
+        await http_load(port, paths, args.rate, args.warmup, args.connections)  # warm-up, not reported
+        with Probe(api.pid) as probe:
+            own_cpu = time.process_time()
+            result = await http_load(port, paths, args.rate, args.duration, args.connections)
+            own_cpu = time.process_time() - own_cpu
+        plural = "y" if len(paths) == 1 else "ies"
+        report_http(f"{len(paths)} distinct quer{plural}, {args.rate:.0f} req/s", result)
+        probe.report(result.sent)
+        print(f"load generator CPU {own_cpu / result.elapsed:.0%} of a core")
+        if args.ws_clients:
+            with Probe(api.pid) as probe:
+                lags, connected, seconds = await ws_load(
+                    port, backends, args.ws_clients, args.updates, args.interval
+                )
+            report_ws(lags, connected, seconds, args)
+            probe.report()
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(15)
+        backends.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import uvloop
+
+        return uvloop.run(run(args))
+    except ImportError:
+        return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

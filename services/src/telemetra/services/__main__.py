@@ -1,0 +1,3 @@
+from telemetra.services.server import main
+
+main()

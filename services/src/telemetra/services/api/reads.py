@@ -1,0 +1,189 @@
+"""Answers built from the store (history) and the live cache (latest state), each tolerating the other being
+down: the cache is consulted first for what changes every second, the store is the record for the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+
+from telemetra.analytics.moments import Moment
+from telemetra.analytics.windows import WindowMetrics
+from telemetra.contract import format_ts, parse_ts
+from telemetra.services import rollup
+from telemetra.services.api.errors import NotFound, Unavailable
+from telemetra.services.api.state import AppState
+from telemetra.services.cache import CacheUnavailable, Snapshot
+from telemetra.services.cache.base import merge_moments, moment_order
+from telemetra.services.storage import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage.codec import record as as_record
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+
+async def _attempt(work: Awaitable[T], failures: list[str], name: str) -> T | None:
+    """The result, or None with ``name`` added to ``failures`` when that backend is unavailable."""
+    try:
+        return await work
+    except (StoreUnavailable, CacheUnavailable):
+        failures.append(name)
+        return None
+
+
+def _newest(a: Record | None, b: Record | None, key: str) -> Record | None:
+    if a is None or b is None:
+        return a or b
+    return a if a[key] >= b[key] else b
+
+
+class Reader:
+    def __init__(self, state: AppState):
+        self.state = state
+        self.store, self.cache = state.store, state.cache
+        self.settings, self.metrics = state.settings, state.metrics
+
+    # -- streams -----------------------------------------------------------------------------------------
+    async def streams(self, live: bool | None) -> Record:
+        failures: list[str] = []
+        records, snapshots = await asyncio.gather(
+            _attempt(self.store.list_streams(), failures, "store"),
+            _attempt(self.cache.snapshots(), failures, "cache"),
+        )
+        if records is None and snapshots is None:
+            raise Unavailable("store and cache unavailable")
+        by_record = {r.stream_id: r for r in records or ()}
+        by_snapshot = {s.stream_id: s for s in snapshots or ()}
+        if snapshots is not None:
+            for stream_id in by_record:
+                self.metrics.cache_hit(stream_id in by_snapshot)
+        now = time.time()
+        items = [
+            self._summary(stream_id, by_record.get(stream_id), by_snapshot.get(stream_id), now)
+            for stream_id in sorted(by_record.keys() | by_snapshot.keys())
+        ]
+        if live is not None:
+            items = [item for item in items if item["live"] is live]
+        return {"items": [_public_summary(item) for item in items], "degraded": sorted(failures)}
+
+    async def stream(self, stream_id: str) -> Record:
+        failures: list[str] = []
+        record, snapshot, stored_moments = await asyncio.gather(
+            _attempt(self.store.get_stream(stream_id), failures, "store"),
+            _attempt(self.cache.snapshot(stream_id), failures, "cache"),
+            _attempt(self.store.recent_moments(stream_id, self.settings.recent_moments), [], "store"),
+        )
+        if "cache" not in failures:
+            self.metrics.cache_hit(snapshot is not None)
+        if record is None and snapshot is None:
+            if "store" in failures:  # the store is the record of which streams exist
+                raise Unavailable(f"{' and '.join(failures)} unavailable")
+            raise NotFound("unknown stream")
+        detail = self._summary(stream_id, record, snapshot, time.time())
+        recent = merge_moments(
+            snapshot.moments if snapshot else (), stored_moments or (), self.settings.recent_moments
+        )
+        detail["recent_moments"] = recent
+        detail["degraded"] = sorted(set(failures))
+        return detail
+
+    def _summary(
+        self, stream_id: str, record: StreamRecord | None, snap: Snapshot | None, now: float
+    ) -> Record:
+        stored_window = as_record(record.latest_window) if record and record.latest_window else None
+        latest_window = _newest(snap.window if snap else None, stored_window, "window_start")
+        activity = [
+            t for t in (record.last_activity if record else None, snap.last_activity if snap else None) if t
+        ]
+        last_activity = max(activity) if activity else None
+        live = last_activity is not None and now - last_activity <= self.settings.live_after_s
+        live_window = snap.live if snap and live else None
+        current = live_window or latest_window
+        stored_moment = as_record(record.latest_moment) if record and record.latest_moment else None
+        cached_moment = snap.moments[0] if snap and snap.moments else None
+        latest_moment = max((m for m in (stored_moment, cached_moment) if m), key=moment_order, default=None)
+        return {
+            "stream_id": stream_id,
+            "title": record.title if record else None,
+            "category": record.category if record else None,
+            "live": live,
+            "last_activity": format_ts(last_activity) if last_activity else None,
+            "viewers": current["viewers"] if current else None,
+            "chat_rate": current["chat_rate"] if current else None,
+            "latest_moment": latest_moment,
+            "latest_window": latest_window,
+            "live_window": live_window,
+        }
+
+    # -- history -----------------------------------------------------------------------------------------
+    async def metrics_page(
+        self, stream_id: str, *, start: float, end: float, limit: int, after: float | None, resolution: str
+    ) -> tuple[Record, float | None]:
+        """A page of windows, oldest first, and the position to continue after (None on the last page)."""
+        step = rollup.RESOLUTIONS[resolution]
+        low = start if after is None else max(start, after + 0.001)
+        if step <= rollup.TILE:
+            rows = await self.store.windows(
+                stream_id, start=low, end=end, align=0 if step < 60 else step, limit=limit + 1
+            )
+            items: list[Any] = rows[:limit]  # dataclasses: orjson encodes them directly
+        else:
+            items, rows = await self._rolled_up(stream_id, low, end, limit, step)
+        if not items:
+            await self._must_exist(stream_id)
+        next_after = parse_ts(items[-1].window_start) if len(rows) > limit else None
+        return {"stream_id": stream_id, "resolution": resolution, "items": items}, next_after
+
+    async def _rolled_up(
+        self, stream_id: str, low: float, end: float, limit: int, step: int
+    ) -> tuple[list[WindowMetrics], list[Any]]:
+        first = math.ceil(low / step) * step  # buckets start at or after `low`…
+        last = math.ceil(end / step) * step  # …and before `end`: take their windows up to the bucket's end
+        per_bucket = step // rollup.TILE
+        tiles = await self.store.windows(
+            stream_id, start=first, end=last, align=rollup.TILE, limit=(limit + 1) * per_bucket
+        )
+        grouped = rollup.buckets(tiles, step)
+        items = [rollup.merge(stream_id, start, step, windows) for start, windows in grouped[:limit]]
+        return items, grouped
+
+    async def moments_page(
+        self,
+        stream_id: str,
+        *,
+        kinds: Sequence[str],
+        start: float,
+        end: float,
+        limit: int,
+        before: MomentPosition | None,
+    ) -> tuple[Record, Moment | None]:
+        """A page of moments, newest first, and the last one when there are more."""
+        rows = await self.store.moments(
+            stream_id, kinds=kinds, start=start, end=end, before=before, limit=limit + 1
+        )
+        page = rows[:limit]
+        if not page:
+            await self._must_exist(stream_id)
+        last = page[-1] if len(rows) > limit else None
+        return {"stream_id": stream_id, "items": page}, last
+
+    async def _must_exist(self, stream_id: str) -> None:
+        if await self.store.get_stream(stream_id) is None:
+            raise NotFound("unknown stream")
+
+    # -- live --------------------------------------------------------------------------------------------
+    async def stored_state(self, stream_id: str) -> tuple[Record | None, list[Record]]:
+        """Latest closed window and recent moments from the store (the live fallback while the cache is down)."""
+        record, moments = await asyncio.gather(
+            self.store.get_stream(stream_id),
+            self.store.recent_moments(stream_id, self.settings.recent_moments),
+        )
+        window = as_record(record.latest_window) if record and record.latest_window else None
+        return window, [as_record(m) for m in moments]
+
+
+def _public_summary(item: Record) -> Record:
+    """The list answer carries summaries only (the detail endpoint has the windows)."""
+    return {k: v for k, v in item.items() if k not in ("latest_window", "live_window")}

@@ -1,0 +1,160 @@
+"""Response and request bodies. Window and moment fields are the analytics contract's names
+(``WindowMetrics`` and ``Moment``); the handlers encode those records directly, and tests check that what
+they send validates against these models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from telemetra.analytics.moments import KINDS
+
+MomentKind = Literal["chat_spike", "viewer_surge", "viewer_drop", "sentiment_swing", "revenue_spike", "raid"]
+assert set(get_args(MomentKind)) == set(KINDS), "MomentKind must list the analytics core's moment kinds"
+Resolution = Literal["10s", "1m", "5m"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TopEmote(_Model):
+    emote: str
+    count: int = Field(ge=0)
+
+
+class WindowOut(_Model):
+    """One stream's metrics over one window ``[window_start, window_end)``."""
+
+    stream_id: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    messages: int = Field(ge=0, description="Chat messages in the window.")
+    chat_rate: float = Field(ge=0, description="Messages per second.")
+    unique_chatters: int = Field(ge=0)
+    top_emotes: list[TopEmote]
+    sentiment: float | None = Field(ge=-1, le=1, description="Mean chat sentiment; null without messages.")
+    positive: int = Field(ge=0)
+    neutral: int = Field(ge=0)
+    negative: int = Field(ge=0)
+    viewers: int | None = Field(ge=0, description="Last viewer count sampled in the window.")
+    viewers_max: int | None = Field(ge=0)
+    revenue_usd: float = Field(ge=0)
+    transactions: dict[str, int] = Field(description="Transaction counts by kind.")
+    late_events: int = Field(ge=0, description="Events dropped as late since the previous window closed.")
+    bits: int = Field(ge=0)
+    emote_total: int = Field(ge=0)
+    final: bool = Field(description="False for the provisional view of a window that is still open.")
+
+
+class MomentOut(_Model):
+    """One anomaly episode; re-emitted (same id) while it grows."""
+
+    moment_id: str
+    stream_id: str
+    kind: MomentKind
+    start: AwareDatetime
+    end: AwareDatetime
+    metric: str
+    value: float
+    baseline: float
+    score: float
+    threshold: float
+    description: str
+    peak_at: AwareDatetime
+    detected_at: AwareDatetime
+    ongoing: bool
+
+
+class StreamSummary(_Model):
+    stream_id: str
+    title: str | None
+    category: str | None
+    live: bool = Field(description="The engine reported activity within the live threshold.")
+    last_activity: AwareDatetime | None = Field(description="When the engine last reported the stream.")
+    viewers: int | None = Field(description="Current viewers (open window, else the last closed one).")
+    chat_rate: float | None = Field(description="Current messages per second.")
+    latest_moment: MomentOut | None
+
+
+class StreamDetail(StreamSummary):
+    latest_window: WindowOut | None = Field(description="The newest closed window.")
+    live_window: WindowOut | None = Field(description="The provisional view of the open window, while live.")
+    recent_moments: list[MomentOut] = Field(description="Newest first.")
+    degraded: list[str] = Field(description="Backends that could not be read for this answer.")
+
+
+class StreamList(_Model):
+    items: list[StreamSummary]
+    degraded: list[str] = Field(description="Backends that could not be read for this answer.")
+
+
+class MetricsPage(_Model):
+    stream_id: str
+    resolution: Resolution
+    items: list[WindowOut] = Field(description="Oldest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` (with the same filters) for the next page.")
+
+
+class MomentsPage(_Model):
+    stream_id: str
+    items: list[MomentOut] = Field(description="Newest first.")
+    next_cursor: str | None
+
+
+class StreamMetaIn(_Model):
+    title: str | None = Field(None, max_length=300)
+    category: str | None = Field(None, max_length=120)
+
+
+class Check(_Model):
+    status: Literal["up", "down"]
+    backend: str
+    reason: str | None = None
+    latency_ms: float | None = None
+
+
+class Readiness(_Model):
+    status: Literal["ready", "unavailable"]
+    reason: str | None = Field(None, description="Which dependency is unavailable.")
+    checks: dict[str, Check]
+
+
+class Health(_Model):
+    status: Literal["ok"]
+
+
+class ErrorBody(_Model):
+    detail: str
+    request_id: str
+
+
+class FieldError(_Model):
+    loc: list[str | int] = Field(description='Where: e.g. ["query", "limit"] or ["path", "stream_id"].')
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(_Model):
+    detail: list[FieldError]
+    request_id: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route can give."""
+    described = {
+        401: "Missing or invalid bearer token.",
+        403: "The token lacks the required scope.",
+        404: "Unknown stream.",
+        413: "Request body too large.",
+        422: "Invalid parameter; `loc` names the field.",
+        503: "A backend is unavailable; `detail` says which.",
+    }
+    return {
+        code: {
+            "model": ValidationErrorBody if code == 422 else ErrorBody,
+            "description": described[code],
+        }
+        for code in codes
+    }

@@ -1,0 +1,55 @@
+"""Running the API with uvicorn: ``python -m telemetra.services`` (settings from ``TELEMETRA_*``), or
+:func:`serve` from another asyncio program (``telemetra demo`` runs it next to the embedded engine)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import uvicorn
+from fastapi import FastAPI
+
+from telemetra.logs import configure_logging
+from telemetra.services.api import create_app
+from telemetra.services.settings import Settings
+
+
+def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # keep the JSON logging configured by telemetra.logs
+        access_log=False,  # the request-context middleware logs each request, with its request id
+        lifespan="on",
+        ws_ping_interval=settings.ws_heartbeat_s,  # protocol pings find dead peers the OS has not noticed
+        ws_ping_timeout=settings.ws_heartbeat_s,
+        ws_max_size=64 * 1024,  # clients only send small control frames
+        timeout_graceful_shutdown=5,
+    )
+
+
+async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or the server exits); signal handling is left to the caller."""
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    task = asyncio.create_task(server.serve(), name="telemetra-api")
+    if stop is None:
+        await task
+        return
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    await task
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""PostgreSQL store over an asyncpg pool.
+
+Reconnection is the pool's: a connection the server dropped is replaced on the next acquire, so after a
+restart of PostgreSQL the store recovers by itself; an operation that hit a connection dropped under it is
+retried once on a fresh one (every operation is idempotent: upserts and reads). If PostgreSQL is down at
+start-up, the pool is created (and migrations applied) by the first call that finds it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import asyncpg
+
+from telemetra.analytics.moments import Moment
+from telemetra.analytics.windows import WindowMetrics
+from telemetra.contract import parse_ts
+from telemetra.services.storage import migrations
+from telemetra.services.storage.base import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage.codec import (
+    JSON_FIELDS,
+    WINDOW_VALUE_FIELDS,
+    moment_from_values,
+    moment_times,
+    window_from_values,
+    window_values,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn = PoolConnectionProxy[asyncpg.Record]
+
+T = TypeVar("T")
+log = logging.getLogger("telemetra.services.store")
+
+# Errors meaning "the server cannot be used right now"; anything else (bad SQL, constraint) is a bug.
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.InterfaceError,
+)
+MIGRATION_LOCK = 0x7E1E_3E7A  # pg_advisory_xact_lock key: replicas starting together migrate one at a time
+
+_WINDOW_COLUMNS = ("stream_id", "window_start", "window_end", *WINDOW_VALUE_FIELDS)
+_UPSERT_WINDOW = (
+    f"INSERT INTO window_metrics ({', '.join(_WINDOW_COLUMNS)}) VALUES ("
+    + ", ".join(f"${i}::jsonb" if c in JSON_FIELDS else f"${i}" for i, c in enumerate(_WINDOW_COLUMNS, 1))
+    + ") ON CONFLICT (stream_id, window_start) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:])
+)
+_MOMENT_COLUMNS = (
+    "moment_id", "stream_id", "kind", "start_at", "end_at", "metric", "value", "baseline", "score",
+    "threshold", "description", "peak_at", "detected_at", "ongoing",
+)  # fmt: skip
+_UPSERT_MOMENT = (
+    f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ("
+    + ", ".join(f"${i}" for i in range(1, len(_MOMENT_COLUMNS) + 1))
+    + ") ON CONFLICT (moment_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _MOMENT_COLUMNS[1:])
+)
+_TOUCH_STREAM = (
+    "INSERT INTO streams (stream_id, first_seen, last_activity) VALUES ($1, $2, $2)"
+    " ON CONFLICT (stream_id) DO UPDATE SET last_activity = GREATEST(streams.last_activity, excluded.last_activity)"
+)
+_LATEST_WINDOWS = (
+    "SELECT w.* FROM unnest($1::text[]) AS s(stream_id) CROSS JOIN LATERAL (SELECT * FROM window_metrics x"
+    " WHERE x.stream_id = s.stream_id ORDER BY x.window_start DESC LIMIT 1) w"
+)
+_LATEST_MOMENTS = (
+    "SELECT m.* FROM unnest($1::text[]) AS s(stream_id) CROSS JOIN LATERAL (SELECT * FROM moments x"
+    " WHERE x.stream_id = s.stream_id ORDER BY x.start_at DESC, x.moment_id DESC LIMIT 1) m"
+)
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _window(row: asyncpg.Record) -> WindowMetrics:
+    return window_from_values(
+        row["stream_id"], row["window_start"].timestamp(), row["window_end"].timestamp(), dict(row)
+    )
+
+
+def _moment(row: asyncpg.Record) -> Moment:
+    times = (
+        row["start_at"].timestamp(),
+        row["end_at"].timestamp(),
+        row["peak_at"].timestamp(),
+        row["detected_at"].timestamp(),
+    )
+    return moment_from_values(dict(row), times)
+
+
+class PostgresStore:
+    name = "postgres"
+
+    def __init__(self, dsn: str, *, pool_size: int = 8, timeout: float = 2.0, retry_after: float = 1.0):
+        self.dsn = dsn
+        self._pool_size = pool_size
+        self._timeout = timeout
+        self._retry_after = retry_after
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+        self._next_attempt = 0.0
+        self._last_error = "not connected yet"
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._ensure_pool()
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), self._timeout)
+            except (TimeoutError, *UNAVAILABLE):
+                pool.terminate()
+
+    async def _ensure_pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            existing = self._existing()  # another task may have connected while this one waited
+            if existing is not None:
+                return existing
+            if time.monotonic() < self._next_attempt:  # fail fast between attempts: no connect storm
+                raise StoreUnavailable(f"postgres: {self._last_error}")
+            self._pool = await self._create_pool()
+            return self._pool
+
+    def _existing(self) -> asyncpg.Pool | None:
+        return self._pool
+
+    async def _create_pool(self) -> asyncpg.Pool:
+        try:
+            pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=self._timeout,
+                command_timeout=max(self._timeout, 5.0),
+            )
+        except UNAVAILABLE as error:
+            raise self._unreachable(error) from error
+        try:
+            async with pool.acquire() as connection:
+                await self._migrate(connection)
+        except UNAVAILABLE as error:
+            pool.terminate()
+            raise self._unreachable(error) from error
+        except BaseException:
+            pool.terminate()
+            raise
+        return pool
+
+    def _unreachable(self, error: BaseException) -> StoreUnavailable:
+        self._next_attempt = time.monotonic() + self._retry_after
+        self._last_error = _describe(error)
+        return StoreUnavailable(f"postgres: {self._last_error}")
+
+    async def _migrate(self, connection: Conn) -> None:
+        async with connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            applied = {row[0] for row in await connection.fetch("SELECT version FROM schema_migrations")}
+            for migration in migrations.pending("postgres", applied):
+                await connection.execute(migration.sql)
+                await connection.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+                log.info("migration applied", extra={"store": "postgres", "version": migration.version})
+
+    async def _run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        for attempt in range(2):
+            pool = await self._ensure_pool()
+            try:
+                async with pool.acquire(timeout=self._timeout) as connection:
+                    return await work(connection)
+            except UNAVAILABLE as error:
+                self._last_error = _describe(error)
+                if attempt == 0 and _dropped(error):
+                    continue  # a pooled connection the server closed (e.g. after a restart): try a fresh one
+                raise StoreUnavailable(f"postgres: {self._last_error}") from error
+        raise AssertionError("unreachable")
+
+    async def ping(self) -> None:
+        await self._run(lambda c: c.fetchval("SELECT 1"))
+
+    # -- writes ------------------------------------------------------------------------------------------
+    async def upsert_windows(self, windows: Sequence[WindowMetrics], seen_at: float) -> None:
+        rows = [
+            (w.stream_id, _dt(parse_ts(w.window_start)), _dt(parse_ts(w.window_end)), *window_values(w))
+            for w in windows
+        ]
+        await self._upsert(_UPSERT_WINDOW, rows, {w.stream_id for w in windows}, seen_at)
+
+    async def upsert_moments(self, moments: Sequence[Moment], seen_at: float) -> None:
+        rows = []
+        for m in moments:
+            start, end, peak_at, detected_at = (_dt(t) for t in moment_times(m))
+            rows.append((
+                m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
+                m.threshold, m.description, peak_at, detected_at, m.ongoing,
+            ))  # fmt: skip
+        await self._upsert(_UPSERT_MOMENT, rows, {m.stream_id for m in moments}, seen_at)
+
+    async def _upsert(self, sql: str, rows: list[tuple[Any, ...]], streams: set[str], seen_at: float) -> None:
+        if not rows:
+            return
+        touches = [(s, _dt(seen_at)) for s in sorted(streams)]
+
+        async def work(connection: Conn) -> None:
+            async with connection.transaction():
+                await connection.executemany(sql, rows)
+                await connection.executemany(_TOUCH_STREAM, touches)
+
+        await self._run(work)
+
+    async def set_stream_meta(self, stream_id: str, title: str | None, category: str | None) -> bool:
+        status = await self._run(
+            lambda c: c.execute(
+                "UPDATE streams SET title = $2, category = $3 WHERE stream_id = $1",
+                stream_id,
+                title,
+                category,
+            )
+        )
+        return bool(status != "UPDATE 0")
+
+    async def delete_stream(self, stream_id: str) -> bool:
+        async def work(connection: Conn) -> bool:
+            async with connection.transaction():
+                await connection.execute("DELETE FROM window_metrics WHERE stream_id = $1", stream_id)
+                await connection.execute("DELETE FROM moments WHERE stream_id = $1", stream_id)
+                status = await connection.execute("DELETE FROM streams WHERE stream_id = $1", stream_id)
+            return bool(status != "DELETE 0")
+
+        return await self._run(work)
+
+    # -- reads -------------------------------------------------------------------------------------------
+    async def list_streams(self) -> list[StreamRecord]:
+        return await self._run(lambda c: self._streams(c, None))
+
+    async def get_stream(self, stream_id: str) -> StreamRecord | None:
+        found = await self._run(lambda c: self._streams(c, stream_id))
+        return found[0] if found else None
+
+    async def _streams(self, connection: Conn, stream_id: str | None) -> list[StreamRecord]:
+        if stream_id is None:
+            rows = await connection.fetch("SELECT * FROM streams ORDER BY stream_id")
+        else:
+            rows = await connection.fetch("SELECT * FROM streams WHERE stream_id = $1", stream_id)
+        ids = [row["stream_id"] for row in rows]
+        windows = {r["stream_id"]: _window(r) for r in await connection.fetch(_LATEST_WINDOWS, ids)}
+        moments = {r["stream_id"]: _moment(r) for r in await connection.fetch(_LATEST_MOMENTS, ids)}
+        return [
+            StreamRecord(
+                stream_id=row["stream_id"],
+                title=row["title"],
+                category=row["category"],
+                first_seen=row["first_seen"].timestamp(),
+                last_activity=row["last_activity"].timestamp(),
+                latest_window=windows.get(row["stream_id"]),
+                latest_moment=moments.get(row["stream_id"]),
+            )
+            for row in rows
+        ]
+
+    async def windows(
+        self, stream_id: str, *, start: float, end: float, align: int, limit: int
+    ) -> list[WindowMetrics]:
+        sql = (
+            "SELECT * FROM window_metrics WHERE stream_id = $1 AND window_start >= $2 AND window_start < $3"
+            " AND ($4 = 0 OR extract(epoch FROM window_start)::bigint % $4 = 0)"
+            " ORDER BY window_start LIMIT $5"
+        )
+        rows = await self._run(lambda c: c.fetch(sql, stream_id, _dt(start), _dt(end), align, limit))
+        return [_window(row) for row in rows]
+
+    async def moments(
+        self,
+        stream_id: str,
+        *,
+        kinds: Sequence[str],
+        start: float,
+        end: float,
+        before: MomentPosition | None,
+        limit: int,
+    ) -> list[Moment]:
+        sql = (
+            "SELECT * FROM moments WHERE stream_id = $1 AND start_at < $2 AND end_at >= $3"
+            " AND (cardinality($4::text[]) = 0 OR kind = ANY($4::text[]))"
+            " AND ($5::timestamptz IS NULL OR start_at < $5 OR (start_at = $5 AND moment_id < $6))"
+            " ORDER BY start_at DESC, moment_id DESC LIMIT $7"
+        )
+        at, last_id = (_dt(before.start), before.moment_id) if before else (None, "")
+        args = (stream_id, _dt(end), _dt(start), list(kinds), at, last_id, limit)
+        rows = await self._run(lambda c: c.fetch(sql, *args))
+        return [_moment(row) for row in rows]
+
+    async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
+        sql = "SELECT * FROM moments WHERE stream_id = $1 ORDER BY start_at DESC, moment_id DESC LIMIT $2"
+        return [_moment(row) for row in await self._run(lambda c: c.fetch(sql, stream_id, limit))]
+
+
+def _dropped(error: BaseException) -> bool:
+    return isinstance(
+        error, asyncpg.ConnectionDoesNotExistError | asyncpg.InterfaceError | asyncpg.AdminShutdownError
+    )
+
+
+def _describe(error: BaseException) -> str:
+    """Short, safe reason for logs and /ready (no DSN, no credentials)."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__

@@ -1,0 +1,326 @@
+"""SQLite store: the embedded default. One file in WAL mode; a writer thread and a reader thread, each with
+its own connection, so a batch of upserts never stalls reads. Every operation is one hop to its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telemetra.analytics.moments import Moment
+from telemetra.analytics.windows import WindowMetrics
+from telemetra.contract import parse_ts
+from telemetra.services.storage import migrations
+from telemetra.services.storage.base import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage.codec import (
+    WINDOW_VALUE_FIELDS,
+    moment_from_values,
+    moment_times,
+    to_ms,
+    window_from_values,
+    window_values,
+)
+
+T = TypeVar("T")
+
+_WINDOW_COLUMNS = ("stream_id", "window_start_ms", "window_end_ms", *WINDOW_VALUE_FIELDS)
+_UPSERT_WINDOW = (
+    f"INSERT INTO window_metrics ({', '.join(_WINDOW_COLUMNS)}) VALUES ({', '.join('?' * len(_WINDOW_COLUMNS))})"
+    " ON CONFLICT (stream_id, window_start_ms) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _WINDOW_COLUMNS[2:])
+)
+_MOMENT_COLUMNS = (
+    "moment_id", "stream_id", "kind", "start_ms", "end_ms", "metric", "value", "baseline", "score",
+    "threshold", "description", "peak_at_ms", "detected_at_ms", "ongoing",
+)  # fmt: skip
+_UPSERT_MOMENT = (
+    f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_MOMENT_COLUMNS))})"
+    " ON CONFLICT (moment_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _MOMENT_COLUMNS[1:])
+)
+_TOUCH_STREAM = (
+    "INSERT INTO streams (stream_id, first_seen_ms, last_activity_ms) VALUES (?, ?, ?)"
+    " ON CONFLICT (stream_id) DO UPDATE SET last_activity_ms = max(last_activity_ms, excluded.last_activity_ms)"
+)
+# Errors that mean "cannot use the database right now" rather than "this statement is wrong".
+_PROGRAMMING_HINTS = ("no such", "syntax error", "has no column", "already exists")
+
+
+class _Connection:
+    """A sqlite3 connection confined to its own thread."""
+
+    def __init__(self, path: Path, timeout: float):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="telemetra-sqlite")
+        self._path, self._timeout = path, timeout
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(
+                self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
+            db.execute(f"PRAGMA busy_timeout={int(self._timeout * 1000)}")
+            self._db = db
+        return self._db
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            return fn(self._open())
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except sqlite3.OperationalError as error:
+            if any(hint in str(error) for hint in _PROGRAMMING_HINTS):
+                raise
+            raise StoreUnavailable(f"sqlite: {error}") from error
+
+    async def close(self) -> None:
+        def close() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, close)
+        self._executor.shutdown(wait=True)
+
+
+def _transaction(db: sqlite3.Connection, work: Callable[[], None]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit the surrounding transaction)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:80]}")
+    return statements
+
+
+def _migrate(db: sqlite3.Connection) -> list[int]:
+    def work() -> None:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)"
+        )
+        applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        for migration in migrations.pending("sqlite", applied):
+            for statement in _statements(migration.sql):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                (migration.version, migration.name, to_ms(time.time())),
+            )
+            done.append(migration.version)
+
+    done: list[int] = []
+    _transaction(db, work)
+    return done
+
+
+def _window(row: sqlite3.Row) -> WindowMetrics:
+    return window_from_values(
+        row["stream_id"], row["window_start_ms"] / 1000, row["window_end_ms"] / 1000, dict(row)
+    )
+
+
+def _moment(row: sqlite3.Row) -> Moment:
+    times = (
+        row["start_ms"] / 1000,
+        row["end_ms"] / 1000,
+        row["peak_at_ms"] / 1000,
+        row["detected_at_ms"] / 1000,
+    )
+    return moment_from_values(dict(row), times)
+
+
+def _stream(db: sqlite3.Connection, row: sqlite3.Row) -> StreamRecord:
+    stream_id = row["stream_id"]
+    window = db.execute(
+        "SELECT * FROM window_metrics WHERE stream_id = ? ORDER BY window_start_ms DESC LIMIT 1", (stream_id,)
+    ).fetchone()
+    moment = db.execute(
+        "SELECT * FROM moments WHERE stream_id = ? ORDER BY start_ms DESC, moment_id DESC LIMIT 1",
+        (stream_id,),
+    ).fetchone()
+    return StreamRecord(
+        stream_id=stream_id,
+        title=row["title"],
+        category=row["category"],
+        first_seen=row["first_seen_ms"] / 1000,
+        last_activity=row["last_activity_ms"] / 1000,
+        latest_window=_window(window) if window else None,
+        latest_moment=_moment(moment) if moment else None,
+    )
+
+
+class SqliteStore:
+    name = "sqlite"
+
+    def __init__(self, path: Path, *, timeout: float = 5.0):
+        self.path = path
+        self._timeout = timeout
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._writer is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"sqlite: cannot create {self.path.parent}: {error}") from error
+        writer = _Connection(self.path, self._timeout)
+        try:
+            await writer.run(_migrate)
+        except BaseException:
+            await writer.close()
+            raise
+        self._writer, self._reader = writer, _Connection(self.path, self._timeout)
+
+    async def close(self) -> None:
+        for connection in (self._writer, self._reader):
+            if connection is not None:
+                await connection.close()
+        self._writer = self._reader = None
+
+    def _connections(self) -> tuple[_Connection, _Connection]:
+        if self._writer is None or self._reader is None:
+            raise StoreUnavailable("sqlite: store not started")
+        return self._writer, self._reader
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._connections()[1].run(fn)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], None]) -> None:
+        await self._connections()[0].run(lambda db: _transaction(db, lambda: fn(db)))
+
+    async def ping(self) -> None:
+        await self._read(lambda db: db.execute("SELECT 1").fetchone())
+
+    # -- writes ------------------------------------------------------------------------------------------
+    async def upsert_windows(self, windows: Sequence[WindowMetrics], seen_at: float) -> None:
+        rows = [
+            (w.stream_id, to_ms(parse_ts(w.window_start)), to_ms(parse_ts(w.window_end)), *window_values(w))
+            for w in windows
+        ]
+        streams = [(s, to_ms(seen_at), to_ms(seen_at)) for s in sorted({w.stream_id for w in windows})]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(_UPSERT_WINDOW, rows)
+            db.executemany(_TOUCH_STREAM, streams)
+
+        if rows:
+            await self._write(work)
+
+    async def upsert_moments(self, moments: Sequence[Moment], seen_at: float) -> None:
+        rows = []
+        for m in moments:
+            start, end, peak_at, detected_at = (to_ms(t) for t in moment_times(m))
+            rows.append((
+                m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
+                m.threshold, m.description, peak_at, detected_at, m.ongoing,
+            ))  # fmt: skip
+        streams = [(s, to_ms(seen_at), to_ms(seen_at)) for s in sorted({m.stream_id for m in moments})]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(_UPSERT_MOMENT, rows)
+            db.executemany(_TOUCH_STREAM, streams)
+
+        if rows:
+            await self._write(work)
+
+    async def set_stream_meta(self, stream_id: str, title: str | None, category: str | None) -> bool:
+        changed: list[int] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            cursor = db.execute(
+                "UPDATE streams SET title = ?, category = ? WHERE stream_id = ?", (title, category, stream_id)
+            )
+            changed.append(cursor.rowcount)
+
+        await self._write(work)
+        return changed[0] > 0
+
+    async def delete_stream(self, stream_id: str) -> bool:
+        deleted: list[int] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM window_metrics WHERE stream_id = ?", (stream_id,))
+            db.execute("DELETE FROM moments WHERE stream_id = ?", (stream_id,))
+            deleted.append(db.execute("DELETE FROM streams WHERE stream_id = ?", (stream_id,)).rowcount)
+
+        await self._write(work)
+        return deleted[0] > 0
+
+    # -- reads -------------------------------------------------------------------------------------------
+    async def list_streams(self) -> list[StreamRecord]:
+        def read(db: sqlite3.Connection) -> list[StreamRecord]:
+            rows = db.execute("SELECT * FROM streams ORDER BY stream_id").fetchall()
+            return [_stream(db, row) for row in rows]
+
+        return await self._read(read)
+
+    async def get_stream(self, stream_id: str) -> StreamRecord | None:
+        def read(db: sqlite3.Connection) -> StreamRecord | None:
+            row = db.execute("SELECT * FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+            return _stream(db, row) if row else None
+
+        return await self._read(read)
+
+    async def windows(
+        self, stream_id: str, *, start: float, end: float, align: int, limit: int
+    ) -> list[WindowMetrics]:
+        sql = (
+            "SELECT * FROM window_metrics WHERE stream_id = ? AND window_start_ms >= ? AND window_start_ms < ?"
+            + (" AND window_start_ms % ? = 0" if align else " AND ? = 0")
+            + " ORDER BY window_start_ms LIMIT ?"
+        )
+        args = (stream_id, to_ms(start), to_ms(end), align * 1000, limit)
+        return await self._read(lambda db: [_window(row) for row in db.execute(sql, args)])
+
+    async def moments(
+        self,
+        stream_id: str,
+        *,
+        kinds: Sequence[str],
+        start: float,
+        end: float,
+        before: MomentPosition | None,
+        limit: int,
+    ) -> list[Moment]:
+        sql = "SELECT * FROM moments WHERE stream_id = ? AND start_ms < ? AND end_ms >= ?"
+        args: list[Any] = [stream_id, to_ms(end), to_ms(start)]
+        if kinds:
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            args += kinds
+        if before is not None:
+            at = to_ms(before.start)
+            sql += " AND (start_ms < ? OR (start_ms = ? AND moment_id < ?))"
+            args += [at, at, before.moment_id]
+        sql += " ORDER BY start_ms DESC, moment_id DESC LIMIT ?"
+        args.append(limit)
+        return await self._read(lambda db: [_moment(row) for row in db.execute(sql, args)])
+
+    async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
+        sql = "SELECT * FROM moments WHERE stream_id = ? ORDER BY start_ms DESC, moment_id DESC LIMIT ?"
+        return await self._read(lambda db: [_moment(row) for row in db.execute(sql, (stream_id, limit))])

@@ -1,0 +1,175 @@
+"""Both stores (SQLite, and a real PostgreSQL) behind the one interface: migrations, upserts by natural key,
+and the queries the API is built on."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from telemetra.analytics.moments import Moment
+from telemetra.analytics.windows import WindowMetrics
+from telemetra.contract import parse_ts
+from telemetra.services.storage import MomentPosition, Store, StoreUnavailable, open_store
+from telemetra.services.storage.codec import window_time
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    server = request.getfixturevalue("postgres_server")
+    url: str = server.create_database(f"s_{uuid.uuid4().hex[:12]}")
+    return url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = open_store(store_url)
+    await opened.start()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def windows_for(dataset: Any, stream_id: str) -> list[WindowMetrics]:
+    return [w for w in dataset.windows if w.stream_id == stream_id]
+
+
+async def applied_versions(url: str) -> list[int]:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite://")) as db:
+            return [row[0] for row in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    connection = await asyncpg.connect(url)
+    try:
+        return [
+            row[0] for row in await connection.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        ]
+    finally:
+        await connection.close()
+
+
+async def test_migrations_apply_once(store_url: str) -> None:
+    for _ in range(2):  # a restart finds the schema current and applies nothing
+        opened = open_store(store_url)
+        await opened.start()
+        await opened.close()
+    assert await applied_versions(store_url) == [1]
+
+
+async def test_windows_round_trip_exactly(store: Store, dataset: Any) -> None:
+    alpha = windows_for(dataset, "alpha")
+    await store.upsert_windows(alpha, seen_at=1000.0)
+    stored = await store.windows("alpha", start=0, end=4e10, align=0, limit=1000)
+    assert stored == alpha
+
+
+async def test_windows_upsert_by_stream_and_start(store: Store, dataset: Any) -> None:
+    first = windows_for(dataset, "beta")[0]
+    await store.upsert_windows([first], seen_at=1000.0)
+    revised = dataclasses.replace(first, messages=first.messages + 5, late_events=3)
+    await store.upsert_windows([revised, revised], seen_at=1001.0)  # duplicates in one batch too
+    stored = await store.windows("beta", start=0, end=4e10, align=0, limit=10)
+    assert stored == [revised]
+
+
+async def test_window_queries_by_range_alignment_and_limit(store: Store, dataset: Any) -> None:
+    gamma = windows_for(dataset, "gamma")
+    await store.upsert_windows(gamma, seen_at=1000.0)
+    start, end = parse_ts("2026-09-21T14:16:00Z"), parse_ts("2026-09-21T14:18:00Z")
+    in_range = await store.windows("gamma", start=start, end=end, align=0, limit=1000)
+    assert [w.window_start for w in in_range] == [window_time(start + 10 * i) for i in range(12)]
+    minutes = await store.windows("gamma", start=0, end=4e10, align=60, limit=1000)
+    assert [w.window_start for w in minutes] == [
+        w.window_start for w in gamma if w.window_start.endswith(":00Z")
+    ]
+    assert len(await store.windows("gamma", start=0, end=4e10, align=0, limit=5)) == 5
+    assert await store.windows("nobody", start=0, end=4e10, align=0, limit=5) == []
+
+
+async def test_streams_with_latest_window_and_moment(store: Store, dataset: Any) -> None:
+    await store.upsert_windows(dataset.windows, seen_at=1000.0)
+    await store.upsert_moments(dataset.moments, seen_at=1002.0)
+    await store.upsert_windows(windows_for(dataset, "alpha")[:1], seen_at=900.0)  # an older report
+    streams = {s.stream_id: s for s in await store.list_streams()}
+    assert sorted(streams) == ["alpha", "beta", "gamma"]
+    beta = streams["beta"]
+    assert beta.latest_window == windows_for(dataset, "beta")[-1]
+    assert beta.latest_moment is not None and beta.latest_moment.kind == "raid"
+    assert beta.first_seen == 1000.0 and beta.last_activity == 1002.0
+    assert streams["alpha"].last_activity == 1002.0  # never moves backwards
+    assert await store.get_stream("beta") == beta
+    assert await store.get_stream("nobody") is None
+
+
+async def test_moments_upsert_and_queries(store: Store, dataset: Any) -> None:
+    moments: list[Moment] = list(dataset.moments)
+    await store.upsert_moments(moments, seen_at=1000.0)
+    growing = dataclasses.replace(moments[0], end="2026-09-21T14:21:00.000Z", ongoing=True)
+    await store.upsert_moments([growing], seen_at=1001.0)
+    gamma = await store.moments("gamma", kinds=[], start=0, end=4e10, before=None, limit=10)
+    assert [m.kind for m in gamma] == ["revenue_spike", "chat_spike"]
+    raids = await store.moments("beta", kinds=["raid"], start=0, end=4e10, before=None, limit=10)
+    assert [m.kind for m in raids] == ["raid"]
+    alpha = await store.moments("alpha", kinds=[], start=0, end=4e10, before=None, limit=10)
+    assert alpha == [growing]
+    overlapping = await store.moments(
+        "alpha", kinds=[], start=parse_ts("2026-09-21T14:20:50Z"), end=4e10, before=None, limit=10
+    )
+    assert overlapping == [growing]  # it ends after the range starts
+    first = gamma[0]
+    rest = await store.moments(
+        "gamma",
+        kinds=[],
+        start=0,
+        end=4e10,
+        before=MomentPosition(parse_ts(first.start), first.moment_id),
+        limit=10,
+    )
+    assert rest == gamma[1:]
+    assert await store.recent_moments("gamma", 1) == gamma[:1]
+
+
+async def test_stream_metadata_and_deletion(store: Store, dataset: Any) -> None:
+    await store.upsert_windows(windows_for(dataset, "alpha"), seen_at=1000.0)
+    await store.upsert_moments([m for m in dataset.moments if m.stream_id == "alpha"], seen_at=1000.0)
+    assert await store.set_stream_meta("alpha", "Title", "Category")
+    assert not await store.set_stream_meta("nobody", "Title", None)
+    stream = await store.get_stream("alpha")
+    assert stream is not None and (stream.title, stream.category) == ("Title", "Category")
+    assert await store.delete_stream("alpha")
+    assert not await store.delete_stream("alpha")
+    assert await store.get_stream("alpha") is None
+    assert await store.windows("alpha", start=0, end=4e10, align=0, limit=5) == []
+    assert await store.recent_moments("alpha", 5) == []
+
+
+async def test_postgres_that_cannot_be_reached_fails_fast() -> None:
+    store = open_store("postgresql://telemetra@127.0.0.1:9/none", timeout=1.0)  # port 9: nothing listens
+    with pytest.raises(StoreUnavailable):
+        await store.start()
+    with pytest.raises(StoreUnavailable, match="postgres"):  # within the retry pause: no new attempt
+        await store.ping()
+    await store.close()
+
+
+async def test_sqlite_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    store = open_store(f"sqlite:///{blocker / 'db' / 'x.db'}")
+    with pytest.raises(StoreUnavailable):
+        await store.start()
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+
+
+def test_unknown_store_url() -> None:
+    with pytest.raises(ValueError, match="mysql"):
+        open_store("mysql://localhost/db")
