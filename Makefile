@@ -73,6 +73,7 @@ bench: setup ## run the benchmarks (results and their commands are recorded in b
 	$(BIN)/python bench/engine.py throughput
 	$(BIN)/python bench/engine.py memory
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/api_load.py
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ import base64
 import contextlib
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -415,6 +416,16 @@ class Probe:
         self.preempted = preemptions(self.pid) - self.preempted
         self.started = time.monotonic() - self.started  # now: the phase's duration
 
+    def gc(self, port: int) -> str:
+        """Full (generation 2) collections in the API so far, from its /metrics."""
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        count = re.search(r'telemetra_gc_pause_seconds_count\{generation="2"\} ([0-9.e+]+)', text)
+        total = re.search(r'telemetra_gc_pause_seconds_sum\{generation="2"\} ([0-9.e+]+)', text)
+        if not count or not total or float(count.group(1)) == 0:
+            return "no full collections"
+        n = float(count.group(1))
+        return f"{n:.0f} full collections, {float(total.group(1)) / n * 1000:.0f} ms on average"
+
     def report(self, requests: int = 0) -> None:
         per_request = f" ({self.cpu / requests * 1e6:.0f} µs/request)" if requests else ""
         print(f"API CPU {self.cpu / self.started:.0%} of a core{per_request}; preempted {self.preempted} times; "
@@ -473,11 +484,13 @@ async def run(args: argparse.Namespace) -> int:
                 )
             report_ws(lags, connected, seconds, args)
             probe.report()
+        print(f"API garbage collector since start-up: {probe.gc(port)}")
     finally:
         if api is not None:
             api.terminate()
             api.wait(15)
         backends.close()
+    shutil.rmtree(work, ignore_errors=True)  # kept on failure: the API's log is in it
     return 0
 
 

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger request bodies get 413.")
     access_log: bool = True
     log_level: str = "INFO"
+    gc_freeze: bool = Field(default=True, description="Exempt start-up objects from garbage collection.")
 
     # -- auth ------------------------------------------------------------------------------------------
     public_reads: bool = Field(default=True, description="Read endpoints need no token (else scope 'read').")

@@ -105,6 +105,7 @@ def settings_for_tests(store_url: str, cache_url: str, **overrides: Any) -> Sett
         "cache_namespace": f"t{uuid.uuid4().hex[:12]}",  # one Redis serves many tests: own keys and channels
         "port": 0,
         "access_log": False,
+        "gc_freeze": False,  # many apps in one test process: freezing would keep each one's garbage forever
         "api_tokens": TOKENS,
         "live_after_s": 3600,
         "health_interval_s": 0.5,

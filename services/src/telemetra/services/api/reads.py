@@ -100,7 +100,6 @@ class Reader:
         last_activity = max(activity) if activity else None
         live = last_activity is not None and now - last_activity <= self.settings.live_after_s
         live_window = snap.live if snap and live else None
-        current = live_window or latest_window
         stored_moment = as_record(record.latest_moment) if record and record.latest_moment else None
         cached_moment = snap.moments[0] if snap and snap.moments else None
         latest_moment = max((m for m in (stored_moment, cached_moment) if m), key=moment_order, default=None)
@@ -110,8 +109,9 @@ class Reader:
             "category": record.category if record else None,
             "live": live,
             "last_activity": format_ts(last_activity) if last_activity else None,
-            "viewers": current["viewers"] if current else None,
-            "chat_rate": current["chat_rate"] if current else None,
+            # The open window first; it may not have a viewer sample yet, the closed one has.
+            "viewers": _first("viewers", live_window, latest_window),
+            "chat_rate": _first("chat_rate", live_window, latest_window),
             "latest_moment": latest_moment,
             "latest_window": latest_window,
             "live_window": live_window,
@@ -182,6 +182,10 @@ class Reader:
         )
         window = as_record(record.latest_window) if record and record.latest_window else None
         return window, [as_record(m) for m in moments]
+
+
+def _first(field: str, *records: Record | None) -> Any:
+    return next((r[field] for r in records if r is not None and r[field] is not None), None)
 
 
 def _public_summary(item: Record) -> Record:

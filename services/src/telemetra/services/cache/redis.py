@@ -133,19 +133,21 @@ class RedisCache:
 
     # -- subscription ----------------------------------------------------------------------------------
     async def _read_forever(self) -> None:
+        """Keep the subscription up for the life of the cache, whatever happens to Redis."""
         delay = 0.2
         while True:
+            subscriptions = self.reconnects
             try:
                 await self._read_until_error()
-            except UNAVAILABLE as error:
-                self._set_health(False, f"{type(error).__name__}")
+            except Exception as error:  # not only outages: this task must never die (it is live delivery)
+                self._set_health(False, type(error).__name__)
+                if self.reconnects != subscriptions:
+                    delay = 0.2  # it had worked: a new outage starts a new back-off
                 log.warning(
                     "redis subscription lost; retrying", extra={"retry_in_s": delay, "error": str(error)}
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
-            if self._healthy:
-                delay = 0.2
 
     async def _read_until_error(self) -> None:
         # No socket timeout on this connection: an idle channel is normal; a dead server is noticed by the

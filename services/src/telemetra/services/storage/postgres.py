@@ -87,7 +87,7 @@ def _dt(epoch: float) -> datetime:
 
 def _window(row: asyncpg.Record) -> WindowMetrics:
     return window_from_values(
-        row["stream_id"], row["window_start"].timestamp(), row["window_end"].timestamp(), dict(row)
+        row["stream_id"], row["window_start"].timestamp(), row["window_end"].timestamp(), row
     )
 
 
