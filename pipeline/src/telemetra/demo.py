@@ -93,9 +93,9 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
     await _until_listening(options.host, options.port, server)
     _announce(options, database)
 
-    engine = asyncio.create_task(
-        run_embedded(subscription, Engine(), ServiceSink(store, cache)), name="engine"
-    )
+    sink = ServiceSink.from_settings(store, cache, settings)
+    app.state.telemetra.metrics.watch_sink(sink)  # the sink's counters on /metrics
+    engine = asyncio.create_task(run_embedded(subscription, Engine(), sink), name="engine")
     try:
         await pump(generate_batches(mock), MemorySink(bus), speed=1.0, stop=stop)
     finally:
