@@ -33,7 +33,6 @@ class Pane:
     revenue_unconverted: int = 0  # donations in currencies without a known rate
     largest_gift: int = 0  # most subs gifted in one transaction
     transactions: Counter[str] = field(default_factory=Counter)
-    raids: list[tuple[float, str, int]] = field(default_factory=list)  # (time, from_stream, raid_viewers)
 
     def add_chat(self, user_id: str, emotes: list[str], score: float, label: str) -> None:
         self.messages += 1

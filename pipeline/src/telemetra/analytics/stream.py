@@ -8,7 +8,6 @@ is emitted exactly once, when the watermark passes its end. Everything here is p
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from telemetra.analytics.config import AnalyticsConfig
@@ -97,7 +96,6 @@ class StreamAnalytics:
         if isinstance(event, StreamMetaEvent) and event.kind == "raid":
             assert event.from_stream is not None
             assert event.raid_viewers is not None
-            pane.raids.append((ts, event.from_stream, event.raid_viewers))
             out.moments.append(self.detector.on_raid(ts, event.from_stream, event.raid_viewers))
         return None
 
@@ -152,6 +150,3 @@ class StreamAnalytics:
         return merge_panes(
             self.stream_id, end - self.window, self.window, panes, top=self.config.top_emotes, final=False
         )
-
-    def open_panes(self) -> Iterator[Pane]:
-        return iter(self.panes.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -97,7 +97,3 @@ def merge_panes(
         emote_total=sum(emotes.values()),
         final=final,
     )
-
-
-def nonempty(panes: Iterable[Pane | None]) -> list[Pane]:
-    return [p for p in panes if p is not None]

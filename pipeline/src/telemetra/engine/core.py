@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,12 +38,14 @@ class Engine:
         self,
         config: AnalyticsConfig | None = None,
         config_for: Callable[[str], AnalyticsConfig | None] | None = None,
+        keep_dead_letters: int | None = 1000,
     ):
         self.config = config or AnalyticsConfig()
         self._config_for = config_for
         self.streams: dict[str, StreamAnalytics] = {}
         self.stats = EngineStats()
-        self.dead_letters: list[DeadLetter] = []
+        # A long-running engine keeps the latest dead letters (all are counted in stats.invalid); replay keeps all.
+        self.dead_letters: deque[DeadLetter] = deque(maxlen=keep_dead_letters)
 
     def stream(self, stream_id: str) -> StreamAnalytics:
         analytics = self.streams.get(stream_id)

@@ -27,7 +27,7 @@ class ReplayResult:
 def replay_lines(
     lines: Iterable[bytes], config: AnalyticsConfig | None = None, name: str = ""
 ) -> ReplayResult:
-    engine = Engine(config)
+    engine = Engine(config, keep_dead_letters=None)
     windows: list[WindowMetrics] = []
     moments: dict[str, Moment] = {}
     for number, line in enumerate(lines, 1):
@@ -42,7 +42,7 @@ def replay_lines(
     return ReplayResult(
         windows=sorted(windows, key=lambda w: (w.stream_id, w.window_start)),
         moments=sorted(moments.values(), key=lambda m: (m.stream_id, m.start, m.kind)),
-        dead_letters=engine.dead_letters,
+        dead_letters=list(engine.dead_letters),
         events=engine.stats.events,
         late_events=engine.late_events,
     )
