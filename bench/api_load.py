@@ -45,9 +45,9 @@ from typing import Any, ClassVar
 import httpx
 
 from telemetra.contract import format_ts
+from telemetra.localstack.process import free_port
 from telemetra.services.cache import open_cache
 from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.process import free_port
 from telemetra.services.localstack.redis import RedisServer
 from telemetra.services.sink import ServiceSink
 from telemetra.services.storage import open_store

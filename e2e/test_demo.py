@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ import orjson
 import pytest
 import websockets
 
+from telemetra.localstack.process import free_port
+
 TELEMETRA = [sys.executable, "-m", "telemetra.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], within: float, what: str) -> Any:

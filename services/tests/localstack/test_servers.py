@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from telemetra.localstack.process import port_open
 from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.process import port_open
 from telemetra.services.localstack.redis import RedisServer, ping
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import base64
 import concurrent.futures
 import contextlib
@@ -22,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +32,8 @@ from typing import IO, Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
+from telemetra.localstack.process import free_port, port_open, progress, terminate, track
 
 # Tried in order when no version is asked for: the first is the tested one, the others are served fallbacks.
 CANDIDATE_VERSIONS = ("4.1.1", "4.1.2", "4.2.1")
@@ -112,7 +112,7 @@ def ensure_kafka_jars(version: str | None = None) -> Path:
             return _ensure_version(mvn, candidate)
         except KafkaSetupError as error:
             failures.append(f"Kafka {candidate}: {error}")
-            _progress(f"Kafka {candidate} could not be resolved")
+            progress(f"Kafka {candidate} could not be resolved")
     raise KafkaSetupError("could not resolve the Kafka broker jars\n" + "\n".join(failures))
 
 
@@ -152,7 +152,7 @@ def _resolve(mvn: str, version: str, home: Path) -> None:
         mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(home / "pom.xml"), f"-Dkafka.version={version}",
         "dependency:copy-dependencies", f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
     ]  # fmt: skip
-    _progress(f"resolving Apache Kafka {version} from Maven Central into {libs} (first run only)...")
+    progress(f"resolving Apache Kafka {version} from Maven Central into {libs} (first run only)...")
     started = time.monotonic()
     result = subprocess.run(command, cwd=home, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not (staging / f"kafka_2.13-{version}.jar").is_file():
@@ -162,7 +162,7 @@ def _resolve(mvn: str, version: str, home: Path) -> None:
     staging.rename(libs)
     (home / _MARKER).write_text(f"{version}\n")  # only now: an interrupted run is redone next time
     jars = len(list(libs.glob("*.jar")))
-    _progress(f"Kafka {version}: {jars} jars resolved in {time.monotonic() - started:.0f} s")
+    progress(f"Kafka {version}: {jars} jars resolved in {time.monotonic() - started:.0f} s")
 
 
 # ---------------------------------------------------------------------------------------------------- broker
@@ -234,7 +234,7 @@ class KafkaBroker:
     def stop(self, timeout: float = 30.0) -> None:
         process, self._process = self._process, None
         if process is not None:
-            _terminate(process, timeout)
+            terminate(process, timeout=timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -315,7 +315,7 @@ class KafkaBroker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        _LIVE.add(self._process)
+        track(self._process)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -326,7 +326,7 @@ class KafkaBroker:
                 raise KafkaSetupError(
                     f"Kafka exited with code {code} while starting\n{self._startup_report()}"
                 )
-            if _port_open(self.port) and _run_blocking(_has_live_broker(self.bootstrap)):
+            if port_open(self.port) and _run_blocking(_has_live_broker(self.bootstrap)):
                 return
             if time.monotonic() > deadline:
                 raise KafkaSetupError(
@@ -344,13 +344,6 @@ class KafkaBroker:
         first = next((i for i, line in enumerate(run) if " ERROR " in line or " FATAL " in line), None)
         cause = "\n".join(run[first : first + 2]) if first is not None else "(no ERROR line)"
         return f"first error: {cause}\nlast lines of {self.log_file}:\n{self.log_tail()}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _saved_ports(data_dir: Path) -> dict[str, int]:
@@ -378,12 +371,6 @@ def _classpath_opts(libs: Path) -> list[str]:
     return [f"-Dlog4j2.configurationFile={_LOG4J_CONFIG.as_uri()}", "-cp", f"{libs}/*"]
 
 
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
-
-
 async def _has_live_broker(bootstrap: str) -> bool:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
@@ -404,31 +391,6 @@ def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    _LIVE.discard(process)
-
-
-_LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    """A broker nobody stopped (a crashed test run) must not outlive the interpreter that started it."""
-    for process in list(_LIVE):
-        _terminate(process, timeout=10)
-
-
-def _progress(message: str) -> None:
-    print(f"telemetra: {message}", file=sys.stderr, flush=True)
 
 
 def _last_lines(text: str, lines: int) -> str:
@@ -460,17 +422,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         broker.start()
         print(f"KAFKA_BOOTSTRAP={broker.bootstrap}", flush=True)
-        _progress(
-            f"Kafka pid {broker.pid}, data in {broker.data_dir}, log {broker.log_file}; Ctrl-C stops it"
-        )
+        progress(f"Kafka pid {broker.pid}, data in {broker.data_dir}, log {broker.log_file}; Ctrl-C stops it")
         while broker.running:
             time.sleep(0.5)
-        _progress(f"Kafka exited on its own; last lines of {broker.log_file}:\n{broker.log_tail()}")
+        progress(f"Kafka exited on its own; last lines of {broker.log_file}:\n{broker.log_tail()}")
         return 1
     except KeyboardInterrupt:
         return 0
     except KafkaSetupError as error:
-        _progress(str(error))
+        progress(str(error))
         return 1
     finally:
         broker.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from telemetra.services.localstack.process import (
+from telemetra.localstack.process import (
     ServerError,
     free_port,
     progress,
