@@ -71,6 +71,12 @@ def test_first_minute_of_the_demo_then_a_restart_keeps_history(demo: Demo, tmp_p
         return max((w["window_end"] for w in items), default=None)
 
     first = wait_for(latest_window, 40, "a closed window")
+    described = wait_for(
+        lambda: [s for s in demo.get("/api/v1/streams")["items"] if s["title"] and s["category"]],
+        15,
+        "titles and categories from the streams' start events",
+    )
+    assert len(described) == 3, described
     advanced = wait_for(lambda: (w := latest_window()) and w > first and w, 25, "the next window")
     assert (time.mktime(time.strptime(advanced[:19], "%Y-%m-%dT%H:%M:%S"))
             - time.mktime(time.strptime(first[:19], "%Y-%m-%dT%H:%M:%S"))) % 10 == 0  # fmt: skip

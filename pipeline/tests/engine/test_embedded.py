@@ -20,15 +20,24 @@ class Collect:
         self.windows: list[WindowMetrics] = []
         self.moments: list[Moment] = []
         self.live: list[WindowMetrics] = []
+        self.described: list[tuple[str, str | None, str | None]] = []
+        self.stored: set[str] = set()
 
     async def write_windows(self, windows: Sequence[WindowMetrics]) -> None:
         self.windows += windows
+        self.stored |= {w.stream_id for w in windows}
 
     async def write_moments(self, moments: Sequence[Moment]) -> None:
         self.moments += moments
 
     async def publish_live(self, windows: Sequence[WindowMetrics]) -> None:
         self.live += windows
+
+    async def describe_stream(self, stream_id: str, title: str | None, category: str | None) -> bool:
+        if stream_id not in self.stored:  # like the store: unknown until its first window
+            return False
+        self.described.append((stream_id, title, category))
+        return True
 
 
 async def test_engine_consumes_the_bus_for_many_streams() -> None:
@@ -53,6 +62,28 @@ async def test_engine_consumes_the_bus_for_many_streams() -> None:
     assert spikes == ["b"]
     per_stream = {s: [w.window_start for w in out.windows if w.stream_id == s] for s in "abc"}
     assert all(starts == sorted(set(starts)) for starts in per_stream.values())  # each window once, in order
+
+
+async def test_titles_and_categories_reach_the_sink_once_the_stream_is_stored() -> None:
+    """The start event comes before the stream's first window is stored; it is passed on afterwards, then
+    again only when it changes."""
+    bus = InProcessBus(capacity=8)
+    subscription = bus.subscribe()
+    out = Collect()
+    consumer = asyncio.create_task(run_embedded(subscription, Engine(), out))
+    mock = MockConfig(streams=["a"], rate=20, duration=300, seed=3, start=1_790_000_000)
+    batches = list(generate_batches(mock))
+    await pump(batches, MemorySink(bus), speed=0)
+    await bus.close()
+    await asyncio.wait_for(consumer, 30)
+
+    metas = [e for _, batch in batches for e in batch if e["type"] == "stream_meta" and e["kind"] != "raid"]
+    start = next(e for e in metas if e["kind"] == "start")
+    assert out.described[0] == ("a", start["title"], start["category"])
+    titles = [e["title"] for e in metas if e.get("title")]
+    assert [title for _, title, _ in out.described] == [
+        t for i, t in enumerate(titles) if i == 0 or t != titles[i - 1]
+    ]
 
 
 async def test_invalid_events_on_the_bus_are_dead_letters_not_crashes() -> None:

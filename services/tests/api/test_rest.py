@@ -195,6 +195,20 @@ def test_unknown_stream_is_404(api: Any, path: str) -> None:
     assert answer.json() == {"detail": "unknown stream", "request_id": "req-404"}
 
 
+@pytest.mark.parametrize("path", ENDPOINTS[1:])
+async def test_a_stream_with_only_an_open_window_has_empty_history(
+    make_api: Any, dataset: Any, path: str
+) -> None:
+    """In a stream's first minute only the live cache knows it: its history is empty, not 404."""
+    api = make_api()
+    opening = dataclasses.replace(dataset.windows[0], stream_id="newcomer", final=False)
+    await api.server.arun(api.sink().publish_live([opening]))
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        answer = await client.get(path.format("newcomer"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"] == []
+
+
 @pytest.mark.parametrize("path", ENDPOINTS)
 @pytest.mark.parametrize("bad", ["UPPER", "-dash-first", "a" * 65, "dot.ted", "sp ace"])
 def test_bad_stream_id_is_422_naming_the_field(api: Any, path: str, bad: str) -> None:

@@ -42,6 +42,8 @@ class StreamAnalytics:
         self.detector = MomentDetector(stream_id, config)
         self.late_events = 0  # total dropped as late
         self.duplicates = 0  # total dropped as already seen
+        self.title: str | None = None  # the broadcast's latest title and category (stream_meta events)
+        self.category: str | None = None
         self._late_unreported = 0  # dropped since the last closed window was emitted
         self._next_pane_to_close: int | None = None  # panes before it were handed to the detector
         self._next_window: int | None = None  # start of the oldest window not yet emitted
@@ -93,6 +95,9 @@ class StreamAnalytics:
             bits = round(event.amount) if event.kind == "bits" else 0
             pane.add_transaction(event.kind, usd, event.count, bits)
             return "revenue"
+        if isinstance(event, StreamMetaEvent):
+            self.title = event.title or self.title
+            self.category = event.category or self.category
         if isinstance(event, StreamMetaEvent) and event.kind == "raid":
             assert event.from_stream is not None
             assert event.raid_viewers is not None

@@ -93,6 +93,12 @@ class ServiceSink:
         if windows and await self._to_cache(self.cache.put_live, windows):
             self.stats.live_published += len(windows)
 
+    async def describe_stream(self, stream_id: str, title: str | None, category: str | None) -> bool:
+        try:
+            return await self.store.set_stream_meta(stream_id, title, category)
+        except StoreUnavailable:
+            return False  # retried with the stream's next windows
+
     # -- store -------------------------------------------------------------------------------------------
     async def _after_queue(self) -> None:
         self._enforce_limit()

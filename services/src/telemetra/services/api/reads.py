@@ -170,7 +170,11 @@ class Reader:
         return {"stream_id": stream_id, "items": page}, last
 
     async def _must_exist(self, stream_id: str) -> None:
-        if await self.store.get_stream(stream_id) is None:
+        """An empty page of a known stream is an answer; a stream is known to the store or, before its first
+        window closes, only to the live cache."""
+        if await self.store.get_stream(stream_id) is not None:
+            return
+        if await _attempt(self.cache.snapshot(stream_id), [], "cache") is None:
             raise NotFound("unknown stream")
 
     # -- live --------------------------------------------------------------------------------------------
