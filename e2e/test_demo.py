@@ -97,6 +97,10 @@ def test_first_minute_of_the_demo_then_a_restart_keeps_history(demo: Demo, tmp_p
     assert raid[0]["description"].startswith("Raided by")
 
     assert demo.stop() == 0
+    log = [orjson.loads(line) for line in demo.log.read_text().splitlines() if line.startswith("{")]
+    messages = [entry["msg"] for entry in log]
+    assert messages.index("engine stopped") < messages.index("Shutting down")  # drained before the API closed
+    assert not [entry for entry in log if entry["level"] in ("error", "critical")]
     restarted = Demo(tmp_path)
     try:
         history = wait_for(

@@ -89,7 +89,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
         start=start,
         scenarios=schedule(options.cycles),
     )
-    server = asyncio.create_task(serve(app, settings, stop), name="api")
+    api_stop = asyncio.Event()  # the API closes the store, so it stops after the engine has drained
+    server = asyncio.create_task(serve(app, settings, api_stop), name="api")
     await _until_listening(options.host, options.port, server)
     _announce(options, database)
 
@@ -102,7 +103,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
         await bus.close()  # the engine drains what was published, then returns
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(engine, timeout=10)
-        stop.set()
+        api_stop.set()
         await server
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -29,9 +30,18 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     )
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to the program it runs in: that program decides the order in which
+    its parts stop (the demo drains its engine into the store before the API closes the store)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or the server exits); signal handling is left to the caller."""
-    server = uvicorn.Server(uvicorn_config(app, settings))
+    server = _EmbeddedServer(uvicorn_config(app, settings))
     task = asyncio.create_task(server.serve(), name="telemetra-api")
     if stop is None:
         await task
