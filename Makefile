@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps frontend demo test lint format schemas kafka bench clean
+.PHONY: help setup system-deps kube-bin frontend demo test lint format schemas kafka kube bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## install every Python part (editable) with its dev tools into .venv
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 # Debian packages the tests use (servers run as local processes started by the tests). Installed only when
 # missing; needs root (or sudo) the first time.
 DEBIAN_PACKAGES := openjdk-17-jre-headless:java maven:mvn postgresql:pg_ctlcluster redis-server:redis-server \
-	chromium:chromium fonts-dejavu-core:fc-list
+	chromium:chromium fonts-dejavu-core:fc-list openssl:openssl
 system-deps: ## install the Debian packages the tests need (Java, Maven, PostgreSQL, Redis, Chromium), if missing
 	@missing=""; for pair in $(DEBIAN_PACKAGES); do \
 		command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
@@ -30,6 +30,11 @@ system-deps: ## install the Debian packages the tests need (Java, Maven, Postgre
 		echo "installing:$$missing"; SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and helm, built from the Go module
+# proxy once per version into ~/.cache/telemetra (15-25 min on a cold 2-core machine; a no-op afterwards).
+kube-bin: setup ## build the local Kubernetes control plane and helm from the Go module proxy (cached)
+	$(BIN)/python -m telemetra.operator.localstack.binaries
 
 NPM_STAMP := frontend/node_modules/.installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1  # browser tests use Debian's Chromium; never download one
@@ -47,7 +52,7 @@ demo: setup ## run the embedded platform: producer, engine, API and dashboard (C
 	else echo "npm not found: the dashboard is not built; the API docs will be served"; fi
 	$(BIN)/telemetra demo
 
-test: setup system-deps $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis), then the dashboard's
+test: setup system-deps kube-bin $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis), then the dashboard's
 	$(BIN)/pytest
 	cd frontend && npm run openapi:check && npm test && npm run e2e
 
@@ -66,6 +71,9 @@ schemas: setup ## regenerate pipeline/schemas/*.schema.json from the models
 
 kafka: setup ## run a local single-node Kafka broker in the foreground (prints KAFKA_BOOTSTRAP)
 	$(BIN)/python -m telemetra.localstack.kafka
+
+kube: kube-bin ## run a local Kubernetes control plane (etcd, apiserver, kcm, scheduler, kwok); prints KUBECONFIG
+	$(BIN)/python -m telemetra.operator.localstack
 
 bench: setup ## run the benchmarks (results and their commands are recorded in bench/results/)
 	$(BIN)/python bench/kafka_producer.py

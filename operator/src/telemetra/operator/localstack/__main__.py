@@ -1,0 +1,61 @@
+"""``python -m telemetra.operator.localstack [--work-dir D]``: build the binaries if needed, run a local
+Kubernetes control plane in the foreground, print how to reach it, and stop everything on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+from pathlib import Path
+
+from telemetra.localstack.process import ServerError, progress, tail
+from telemetra.operator.localstack.binaries import ensure_binaries
+from telemetra.operator.localstack.cluster import KubeCluster
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m telemetra.operator.localstack",
+        description="Run a local Kubernetes API server (etcd, kube-apiserver, controller manager, scheduler, "
+        "kwok with one fake node, upstream CRDs) in the foreground until Ctrl-C.",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="certificates, kubeconfig, etcd data, logs (default: temporary)",
+    )
+    parser.add_argument("--no-crds", action="store_true", help="do not install the upstream CRDs")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    cluster: KubeCluster | None = None
+    try:
+        bin_dir = ensure_binaries()
+        cluster = KubeCluster(args.work_dir, bin_dir=bin_dir, crds=() if args.no_crds else None)
+        cluster.start()
+        print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
+        print(f"# server: {cluster.server}", flush=True)
+        print(f"# kubectl: {bin_dir / 'kubectl'}", flush=True)
+        progress(f"pids {cluster.pids}; logs in {cluster.log_dir}; Ctrl-C stops everything")
+        while cluster.running:
+            time.sleep(0.5)
+        for name, code in cluster.exited().items():
+            log = cluster.log_dir / f"{name}.log"
+            progress(f"{name} exited on its own (code {code}); {log}:\n{tail(log)}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except ServerError as error:
+        progress(str(error))
+        return 1
+    finally:
+        if cluster is not None:
+            cluster.stop() if args.work_dir else cluster.cleanup()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
