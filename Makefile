@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps kube-bin frontend demo test lint format schemas kafka kube bench clean
+.PHONY: help setup system-deps kube-bin frontend demo test lint format schemas golden kafka kube kind-up images deploy kind-demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,11 +69,27 @@ format: setup ## apply ruff's fixes and formatting
 schemas: setup ## regenerate pipeline/schemas/*.schema.json from the models
 	$(BIN)/telemetra contract export
 
+golden: setup ## regenerate the chart's golden snapshots (review the diff)
+	UPDATE_GOLDEN=1 $(BIN)/pytest charts/tests/test_golden.py
+
 kafka: setup ## run a local single-node Kafka broker in the foreground (prints KAFKA_BOOTSTRAP)
 	$(BIN)/python -m telemetra.localstack.kafka
 
 kube: kube-bin ## run a local Kubernetes control plane (etcd, apiserver, kcm, scheduler, kwok); prints KUBECONFIG
 	$(BIN)/python -m telemetra.operator.localstack
+
+# Kubernetes with kind (needs Docker or Podman, kind, helm and kubectl); see charts/README.md.
+kind-up: ## create the local kind cluster (charts/kind/cluster.yaml)
+	charts/scripts/kind-up.sh
+
+images: ## build the four images (tag dev) and load them into kind
+	charts/scripts/images.sh
+
+deploy: setup ## install the pinned operators, then the telemetra chart (VALUES=file, WITH_CNPG=1, WITH_MONITORING=1)
+	charts/scripts/deploy.sh
+
+kind-demo: ## apply the example streams, wait for Ready, print the dashboard URL
+	charts/scripts/kind-demo.sh
 
 bench: setup ## run the benchmarks (results and their commands are recorded in bench/results/)
 	$(BIN)/python bench/kafka_producer.py

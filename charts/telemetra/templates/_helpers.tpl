@@ -1,0 +1,169 @@
+{{/* Names ------------------------------------------------------------------------------------------- */}}
+
+{{- define "telemetra.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Release-qualified prefix of every object name; the release name alone when it already contains the
+chart name (`helm install telemetra charts/telemetra` gives telemetra-api, not telemetra-telemetra-api). */}}
+{{- define "telemetra.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels: telemetra.labels (dict "ctx" $ "component" "api") on metadata, telemetra.selectorLabels on
+selectors and pod templates. app.kubernetes.io/part-of marks every Telemetra pod; NetworkPolicies use it. */}}
+{{- define "telemetra.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "telemetra.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "telemetra.labels" -}}
+{{ include "telemetra.selectorLabels" . }}
+app.kubernetes.io/part-of: telemetra
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+helm.sh/chart: {{ include "telemetra.chart" .ctx }}
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Images --------------------------------------------------------------------------------------------- */}}
+
+{{/* REGISTRY/NAME:TAG of a Telemetra image: (dict "ctx" $ "image" .Values.api), for a component with
+imageName and imageTag; the tag falls back to image.tag, then to the chart's appVersion. */}}
+{{- define "telemetra.image" -}}
+{{- $tag := .image.imageTag | default .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
+{{- if .ctx.Values.image.registry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.image.registry) .image.imageName $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .image.imageName $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.imagePullSecrets" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Backends: which Secret and key hold each URL --------------------------------------------------------- */}}
+
+{{- define "telemetra.postgresql.name" -}}
+{{- printf "%s-postgresql" (include "telemetra.fullname" .) -}}
+{{- end -}}
+
+{{- define "telemetra.redis.name" -}}
+{{- printf "%s-redis" (include "telemetra.fullname" .) -}}
+{{- end -}}
+
+{{/* Secret holding TELEMETRA_STORE_URL, and its key. */}}
+{{- define "telemetra.store.secretName" -}}
+{{- if not .Values.postgresql.enabled -}}
+{{- .Values.externalDatabase.existingSecret -}}
+{{- else if eq .Values.postgresql.mode "cnpg" -}}
+{{- printf "%s-app" (include "telemetra.postgresql.name" .) -}}
+{{- else -}}
+{{- default (include "telemetra.postgresql.name" .) .Values.postgresql.auth.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.store.secretKey" -}}
+{{- if not .Values.postgresql.enabled -}}
+{{- .Values.externalDatabase.urlKey -}}
+{{- else if eq .Values.postgresql.mode "cnpg" -}}
+uri
+{{- else -}}
+url
+{{- end -}}
+{{- end -}}
+
+{{/* Secret holding TELEMETRA_CACHE_URL, and its key. */}}
+{{- define "telemetra.cache.secretName" -}}
+{{- if not .Values.redis.enabled -}}
+{{- .Values.externalRedis.existingSecret -}}
+{{- else -}}
+{{- default (include "telemetra.redis.name" .) .Values.redis.auth.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.cache.secretKey" -}}
+{{- if .Values.redis.enabled -}}
+url
+{{- else -}}
+{{- .Values.externalRedis.urlKey -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A generated password that survives upgrades: the value already stored in the Secret when it exists
+(lookup), a new random one otherwise. (dict "ctx" $ "secret" NAME "key" KEY) */}}
+{{- define "telemetra.persistentPassword" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .secret -}}
+{{- if and $existing (index ($existing.data | default dict) .key) -}}
+{{- index $existing.data .key | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 32 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Kafka ---------------------------------------------------------------------------------------------- */}}
+
+{{- define "telemetra.kafka.name" -}}
+{{- if .Values.kafka.enabled -}}
+{{- default (printf "%s-kafka" (include "telemetra.fullname" .)) .Values.kafka.name -}}
+{{- else -}}
+{{- .Values.externalKafka.clusterName -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.kafka.namespace" -}}
+{{- if .Values.kafka.enabled -}}
+{{- .Release.Namespace -}}
+{{- else -}}
+{{- default .Release.Namespace .Values.externalKafka.namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.kafka.bootstrap" -}}
+{{- if .Values.kafka.enabled -}}
+{{- printf "%s-kafka-bootstrap.%s.svc:9092" (include "telemetra.kafka.name" .) .Release.Namespace -}}
+{{- else -}}
+{{- .Values.externalKafka.bootstrapServers -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Identities ----------------------------------------------------------------------------------------- */}}
+
+{{- define "telemetra.spark.serviceAccountName" -}}
+{{- default (printf "%s-spark" (include "telemetra.fullname" .)) .Values.spark.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "telemetra.spark.checkpointClaim" -}}
+{{- printf "%s-checkpoints" (include "telemetra.fullname" .) -}}
+{{- end -}}
+
+{{/* Pod scaffolding ------------------------------------------------------------------------------------ */}}
+
+{{/* The writable scratch space every read-only-root container gets at /tmp. */}}
+{{- define "telemetra.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end -}}
