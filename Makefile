@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps kube-bin frontend demo test lint format schemas golden kafka kube kind-up images deploy kind-demo bench clean
+.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas golden kafka kube kind-up images deploy kind-demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,11 @@ demo: setup ## run the embedded platform: producer, engine, API and dashboard (C
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory frontend; \
 	else echo "npm not found: the dashboard is not built; the API docs will be served"; fi
 	$(BIN)/telemetra demo
+
+stack: setup system-deps ## the demo on real parts: Kafka (KRaft), Spark (local mode), PostgreSQL, Redis (Ctrl-C stops)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory frontend; \
+	else echo "npm not found: the dashboard is not built; the API docs will be served"; fi
+	$(BIN)/telemetra stack
 
 test: setup system-deps kube-bin $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis), then the dashboard's
 	$(BIN)/pytest

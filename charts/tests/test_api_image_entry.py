@@ -1,4 +1,4 @@
-"""services/docker/serve.py, the API image's command (`python /opt/telemetra/serve.py`), run as a process the
+"""The API image's command (`python -m telemetra.services`), run as a process the
 way the container runs it: settings from TELEMETRA_* (SQLite store, in-memory cache), a built dashboard in
 TELEMETRA_DASHBOARD_DIR, real HTTP."""
 
@@ -15,7 +15,6 @@ import pytest
 
 from telemetra.localstack.process import free_port, port_open, terminate, track, wait_until
 
-SERVE = Path(__file__).resolve().parents[2] / "services" / "docker" / "serve.py"
 INDEX = "<!doctype html><title>Telemetra</title><div id=root></div>"
 
 
@@ -35,10 +34,14 @@ def start(
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, str(SERVE)], env=env, cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "telemetra.services"],
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     track(process)
-    wait_until(lambda: port_open(port), process, 30, "serve.py", log)
+    wait_until(lambda: port_open(port), process, 30, "the API", log)
     return process, f"http://127.0.0.1:{port}"
 
 

@@ -138,8 +138,7 @@ def test_api_settings_reach_the_service(
     container = m.pod_spec(m.one(objects, "Deployment", "telemetra-api"))["containers"][0]
     env = m.env(container)
     fields = {name.upper() for name in Settings.model_fields}
-    image_only = {"TELEMETRA_DASHBOARD_DIR"}  # read by the image's entry point (services/docker/serve.py)
-    assert {k.removeprefix("TELEMETRA_") for k in env if k not in image_only} <= fields
+    assert {k.removeprefix("TELEMETRA_") for k in env} <= fields
     _from_environment(env, monkeypatch)
     settings = Settings(store_url="sqlite:///x.db")
     assert settings.host == "0.0.0.0"

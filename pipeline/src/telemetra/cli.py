@@ -38,6 +38,16 @@ def _scenario(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _duration(text: str) -> str:
+    from telemetra.spark.settings import parse_duration_ms
+
+    try:
+        parse_duration_ms(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _timestamp(text: str) -> float:
     from telemetra.contract import parse_ts
 
@@ -137,6 +147,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
 
     return _run_until_signal(main)
+
+
+# -- stack -----------------------------------------------------------------------------------------------
+def cmd_stack(args: argparse.Namespace) -> int:
+    from telemetra.demo import DEMO_STREAMS
+    from telemetra.stack import StackOptions, run_stack
+
+    options = StackOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        static_dir=Path(args.static_dir) if args.static_dir else None,
+        streams=args.streams or DEMO_STREAMS,
+        rate=args.rate,
+        seed=args.seed,
+        speed=args.speed,
+        duration=args.duration,
+        scenarios=args.scenario or None,
+        trigger_interval=args.trigger_interval,
+    )
+    return _run_until_signal(lambda stop: run_stack(options, stop))
 
 
 # -- replay / backtest ------------------------------------------------------------------------------------
@@ -269,6 +300,54 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--static-dir", default=str(default_static), help="built dashboard to serve at /")
     demo.add_argument("--rate", type=float, default=40.0, help="mean events/s per demo stream (default 40)")
     demo.set_defaults(handler=cmd_demo)
+
+    stack = commands.add_parser(
+        "stack",
+        help="the demo on real components as local processes: Kafka, Spark (local mode), PostgreSQL, Redis",
+    )
+    stack.add_argument("--host", default="127.0.0.1", help="address the API listens on (default 127.0.0.1)")
+    stack.add_argument("--port", type=int, default=8000, help="port of the API and dashboard (default 8000)")
+    stack.add_argument(
+        "--data-dir",
+        default=".telemetra/stack",
+        help="Kafka, PostgreSQL and Spark checkpoint data and the logs; kept between runs "
+        "(default .telemetra/stack)",
+    )
+    stack.add_argument("--static-dir", default=str(default_static), help="built dashboard to serve at /")
+    stack.add_argument(
+        "--streams",
+        type=_stream_list,
+        help="comma-separated stream ids (default: the demo's three channels)",
+    )
+    stack.add_argument("--rate", type=float, default=40.0, help="mean events/s per stream (default 40)")
+    stack.add_argument("--seed", type=int, help="random seed of the traffic (default: a new one per run)")
+    stack.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="N = produce N× faster than real time; event time then runs ahead of the clock (default 1)",
+    )
+    stack.add_argument(
+        "--duration",
+        type=float,
+        default=7 * 24 * 3600.0,
+        help="seconds of event time to produce; the rest keeps running after (default: a week)",
+    )
+    stack.add_argument(
+        "--scenario",
+        type=_scenario,
+        action="append",
+        default=[],
+        help="KIND@START[+DURATION][xFACTOR][/STREAM] instead of the demo's schedule, repeatable "
+        "(see produce --scenario)",
+    )
+    stack.add_argument(
+        "--trigger-interval",
+        type=_duration,
+        default="3s",
+        help="Spark micro-batch period, e.g. 2s; shorter is livelier and busier (default 3s)",
+    )
+    stack.set_defaults(handler=cmd_stack)
 
     replay_cmd = commands.add_parser("replay", help="run the engine over an event log as fast as possible")
     replay_cmd.add_argument("events", help="JSON Lines event log")

@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
@@ -63,7 +62,7 @@ class DemoOptions:
 async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
     from telemetra.services.api import create_app
     from telemetra.services.cache import open_cache
-    from telemetra.services.server import serve
+    from telemetra.services.server import serve, until_serving
     from telemetra.services.settings import Settings
     from telemetra.services.sink import ServiceSink
     from telemetra.services.storage import open_store
@@ -71,12 +70,14 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     database = (options.data_dir / "telemetra.db").resolve()
     settings = Settings(
-        host=options.host, port=options.port, store_url=f"sqlite:///{database}", cache_url="memory://"
+        host=options.host,
+        port=options.port,
+        store_url=f"sqlite:///{database}",
+        cache_url="memory://",
+        dashboard_dir=options.static_dir,
     )
     store, cache = open_store(settings.store_url), open_cache(settings.cache_url)
     app = create_app(settings, store=store, cache=cache)
-    if options.static_dir and (options.static_dir / "index.html").exists():
-        app.mount("/", _spa_files(options.static_dir), name="dashboard")
 
     bus = InProcessBus()
     subscription = bus.subscribe()
@@ -91,7 +92,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
     )
     api_stop = asyncio.Event()  # the API closes the store, so it stops after the engine has drained
     server = asyncio.create_task(serve(app, settings, api_stop), name="api")
-    await _until_listening(options.host, options.port, server)
+    await until_serving(options.host, options.port, server)
     _announce(options, database)
 
     sink = ServiceSink.from_settings(store, cache, settings)
@@ -107,42 +108,11 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
         await server
 
 
-def _spa_files(directory: Path) -> Any:
-    """Static files with a fallback to index.html, so client-side routes survive a reload."""
-    from starlette.exceptions import HTTPException
-    from starlette.responses import Response
-    from starlette.staticfiles import StaticFiles
-    from starlette.types import Scope
-
-    class SinglePageApp(StaticFiles):
-        async def get_response(self, path: str, scope: Scope) -> Response:
-            try:
-                return await super().get_response(path, scope)
-            except HTTPException as error:
-                if error.status_code != 404:
-                    raise
-                return await super().get_response("index.html", scope)
-
-    return SinglePageApp(directory=directory, html=True)
-
-
-async def _until_listening(host: str, port: int, server: asyncio.Task[None], within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if server.done():
-            server.result()  # raises why it could not start (e.g. the port is taken)
-            raise RuntimeError("the API stopped during start-up")
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection(host, port)
-            writer.close()
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"the API did not listen on {host}:{port} within {within:g} s")
-
-
 def _announce(options: DemoOptions, database: Path) -> None:
+    from telemetra.services.api.dashboard import is_built
+
     base = f"http://{options.host}:{options.port}"
-    has_dashboard = options.static_dir is not None and (options.static_dir / "index.html").exists()
+    has_dashboard = is_built(options.static_dir)
     lines = [
         "",
         "  Telemetra demo is running (Ctrl-C stops it)",

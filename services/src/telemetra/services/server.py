@@ -1,11 +1,14 @@
-"""Running the API with uvicorn: ``python -m telemetra.services`` (settings from ``TELEMETRA_*``), or
-:func:`serve` from another asyncio program (``telemetra demo`` runs it next to the embedded engine)."""
+"""Running the API with uvicorn: ``python -m telemetra.services`` (settings from ``TELEMETRA_*``; the API image's
+command), or :func:`serve` from another asyncio program (``telemetra demo`` and ``telemetra stack`` run it next to
+their engines)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -55,9 +58,41 @@ async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event | None = N
     await task
 
 
+async def until_serving(host: str, port: int, server: asyncio.Task[None], within: float = 15.0) -> None:
+    """Return once the API started by ``serve`` accepts connections; raise why it could not start."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if server.done():
+            server.result()  # raises why it could not start (e.g. the port is taken)
+            raise RuntimeError("the API stopped during start-up")
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the API did not listen on {host}:{port} within {within:g} s")
+
+
+def app_from_environment() -> FastAPI:
+    """The application configured by ``TELEMETRA_*`` (the factory the development reloader imports)."""
+    return create_app(Settings())
+
+
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    if settings.dev_reload:  # skaffold's dev profile syncs changed files into the installed package
+        package = Path(__file__).resolve().parents[1]  # …/telemetra
+        uvicorn.run(
+            "telemetra.services.server:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            reload=True,
+            reload_dirs=[str(package)],
+        )
+        return
     uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
 
 

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     access_log: bool = True
     log_level: str = "INFO"
     gc_freeze: bool = Field(default=True, description="Exempt start-up objects from garbage collection.")
+    dashboard_dir: Path | None = Field(
+        default=None, description="A built dashboard (frontend/dist) to serve at / next to the API."
+    )
+    dev_reload: bool = Field(default=False, description="Restart when the telemetra package changes (dev).")
 
     # -- auth ------------------------------------------------------------------------------------------
     public_reads: bool = Field(default=True, description="Read endpoints need no token (else scope 'read').")
@@ -99,6 +103,11 @@ class Settings(BaseSettings):
         default=None, description="OTLP/HTTP traces URL; tracing is off without."
     )
     otel_service_name: str = "telemetra-api"
+
+    @field_validator("dashboard_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return value or None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

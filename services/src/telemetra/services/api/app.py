@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from telemetra.services.api import errors
+from telemetra.services.api.dashboard import mount_dashboard
 from telemetra.services.api.middleware import BodyLimit, RequestContext
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
@@ -77,6 +78,7 @@ def create_app(
     errors.install(app)
     for module in (health, streams, metrics_routes, moments, live, admin):
         app.include_router(module.router)
+    mount_dashboard(app, settings.dashboard_dir)  # after the API's routes, so they win
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,0 +1,239 @@
+"""`telemetra stack` from the outside: real Kafka, Spark, PostgreSQL and Redis give the embedded engine's answers.
+
+A labelled scenario (a raid on one channel, a chat hype on another) runs at 8× speed for four minutes of event
+time. Once the producer is done, the events are read back from Kafka and replayed through the embedded engine;
+the API must then serve exactly the windows and moments the replay produced. Ctrl-C stops every process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from telemetra.engine.core import Engine
+from telemetra.engine.replay import replay_lines
+from telemetra.localstack.process import free_port
+from telemetra.stack import descendants, query_active
+
+STREAMS = ("alpha", "beta")
+SCENARIOS = ("raid@35/alpha", "hype@150+30x5/beta")
+EXPECTED_KINDS = {"alpha": "raid", "beta": "chat_spike"}
+SPEED, EVENT_SECONDS = 8, 240
+
+
+def wait_for(check: Callable[[], Any], within: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if result := check():
+                return result
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {within:g} s; log:\n{log.read_text()[-4000:]}")
+
+
+class Stack:
+    def __init__(self, data_dir: Path, static_dir: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / "stack.out"
+        argv = [
+            sys.executable, "-m", "telemetra.cli", "stack", "--port", str(self.port),
+            "--data-dir", str(data_dir), "--static-dir", str(static_dir), "--streams", ",".join(STREAMS),
+            "--rate", "40", "--seed", "11", "--speed", str(SPEED), "--duration", str(EVENT_SECONDS),
+            *(arg for scenario in SCENARIOS for arg in ("--scenario", scenario)),
+        ]  # fmt: skip
+        self._out = self.log.open("ab")
+        self.process = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def printed(self, pattern: str) -> str | None:
+        match = re.search(pattern, self.output(), re.MULTILINE)
+        return match.group(1) if match else None
+
+    def get(self, path: str) -> Any:
+        answer = httpx.get(self.base + path, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    # Not under pytest's tmp dirs: as root, PostgreSQL runs as the 'postgres' user, which cannot enter them.
+    data_dir = Path(tempfile.mkdtemp(prefix="telemetra-stack-e2e-"))
+    data_dir.chmod(0o755)
+    static = data_dir / "dashboard"
+    static.mkdir()
+    (static / "index.html").write_text("<!doctype html><title>telemetra dashboard</title><div id=root></div>")
+    running = Stack(data_dir, static)
+    try:
+        yield running
+    finally:
+        running.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record of the (single-partition) topic, in order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        values: list[bytes] = []
+        while len(values) < end:
+            batch = await consumer.getmany(partition, timeout_ms=5000, max_records=10_000)
+            values += [record.value for record in batch.get(partition, [])]
+        return values
+    finally:
+        await consumer.stop()
+
+
+def engine_outputs(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What a running engine has written after these events: closed windows, the latest version of each moment.
+    (``replay_lines`` also flushes at the end of its input; a live job has no end, so nothing is flushed.)"""
+    engine = Engine(keep_dead_letters=None)
+    windows: list[dict[str, Any]] = []
+    moments: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        out = engine.process_raw(line)
+        windows += [w.to_dict() for w in out.windows]
+        moments.update((m.moment_id, m.to_dict()) for m in out.moments)
+    assert not engine.dead_letters and engine.late_events == 0
+    # The same closed windows as the replay tool's, which flushes the still-open ones on top.
+    replayed = [w.to_dict() for w in replay_lines(lines).windows]
+    assert windows == replayed[: len(windows)] and len(replayed) > len(windows)
+    return windows, sorted(moments.values(), key=lambda m: (m["start"], m["moment_id"]), reverse=True)
+
+
+def differences(actual: Any, expected: Any, where: str = "") -> list[str]:
+    """Paths where the two differ; numbers that are not both integers may differ by 1e-9."""
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        keys = sorted(set(actual) | set(expected))
+        return [d for k in keys for d in differences(actual.get(k), expected.get(k), f"{where}.{k}")]
+    if isinstance(actual, list) and isinstance(expected, list):
+        if len(actual) != len(expected):
+            return [f"{where}: {len(actual)} items, expected {len(expected)}"]
+        pairs = enumerate(zip(actual, expected, strict=True))
+        return [d for i, (a, e) in pairs for d in differences(a, e, f"{where}[{i}]")]
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return [] if actual is expected else [f"{where}: {actual!r} != {expected!r}"]
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (actual, expected))
+    if numbers and not (isinstance(actual, int) and isinstance(expected, int)):
+        return (
+            []
+            if math.isclose(actual, expected, rel_tol=0, abs_tol=1e-9)
+            else [f"{where}: {actual} != {expected}"]
+        )
+    return [] if actual == expected else [f"{where}: {actual!r} != {expected!r}"]
+
+
+def serves_the_replay(
+    stack: Stack, stream_id: str, windows: list[dict[str, Any]], moments: list[dict[str, Any]], within: float
+) -> None:
+    """Poll the API until its windows and moments are the replay's; fail naming the first differences."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            served = (
+                stack.get(f"/api/v1/streams/{stream_id}/metrics?limit=1000")["items"],
+                stack.get(f"/api/v1/streams/{stream_id}/moments?limit=1000")["items"],
+            )
+            found = differences(served, (windows, moments), stream_id)
+        except httpx.HTTPError as error:
+            found = [repr(error)]
+        if not found:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {within:g} s the API still differs from the replay: {found[:10]}")
+        time.sleep(1)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_the_stack_serves_what_the_embedded_engine_computes_then_stops_cleanly(stack: Stack) -> None:
+    started = time.monotonic()
+    bootstrap = wait_for(lambda: stack.printed(r"^\s+Kafka\s+(\S+)"), 300, "the stack's start", stack.log)
+    startup = time.monotonic() - started
+    for part in ("PostgreSQL", "Redis", "Kafka", "API", *(f"Spark job {s}" for s in STREAMS)):
+        assert stack.printed(rf"^telemetra: ({re.escape(part)}) ready in \d+\.\d s"), part
+    for label in ("dashboard", "API docs", "PostgreSQL", "Redis", "Spark metrics"):
+        assert stack.printed(rf"^\s+({re.escape(label)})\s+\S"), label
+    assert stack.printed(r"^\s+PostgreSQL\s+(postgresql://\S+)") and stack.printed(
+        r"^\s+Redis\s+(redis://\S+)"
+    )
+
+    for path in ("/", "/streams/alpha"):  # the dashboard, and a client-side route that falls back to it
+        page = httpx.get(stack.base + path, timeout=10)
+        assert page.status_code == 200 and "telemetra dashboard" in page.text
+    assert httpx.get(stack.base + "/docs", timeout=10).status_code == 200
+    for stream_id in STREAMS:  # each stream's job reports its query running
+        metrics_url = stack.printed(rf"^\s+Spark metrics\s+(\S+)\s+\({stream_id}\)")
+        assert metrics_url, stream_id
+        assert query_active(httpx.get(metrics_url, timeout=10).text)
+
+    produced = int(
+        wait_for(lambda: stack.printed(r"producer finished: (\d+) events"), 120, "production", stack.log)
+    )
+    expected = {}
+    for stream_id in STREAMS:
+        lines = asyncio.run(read_topic(bootstrap, f"telemetra.{stream_id}.events"))
+        assert {orjson.loads(line)["stream_id"] for line in lines} == {stream_id}
+        expected[stream_id] = (lines, *engine_outputs(lines))
+    assert sum(len(lines) for lines, _, _ in expected.values()) == produced
+
+    for stream_id, (_, windows, moments) in expected.items():
+        assert EXPECTED_KINDS[stream_id] in {m["kind"] for m in moments}, (stream_id, moments)
+        serves_the_replay(stack, stream_id, windows, moments, within=90)
+    caught_up_after = time.monotonic() - started
+
+    family = descendants(stack.process.pid)
+    assert len(family) >= 7, family  # PostgreSQL, Redis, Kafka, and each job's driver and JVM at least
+    stack.process.send_signal(signal.SIGINT)
+    assert stack.process.wait(120) == 0, stack.output()[-4000:]
+    stopping = re.findall(r"^telemetra: (.+?) stopped", stack.output(), re.MULTILINE)
+    assert stopping[0] == "producer" and sorted(stopping[1:3]) == [f"Spark job {s}" for s in STREAMS], (
+        stopping
+    )
+    assert stopping[3:] == ["Spark jobs", "API", "Kafka", "Redis", "PostgreSQL"], stopping
+    assert [pid for pid in family if alive(pid)] == []
+    log = [orjson.loads(line) for line in stack.output().splitlines() if line.startswith("{")]
+    assert [entry for entry in log if entry["level"] in ("error", "critical")] == []
+    print(f"started in {startup:.0f} s, caught up after {caught_up_after:.0f} s, {produced} events")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
