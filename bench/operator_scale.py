@@ -1,0 +1,298 @@
+"""Operator scale: N TelemetraStreams applied at once → every child created and every stream Ready; the operator's
+peak memory.
+
+The script starts what it needs: a local Kubernetes control plane of its own (``telemetra.operator.localstack``:
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, with the upstream CRDs and ours), extra
+kwok nodes so every producer pod can be scheduled (a node takes 110 pods), and the operator as a separate
+process (``python -m telemetra.operator run``, the settings' defaults unless given: resync 30 s, 3 s while a
+stream converges). Then, at t = 0, it creates ``--streams`` TelemetraStreams as fast as the API server takes
+them, while this process plays the Topic Operator and the Spark operator: it marks each KafkaTopic Ready and
+each SparkApplication RUNNING as soon as it appears (the status those operators write). kwok makes the producer
+pods Ready, the controller manager the Deployments Available.
+
+Reported: when every child existed, when every stream was Ready (``Ready=True`` for its current generation),
+the operator's reconciliations and their durations (from its ``/metrics``), and its peak resident memory
+(``VmHWM`` from ``/proc``).
+
+Usage::
+
+    .venv/bin/python bench/operator_scale.py [--streams 200] [--resync 30] [--progress 3] [--timeout 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from telemetra.operator import testing as t
+from telemetra.operator.crd import CHART_PATH
+from telemetra.operator.kube import Kube
+from telemetra.operator.localstack.cluster import KubeCluster
+from telemetra.operator.stream import MANAGER
+
+REPO = Path(__file__).resolve().parents[1]
+PODS_PER_NODE = 110
+CHILDREN_PER_STREAM = {
+    "KafkaTopic": 2,
+    "ServiceAccount": 1,
+    "ConfigMap": 2,
+    "Deployment": 1,
+    "SparkApplication": 1,
+}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--resync", type=float, default=30.0, help="TELEMETRA_OPERATOR_RESYNC_SECONDS")
+    parser.add_argument("--progress", type=float, default=3.0, help="TELEMETRA_OPERATOR_PROGRESS_SECONDS")
+    parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
+    parser.add_argument("--work-dir", type=Path, help="keep the cluster's files (logs) here")
+    return parser.parse_args(argv)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def vm_hwm_mib(pid: int) -> float:
+    """Peak resident set of a process, from /proc (kB → MiB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def add_nodes(kube: Kube, pods: int) -> int:
+    """kwok nodes for ``pods`` more pods (kwok manages every node; the scheduler spreads pods over them)."""
+    resources = {"cpu": "32", "memory": "256Gi", "pods": str(PODS_PER_NODE), "ephemeral-storage": "1Ti"}
+    count = -(-pods // PODS_PER_NODE)
+    for i in range(count):
+        name = f"kwok-bench-{i}"
+        await kube.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"},
+                },
+                "status": {"allocatable": resources, "capacity": resources},
+            }
+        )
+    return count
+
+
+async def play_strimzi_and_spark(kube: Kube, namespace: str, kafka: str, stop: asyncio.Event) -> None:
+    """Mark every new KafkaTopic Ready and every new SparkApplication RUNNING, as their operators would."""
+    done: set[str] = set()
+    while not stop.is_set():
+        topics = await kube.list(t.KAFKA_TOPIC, kafka)
+        apps = await kube.list(t.SPARK_APP, namespace)
+        work = [
+            t.mark_topic_ready(kube, kafka, o["metadata"]["name"])
+            for o in topics
+            if f"topic/{o['metadata']['name']}" not in done
+        ]
+        work += [
+            t.set_spark_state(
+                kube, namespace, o["metadata"]["name"], "RUNNING", submission=f"sub-{o['metadata']['uid']}"
+            )
+            for o in apps
+            if f"app/{o['metadata']['name']}" not in done
+        ]
+        await asyncio.gather(*work)
+        done |= {f"topic/{o['metadata']['name']}" for o in topics} | {
+            f"app/{o['metadata']['name']}" for o in apps
+        }
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def count_children(kube: Kube, namespace: str, kafka: str) -> int:
+    selector = f"app.kubernetes.io/managed-by={MANAGER}"
+    total = 0
+    for name, kind in t.kinds().items():
+        where = kafka if name == "KafkaTopic" else namespace
+        total += len(await kube.list(kind, where, label_selector=selector))
+    return total
+
+
+async def count_available(kube: Kube, namespace: str) -> int:
+    """Producer Deployments the controller manager reports Available (kwok made their pods Ready)."""
+    return sum(
+        1
+        for d in await kube.list(t.DEPLOYMENT, namespace)
+        if any(
+            c.get("type") == "Available" and c.get("status") == "True"
+            for c in d.get("status", {}).get("conditions", [])
+        )
+    )
+
+
+async def count_ready(kube: Kube, namespace: str) -> int:
+    ready = 0
+    for stream in await kube.list(t.STREAM, namespace):
+        cond = t.condition(stream, "Ready")
+        if (
+            cond.get("status") == "True"
+            and cond.get("observedGeneration") == stream["metadata"]["generation"]
+        ):
+            ready += 1
+    return ready
+
+
+def operator_metrics(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"reconciles": 0.0, "errors": 0.0, "buckets": {}}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "telemetra_operator_reconciles_total":
+                out["reconciles"] += sample.value
+            elif sample.name == "telemetra_operator_reconcile_errors_total":
+                out["errors"] += sample.value
+            elif sample.name == "telemetra_operator_reconcile_duration_seconds_bucket":
+                out["buckets"][float(sample.labels["le"])] = sample.value
+            elif sample.name == "telemetra_operator_reconcile_duration_seconds_sum":
+                out["seconds"] = sample.value
+    return out
+
+
+async def apiserver_requests(kube: Kube) -> dict[tuple[str, str], float]:
+    """Requests served so far by (verb, resource), from the API server's own metrics."""
+    text = await kube.request_text("/metrics")
+    counts: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            if sample.name == "apiserver_request_total":
+                key = (sample.labels.get("verb", ""), sample.labels.get("resource", ""))
+                counts[key] = counts.get(key, 0.0) + sample.value
+    return counts
+
+
+def quantile(buckets: dict[float, float], q: float) -> float:
+    """Upper bound of the histogram bucket holding quantile ``q``."""
+    total = buckets.get(float("inf"), 0.0)
+    for bound in sorted(buckets):
+        if buckets[bound] >= q * total:
+            return bound
+    return float("nan")
+
+
+async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path) -> int:
+    kube = t.client(cluster.server, cluster.ca_file, cluster.token)
+    namespace, kafka = "streams", "kafka"
+    try:
+        for name in (namespace, kafka):
+            await t.create_namespace(kube, name)
+        nodes = await add_nodes(kube, args.streams)
+        env = cluster.env()
+        process = t.OperatorProcess(
+            env,
+            namespace,
+            kafka,
+            log_dir / "operator.log",
+            resync_seconds=args.resync,
+            progress_seconds=args.progress,
+        )
+        with process:
+            await t.wait_for(lambda: t.operator_alive(process), within=60, what="operator liveness")
+            baseline = vm_hwm_mib(process.pid)
+            watched = {"operator": process.pid, **cluster.pids, "bench": os.getpid()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+            requests_before = await apiserver_requests(kube)
+            stop = asyncio.Event()
+            player = asyncio.create_task(play_strimzi_and_spark(kube, namespace, kafka, stop))
+            limit = asyncio.Semaphore(32)
+
+            async def create(i: int) -> None:
+                async with limit:
+                    body = t.stream_manifest(f"s{i:03d}", source={"type": "mock", "mock": {"rate": 20}})
+                    await kube.create({**body, "metadata": {"name": f"s{i:03d}", "namespace": namespace}})
+
+            started = time.monotonic()
+            await asyncio.gather(*(create(i) for i in range(args.streams)))
+            applied = time.monotonic() - started
+            expected = args.streams * sum(CHILDREN_PER_STREAM.values())
+            children_at = ready_at = available_at = None
+            while time.monotonic() - started < args.timeout:
+                if children_at is None and await count_children(kube, namespace, kafka) >= expected:
+                    children_at = time.monotonic() - started
+                if available_at is None and await count_available(kube, namespace) == args.streams:
+                    available_at = time.monotonic() - started
+                if children_at is not None and await count_ready(kube, namespace) == args.streams:
+                    ready_at = time.monotonic() - started
+                    break
+                await asyncio.sleep(1.0)
+            stop.set()
+            await player
+            peak = vm_hwm_mib(process.pid)
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
+            requests_after = await apiserver_requests(kube)
+            _, text = await t.http_get(f"http://127.0.0.1:{process.metrics_port}/metrics")
+            reasons = Counter(e.get("reason") for e in await kube.list(t.EVENT, namespace))
+        stats = operator_metrics(text)
+        print(
+            f"streams: {args.streams}; kwok nodes added: {nodes}; resync {args.resync} s, progress {args.progress} s"
+        )
+        print(f"created all {args.streams} TelemetraStreams in {applied:.1f} s")
+        print(f"all {expected} children created: {_s(children_at)}")
+        print(f"all producer Deployments Available (controller manager + kwok): {_s(available_at)}")
+        print(f"all streams Ready: {_s(ready_at)}  (target ≤ 60 s)")
+        print(f"operator peak RSS (VmHWM): {peak:.0f} MiB (idle before the streams: {baseline:.0f} MiB)")
+        reconciles = stats["reconciles"]
+        mean = stats.get("seconds", 0.0) / reconciles if reconciles else float("nan")
+        print(
+            f"reconciliations: {reconciles:.0f} ({stats['errors']:.0f} errors); duration mean {mean * 1000:.0f} ms, "
+            f"p50 ≤ {quantile(stats['buckets'], 0.5)} s, p99 ≤ {quantile(stats['buckets'], 0.99)} s"
+        )
+        served = {k: v - requests_before.get(k, 0.0) for k, v in requests_after.items()}
+        busiest = sorted(((v, k) for k, v in served.items() if v >= 1), reverse=True)[:12]
+        print(
+            f"API requests served: {sum(served.values()):.0f}; busiest: "
+            + ", ".join(f"{verb} {resource} {count:.0f}" for count, (verb, resource) in busiest)
+        )
+        print("events posted, by reason: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common()))
+        print("CPU seconds while converging: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
+        load = os.getloadavg()
+        print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores)")
+        return 0 if ready_at is not None else 1
+    finally:
+        await kube.close()
+
+
+def _s(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "not reached"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="telemetra-operator-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cluster = KubeCluster(work / "kube")
+    cluster.start()
+    try:
+        cluster.apply_crds([REPO / CHART_PATH])
+        return asyncio.run(run(args, cluster, work))
+    finally:
+        cluster.cleanup()
+        print(f"logs: {work}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""A per-stream Grafana dashboard in a ConfigMap the Grafana sidecar provisions (label ``grafana_dashboard``).
+
+The queries read metrics exported by the stream's Spark job (label ``stream_id``; ``telemetra.spark.metrics``)
+and by the API service. :data:`JOB_METRICS` are the job's own; :data:`STREAM_METRICS` (the stream's chat rate,
+viewers, sentiment, revenue and moments from closed windows) are the ones the dashboard expects the job to
+export next to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from telemetra.operator.stream import Stream
+
+SIDECAR_LABEL = "grafana_dashboard"
+JOB_METRICS = (
+    "telemetra_spark_input_rows_per_second",
+    "telemetra_spark_processed_rows_per_second",
+    "telemetra_spark_batch_duration_seconds_bucket",
+    "telemetra_spark_watermark_lag_seconds",
+    "telemetra_spark_dead_letters_total",
+)
+STREAM_METRICS = (
+    "telemetra_stream_chat_messages_per_second",
+    "telemetra_stream_viewers",
+    "telemetra_stream_sentiment",
+    "telemetra_stream_revenue_usd_total",
+    "telemetra_stream_moments_total",
+)
+API_METRICS = ("telemetra_http_request_duration_seconds_bucket", "telemetra_ws_connections")
+
+
+def dashboard_uid(stream: Stream) -> str:
+    """Grafana uids have at most 40 characters; this one is stable per namespace and stream."""
+    return "telemetra-" + hashlib.sha256(f"{stream.namespace}/{stream.id}".encode()).hexdigest()[:16]
+
+
+def _panel(
+    panel_id: int,
+    title: str,
+    targets: list[tuple[str, str]],
+    unit: str,
+    grid: tuple[int, int, int, int],
+    ds: str,
+) -> dict[str, Any]:
+    x, y, w, h = grid
+    return {
+        "id": panel_id,
+        "type": "timeseries",
+        "title": title,
+        "datasource": {"type": "prometheus", "uid": ds},
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+        "targets": [
+            {"refId": chr(ord("A") + i), "expr": expr, "legendFormat": legend}
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+
+
+def panels(stream: Stream) -> list[dict[str, Any]]:
+    sel = f'{{stream_id="{stream.id}"}}'
+    ds = stream.settings.prometheus_datasource_uid
+    api_route = 'route=~"/api/v1/streams/.+"'
+    specs: list[tuple[str, list[tuple[str, str]], str]] = [
+        ("Chat rate", [(f"telemetra_stream_chat_messages_per_second{sel}", "messages/s")], "short"),
+        ("Viewers", [(f"telemetra_stream_viewers{sel}", "viewers")], "short"),
+        ("Sentiment", [(f"telemetra_stream_sentiment{sel}", "mean sentiment")], "none"),
+        (
+            "Revenue",
+            [(f"sum(increase(telemetra_stream_revenue_usd_total{sel}[5m]))", "USD / 5 min")],
+            "currencyUSD",
+        ),
+        (
+            "Moments",
+            [(f"sum by (kind) (increase(telemetra_stream_moments_total{sel}[15m]))", "{{kind}}")],
+            "short",
+        ),
+        (
+            "Spark input vs processing rate",
+            [
+                (f"telemetra_spark_input_rows_per_second{sel}", "input rows/s"),
+                (f"telemetra_spark_processed_rows_per_second{sel}", "processed rows/s"),
+            ],
+            "short",
+        ),
+        (
+            "Batch duration",
+            [
+                (
+                    "histogram_quantile(0.95, sum by (le) "
+                    f"(rate(telemetra_spark_batch_duration_seconds_bucket{sel}[5m])))",
+                    "p95",
+                ),
+                (
+                    f"rate(telemetra_spark_batch_duration_seconds_sum{sel}[5m]) "
+                    f"/ rate(telemetra_spark_batch_duration_seconds_count{sel}[5m])",
+                    "mean",
+                ),
+            ],
+            "s",
+        ),
+        ("Watermark lag", [(f"telemetra_spark_watermark_lag_seconds{sel}", "lag")], "s"),
+        (
+            "Dead letters",
+            [(f"sum(rate(telemetra_spark_dead_letters_total{sel}[5m]))", "dead letters/s")],
+            "short",
+        ),
+        (
+            "API latency (p95, stream routes) and live clients",
+            [
+                (
+                    "histogram_quantile(0.95, sum by (le) "
+                    f"(rate(telemetra_http_request_duration_seconds_bucket{{{api_route}}}[5m])))",
+                    "p95 latency (s)",
+                ),
+                ("sum(telemetra_ws_connections)", "WebSocket clients"),
+            ],
+            "short",
+        ),
+    ]
+    return [
+        _panel(i + 1, title, targets, unit, ((i % 2) * 12, (i // 2) * 8, 12, 8), ds)
+        for i, (title, targets, unit) in enumerate(specs)
+    ]
+
+
+def build_dashboard_json(stream: Stream) -> dict[str, Any]:
+    return {
+        "uid": dashboard_uid(stream),
+        "title": f"Telemetra · {stream.id}",
+        "description": f"Stream {stream.id} ({stream.owner}), provisioned by the Telemetra operator.",
+        "tags": ["telemetra", f"stream:{stream.id}"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "refresh": "10s",
+        "time": {"from": "now-1h", "to": "now"},
+        "panels": panels(stream),
+    }
+
+
+def build_dashboard(stream: Stream) -> dict[str, Any]:
+    meta = stream.metadata(stream.dashboard_name, "dashboard")
+    meta["labels"][SIDECAR_LABEL] = "1"
+    meta["annotations"][stream.settings.grafana_folder_annotation] = stream.spec.dashboard.folder
+    body = json.dumps(build_dashboard_json(stream), indent=1, sort_keys=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta,
+        "data": {f"telemetra-{stream.id}.json": body},
+    }

@@ -1,0 +1,168 @@
+"""kopf handlers: thin, each calls the reconciler (``reconcile.py``), which calls the pure builders.
+
+* a per-stream daemon loops: reconcile, then sleep for ``resync_seconds`` (``progress_seconds`` while the
+  stream is still converging); a change of the spec wakes it at once. That loop is the level-based timer:
+  a deleted or edited child is restored within one interval, whatever event was missed.
+* the delete handler (a finalizer) removes the KafkaTopics, which live in the Kafka namespace where no owner
+  reference can reach; everything in the stream's namespace is garbage-collected through owner references.
+* the liveness probe fails when streams exist but no reconciliation finished for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from telemetra.operator.kube import Kube, KubeError
+from telemetra.operator.metrics import Metrics, Progress
+from telemetra.operator.reconcile import Event, Memory, Reconciler
+from telemetra.operator.settings import OperatorSettings, get_settings
+from telemetra.operator.spec import GROUP, PLURAL, VERSION
+
+FINALIZER = "telemetra.io/finalizer"
+
+
+@dataclass
+class Runtime:
+    """What every handler shares (kept in kopf's operator-wide memo)."""
+
+    settings: OperatorSettings
+    kube: Kube
+    metrics: Metrics
+    progress: Progress
+    reconciler: Reconciler
+
+
+def _runtime(memo: kopf.Memo) -> Runtime:
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+def _wakeup(memo: kopf.Memo) -> asyncio.Event:
+    if "wakeup" not in memo:
+        memo.wakeup = asyncio.Event()
+    event: asyncio.Event = memo.wakeup
+    return event
+
+
+def _post(body: kopf.Body, events: list[Event]) -> None:
+    for event in events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message[:1024])
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    own = get_settings()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="telemetra.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="telemetra.io", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # our own events are posted explicitly, on transitions
+    settings.networking.request_timeout = own.api_timeout_seconds
+    # The CRDs are installed with the chart, before the operator: no need to watch CRDs cluster-wide (which
+    # would need a ClusterRole) for resources appearing later.
+    settings.scanning.disabled = True
+    # A stream's loop exits within moments of being cancelled: wait for that, instead of the default of
+    # re-checking after the whole cancellation timeout, so a deleted stream loses its finalizer at once.
+    settings.background.instant_exit_timeout = 2.0
+    kube = Kube.login(timeout=own.api_timeout_seconds)
+    metrics = Metrics()
+    if own.metrics_port:
+        metrics.serve(own.metrics_port)
+    progress = Progress(stall_after=own.stall_factor * own.resync_seconds)
+    memo.runtime = Runtime(own, kube, metrics, progress, Reconciler(kube, own, metrics))
+    logger.info(
+        "Telemetra operator: resync every %.1f s, metrics on :%s", own.resync_seconds, own.metrics_port
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    await _runtime(memo).kube.close()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A new generation (a spec change) wakes the stream's loop; status writes do not."""
+    generation = body.get("metadata", {}).get("generation")
+    if generation != memo.get("seen_generation"):
+        memo.seen_generation = generation
+        _wakeup(memo).set()
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
+async def converge(
+    body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any
+) -> None:
+    """The level-based loop of one stream: reconcile, sleep (or wake on a spec change), repeat."""
+    runtime = _runtime(memo)
+    key = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+    wakeup = _wakeup(memo)
+    memory = Memory()
+    runtime.progress.started(key)
+    try:
+        while not stopped:
+            wakeup.clear()
+            interval = await reconcile_once(runtime, body, memory, key, logger)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=interval)
+    finally:
+        runtime.progress.stopped(key)
+
+
+async def reconcile_once(
+    runtime: Runtime, body: kopf.Body, memory: Memory, key: str, logger: kopf.Logger
+) -> float:
+    """One pass; returns how long to sleep before the next one."""
+    started = time.monotonic()
+    settings = runtime.settings
+    try:
+        outcome = await runtime.reconciler.reconcile(body, memory)
+    except KubeError as exc:
+        runtime.metrics.errors.labels("api").inc()
+        runtime.metrics.reconciles.labels("error").inc()
+        logger.warning("reconciliation failed (retrying in %.0f s): %s", settings.progress_seconds, exc)
+        return settings.progress_seconds
+    except Exception:
+        runtime.metrics.errors.labels("internal").inc()
+        runtime.metrics.reconciles.labels("error").inc()
+        logger.exception("reconciliation failed (retrying in %.0f s)", settings.resync_seconds)
+        return settings.resync_seconds
+    finally:
+        runtime.metrics.duration.observe(time.monotonic() - started)
+        runtime.progress.finished()
+    runtime.metrics.reconciles.labels("error" if outcome.status.get("lastError") else "ok").inc()
+    runtime.metrics.set_state(key, outcome.lifecycle)
+    _post(body, outcome.events)
+    return settings.resync_seconds if outcome.settled else settings.progress_seconds
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, backoff=5)
+async def delete_topics(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Topics per ``spec.topicDeletionPolicy``; the rest goes with the owner references."""
+    runtime = _runtime(memo)
+    try:
+        events = await runtime.reconciler.delete_topics(body)
+    except KubeError as exc:
+        raise kopf.TemporaryError(f"cannot clean up the topics: {exc}", delay=5) from exc
+    _post(body, events)
+    runtime.metrics.forget(f"{body['metadata']['namespace']}/{body['metadata']['name']}")
+
+
+@kopf.on.probe(id="reconciliation")
+def liveness(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Fails (HTTP 500) when streams exist but no reconciliation finished within the stall window."""
+    progress = _runtime(memo).progress
+    idle = progress.idle_for()
+    if progress.stalled():
+        raise kopf.PermanentError(
+            f"no reconciliation finished for {idle:.0f} s ({len(progress.active)} streams)"
+        )
+    return {"streams": len(progress.active), "idleSeconds": round(idle, 1)}

@@ -1,0 +1,401 @@
+"""One level-based pass over a TelemetraStream: desired children (pure builders) vs. live ones → converge →
+observe → status.
+
+Every child has a deterministic name, so a pass can run any number of times, concurrently with a crash and
+restart, without creating duplicates. A child is written only when it is missing or differs from what the
+builders render (server-side apply, field manager ``telemetra-operator``).
+
+A *full* pass reads every child and reverts drift; it runs first, after every spec change and once per resync
+interval. In between, while a stream converges, *light* passes re-read only the children whose readiness is
+still pending (topics, the Deployment, the SparkApplication) and reuse what the last pass saw of the others,
+which keeps the API server's load proportional to what is actually changing. The SparkApplication is special:
+every change of its spec restarts the job, so it is applied only when the hash of its rendered spec differs
+from the one on the live object, or when someone edited the live object (drift). Before such a patch the
+replaced submission id is written to status first (a write-ahead note), so a crash right after the patch
+cannot make the old, still-running submission look like the restarted job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from telemetra.operator import status as st
+from telemetra.operator.builders import dashboard, producer, spark, topics
+from telemetra.operator.diff import drift
+from telemetra.operator.kube import Kube, KubeError, kind_for, kind_of
+from telemetra.operator.metrics import Metrics
+from telemetra.operator.settings import OperatorSettings
+from telemetra.operator.spec import API_VERSION, KIND
+from telemetra.operator.stream import MANAGER, OWNER_ANNOTATION, Stream
+
+T = TypeVar("T")
+log = logging.getLogger("telemetra.operator")
+STREAM_KIND = kind_of(API_VERSION, KIND)
+EventType = Literal["Normal", "Warning"]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    reason: str
+    message: str
+
+
+@dataclass
+class Child:
+    """What happened to one child in this pass."""
+
+    desired: Mapping[str, Any]
+    live: Mapping[str, Any] | None = None
+    action: str | None = None  # "created" or "restored"
+    conflict: str | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        meta = self.desired["metadata"]
+        return f"{self.desired['kind']} {meta['namespace']}/{meta['name']}"
+
+    def ref(self) -> dict[str, str]:
+        meta = self.desired["metadata"]
+        api_version, kind = self.desired["apiVersion"], self.desired["kind"]
+        return {"apiVersion": api_version, "kind": kind, "name": meta["name"], "namespace": meta["namespace"]}
+
+
+@dataclass
+class Outcome:
+    status: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def lifecycle(self) -> st.LifecycleState:
+        state: st.LifecycleState = self.status["lifecycleState"]
+        return state
+
+    @property
+    def settled(self) -> bool:
+        """Nothing to wait for soon: the loop can sleep for the full resync interval. (A Failed stream waits
+        for a person or for the Spark operator's own retries; an API error is retried sooner.)"""
+        return self.lifecycle in ("Running", "Suspended", "Failed") and not self.status.get("lastError")
+
+
+@dataclass
+class Memory:
+    """What one stream's loop keeps between passes (in kopf's per-object memo)."""
+
+    live: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # child label → last object seen
+    quiet: set[str] = field(default_factory=set)  # children that need no re-read until the next full pass
+    generation: int | None = None
+    full_at: float = -math.inf
+    # The status this loop last wrote, and the resourceVersion the stream had then: while kopf's view of the
+    # stream still has that version, the watch has not delivered the write yet and the view's status is stale.
+    status: Mapping[str, Any] | None = None
+    stale_version: str | None = None
+
+    def previous_status(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        version = body.get("metadata", {}).get("resourceVersion")
+        if self.status is not None and version is not None and version == self.stale_version:
+            return self.status
+        status: Mapping[str, Any] = body.get("status") or {}
+        return status
+
+    def needs_full_pass(self, generation: int, resync_seconds: float) -> bool:
+        return self.generation != generation or time.monotonic() - self.full_at >= resync_seconds
+
+
+def foreign_owner(stream: Stream, live: Mapping[str, Any]) -> str | None:
+    """Why ``live`` must not be touched: it belongs to another stream, or to no stream at all."""
+    meta = live.get("metadata") or {}
+    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
+    if owner == stream.owner:
+        return None
+    label = f"{live.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
+    if owner:
+        return f"{label} belongs to TelemetraStream {owner}"
+    return f"{label} exists and is not managed by Telemetra"
+
+
+class Reconciler:
+    def __init__(self, kube: Kube, settings: OperatorSettings, metrics: Metrics):
+        self.kube, self.settings, self.metrics = kube, settings, metrics
+
+    # -- one pass ------------------------------------------------------------------------------------------
+    async def reconcile(self, body: Mapping[str, Any], memory: Memory | None = None) -> Outcome:
+        stream = Stream.from_body(body, self.settings)
+        memory = memory if memory is not None else Memory()
+        previous = memory.previous_status(body)
+        events: list[Event] = []
+        full = memory.needs_full_pass(stream.generation, self.settings.resync_seconds)
+        if full:
+            memory.quiet.clear()
+
+        topic_children = [Child(t) for t in topics.build_topics(stream)]
+        producer_children = [Child(p) for p in producer.build_producer(stream)]
+        app = Child(spark.build_spark_application(stream))
+        board = Child(dashboard.build_dashboard(stream))
+        same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
+
+        version = body.get("metadata", {}).get("resourceVersion")
+        ensure_spark = self._ensure_spark(stream, app, previous, memory, version)
+        spark_task = asyncio.create_task(self._visit(app, memory, full, ensure_spark))
+        try:
+            await asyncio.gather(
+                *(
+                    self._visit(child, memory, full, self._ensure(stream, child))
+                    for child in [*topic_children, *same_namespace]
+                ),
+                *([] if stream.spec.dashboard.enabled else [self._remove_dashboard(stream, board)]),
+            )
+        finally:
+            spark_result = await spark_task
+        spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
+        events += spark_events
+        known = {(c.get("kind"), c.get("namespace"), c.get("name")) for c in previous.get("children") or []}
+        for child in [*topic_children, *same_namespace, app]:
+            events += self._child_events(child, known)
+
+        observation = self._observe(stream, topic_children, producer_children, app, board, superseded)
+        new_status = st.build_status(observation, previous)
+        self._remember(memory, stream, [*topic_children, *same_namespace, app], observation, full)
+        outcome = Outcome(new_status, events)
+        if st.status_changed(previous, new_status):
+            await self._write_status(stream, new_status, memory, version)
+            outcome.written = True
+        before, after = previous.get("lifecycleState"), new_status["lifecycleState"]
+        if before != after:
+            outcome.events.append(transition_event(before, after, new_status))
+        return outcome
+
+    async def _write_status(
+        self, stream: Stream, status: Mapping[str, Any], memory: Memory, version: str | None
+    ) -> None:
+        written = await self.kube.patch(
+            STREAM_KIND, stream.namespace, stream.name, {"status": status}, subresource="status"
+        )
+        memory.status, memory.stale_version = written.get("status") or {}, version
+
+    # -- children ------------------------------------------------------------------------------------------
+    async def _visit(
+        self, child: Child, memory: Memory, full: bool, treatment: Coroutine[Any, Any, T]
+    ) -> T | None:
+        """The full ``treatment``; in a light pass, the last object seen (quiet children) or just a read. A
+        child deleted meanwhile is forgotten, so the next pass gives it the full treatment (recreates it)."""
+        label = child.label
+        if full or label not in memory.live:
+            return await treatment
+        treatment.close()  # never started
+        if label in memory.quiet:
+            child.live = memory.live[label]
+            return None
+        meta = child.desired["metadata"]
+        try:
+            child.live = await self.kube.get(kind_for(child.desired), meta["namespace"], meta["name"])
+        except KubeError as exc:
+            child.error = f"{label}: {exc}"
+        return None
+
+    def _remember(
+        self, memory: Memory, stream: Stream, children: Sequence[Child], obs: st.Observation, full: bool
+    ) -> None:
+        """Which children the next light pass may skip: those without readiness, and the ready ones."""
+        checks = st.checks_of(obs)
+        ready_topics = {t.name for t in obs.topics if t.check.status == "True"}
+        for child in children:
+            label, kind = child.label, child.desired["kind"]
+            if child.live is None or child.error or child.conflict:
+                memory.live.pop(label, None)
+                continue
+            memory.live[label] = child.live
+            settled = {
+                "KafkaTopic": child.desired["metadata"]["name"] in ready_topics,
+                "Deployment": checks["ProducerReady"].status == "True",
+                "SparkApplication": checks["ProcessorReady"].status == "True",
+            }.get(kind, True)
+            if settled:
+                memory.quiet.add(label)
+        if full:
+            memory.generation, memory.full_at = stream.generation, time.monotonic()
+
+    async def _ensure(self, stream: Stream, child: Child) -> None:
+        """Create the child, or restore it if it drifted; never touch an object another owner holds."""
+        desired = child.desired
+        meta = desired["metadata"]
+        try:
+            live = await self.kube.get(kind_for(desired), meta["namespace"], meta["name"])
+            if live is not None and (conflict := foreign_owner(stream, live)):
+                child.live, child.conflict = live, conflict
+                return
+            if live is None:
+                child.action = "created"
+            elif paths := drift(desired, live):
+                child.action = "restored"
+                log.info("%s drifted at %s; restoring it", child.label, ", ".join(paths[:5]))
+            else:
+                child.live = live
+                return
+            child.live = await self.kube.apply(desired, manager=MANAGER)
+        except KubeError as exc:
+            child.error = f"{child.label}: {exc}"
+
+    async def _ensure_spark(
+        self, stream: Stream, child: Child, previous: Mapping[str, Any], memory: Memory, version: str | None
+    ) -> tuple[list[Event], str | None]:
+        """Apply the SparkApplication only if its spec hash changed or the live one was edited."""
+        desired = child.desired
+        meta = desired["metadata"]
+        want = meta["annotations"][spark.HASH_ANNOTATION]
+        superseded: str | None = previous.get("supersededSubmissionId")
+        try:
+            live = await self.kube.get(kind_for(desired), meta["namespace"], meta["name"])
+            if live is not None and (conflict := foreign_owner(stream, live)):
+                child.live, child.conflict = live, conflict
+                return [], superseded
+            have = ((live or {}).get("metadata", {}).get("annotations") or {}).get(spark.HASH_ANNOTATION)
+            if live is not None and have == want and not drift(desired, live):
+                child.live = live
+                return [], superseded
+            cause = "created" if live is None else ("spec" if have != want else "drift")
+            if live is not None:
+                superseded = (live.get("status") or {}).get("submissionID") or superseded
+                note = {"supersededSubmissionId": superseded, "sparkSpecHash": want}
+                await self._write_status(stream, note, memory, version)
+            child.live = await self.kube.apply(desired, manager=MANAGER)
+            self.metrics.spark_patches.labels(cause).inc()
+            if cause == "created":
+                child.action = "created"
+                return [], None
+            if cause == "drift":
+                child.action = "restored"
+                return [], superseded
+            return [spark_change_event(stream, previous)], superseded
+        except KubeError as exc:
+            child.error = f"{child.label}: {exc}"
+            return [], superseded
+
+    async def _remove_dashboard(self, stream: Stream, child: Child) -> None:
+        meta = child.desired["metadata"]
+        try:
+            live = await self.kube.get(kind_for(child.desired), meta["namespace"], meta["name"])
+            if live is not None and foreign_owner(stream, live) is None:
+                await self.kube.delete(kind_for(child.desired), meta["namespace"], meta["name"])
+        except KubeError as exc:
+            child.error = f"{child.label}: {exc}"
+
+    def _child_events(self, child: Child, known: set[tuple[Any, Any, Any]]) -> list[Event]:
+        if child.conflict:
+            return [Event("Warning", "ChildConflict", child.conflict)]
+        if child.error:
+            return [Event("Warning", "ApplyFailed", child.error)]
+        ref = child.ref()
+        recreated = child.action == "created" and (ref["kind"], ref["namespace"], ref["name"]) in known
+        if child.action == "restored" or recreated:
+            self.metrics.restores.labels(child.desired["kind"]).inc()
+            what = "was deleted; created it again" if recreated else "was edited; restored it"
+            return [Event("Warning", "ChildRestored", f"{child.label} {what}")]
+        return []  # a first creation is reported once, by the lifecycle transition
+
+    # -- observation ---------------------------------------------------------------------------------------
+    def _observe(
+        self,
+        stream: Stream,
+        topic_children: Sequence[Child],
+        producer_children: Sequence[Child],
+        app: Child,
+        board: Child,
+        superseded: str | None,
+    ) -> st.Observation:
+        deployment = producer_children[-1]
+        everything = [*topic_children, *producer_children, app, board]
+        errors = [c.error for c in everything if c.error]
+        topic_observations = [
+            st.TopicObservation(c.desired["metadata"]["name"], _failed(c))
+            if c.error or c.conflict
+            else st.observe_topic(c.desired["metadata"]["name"], c.live)
+            for c in topic_children
+        ]
+        replicas = deployment.desired["spec"]["replicas"]
+        producer_check = _failed(deployment) if deployment.error or deployment.conflict else None
+        spark_observation = st.observe_spark(app.live) if not (app.error or app.conflict) else None
+        children = [c.ref() for c in [*topic_children, *producer_children, app]]
+        if stream.spec.dashboard.enabled:
+            children.append(board.ref())
+        return st.Observation(
+            generation=stream.generation,
+            suspended=stream.suspended,
+            topics=topic_observations,
+            producer=producer_check or st.observe_deployment(deployment.live, replicas),
+            spark=spark_observation or st.SparkObservation(exists=False),
+            dashboard=self._dashboard_check(stream, board),
+            superseded_submission_id=superseded,
+            spark_spec_hash=app.desired["metadata"]["annotations"][spark.HASH_ANNOTATION],
+            executor_selector=spark.executor_selector(stream),
+            children=children,
+            conflicts=[c.conflict for c in topic_children if c.conflict],
+            error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
+            processor_override=_failed(app) if (app.error or app.conflict) else None,
+        )
+
+    @staticmethod
+    def _dashboard_check(stream: Stream, board: Child) -> st.Check:
+        if not stream.spec.dashboard.enabled:
+            return st.Check("True", "Disabled", "spec.dashboard.enabled is false")
+        if board.error or board.conflict:
+            return _failed(board)
+        if board.live is None:
+            return st.Check("False", "Missing", f"{board.label} does not exist")
+        return st.Check("True", "Provisioned", f"{board.label} (folder {stream.spec.dashboard.folder!r})")
+
+    # -- deletion ------------------------------------------------------------------------------------------
+    async def delete_topics(self, body: Mapping[str, Any]) -> list[Event]:
+        """The finalizer's work: KafkaTopics live in another namespace, so no owner reference covers them."""
+        stream = Stream.from_body(body, self.settings)
+        kept = stream.spec.topic_deletion_policy == "retain"
+        names = []
+        for desired in topics.build_topics(stream):
+            meta = desired["metadata"]
+            live = await self.kube.get(kind_for(desired), meta["namespace"], meta["name"])
+            if live is None or foreign_owner(stream, live) is not None:
+                continue
+            if not kept:
+                await self.kube.delete(kind_for(desired), meta["namespace"], meta["name"])
+            names.append(meta["name"])
+        if not names:
+            return []
+        where = f"in namespace {stream.kafka_namespace}"
+        if kept:
+            return [
+                Event(
+                    "Normal",
+                    "TopicsRetained",
+                    f"kept {', '.join(names)} {where} (topicDeletionPolicy: retain)",
+                )
+            ]
+        return [Event("Normal", "TopicsDeleted", f"deleted {', '.join(names)} {where}")]
+
+
+def _failed(child: Child) -> st.Check:
+    if child.conflict:
+        return st.Check("False", "ChildConflict", child.conflict)
+    return st.Check("False", "ApplyFailed", child.error or "failed")
+
+
+def spark_change_event(stream: Stream, previous: Mapping[str, Any]) -> Event:
+    if previous.get("lifecycleState") in ("Suspended", "Suspending") and not stream.suspended:
+        return Event("Normal", "Resuming", "resuming the Spark job and the producer")
+    if stream.suspended:
+        return Event("Normal", "Suspending", "suspending the Spark job and scaling the producer to zero")
+    return Event("Normal", "SparkRestarting", "the Spark job's spec changed (or restartNonce); it restarts")
+
+
+def transition_event(before: str | None, after: str, status: Mapping[str, Any]) -> Event:
+    ready = st.condition(status, "Ready") or {}
+    message = f"{before or 'New'} → {after}: {ready.get('message', '')}".rstrip(": ")
+    kind: EventType = "Warning" if after in ("Failed", "Degraded") else "Normal"
+    return Event(kind, after, message)

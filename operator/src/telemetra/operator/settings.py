@@ -1,0 +1,104 @@
+"""Operator-wide settings from the environment (prefix ``TELEMETRA_OPERATOR_``), read once and cached."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """What every stream shares: where Kafka, the store and the images are, and how often to converge."""
+
+    model_config = SettingsConfigDict(env_prefix="TELEMETRA_OPERATOR_", extra="ignore", frozen=True)
+
+    # -- watching ----------------------------------------------------------------------------------------
+    watch_namespace: str = ""
+    """Namespace whose TelemetraStreams are handled; empty: every namespace (needs a ClusterRole)."""
+
+    resync_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """Level-based convergence interval: every stream is compared with its children this often, so a
+    deleted or edited child is restored within one interval."""
+
+    progress_seconds: float = Field(default=3.0, gt=0, le=600)
+    """Shorter interval used while a stream is converging (children not ready yet), so readiness shows up
+    in status soon after the children report it."""
+
+    stall_factor: float = Field(default=4.0, ge=2)
+    """Liveness fails when no reconciliation finished for ``stall_factor × resync_seconds`` while streams
+    exist (a stuck event loop, API client or watch)."""
+
+    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Timeout of each request the operator makes to the Kubernetes API."""
+
+    # -- endpoints ---------------------------------------------------------------------------------------
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    """Prometheus metrics (``/metrics``); 0 disables them."""
+
+    liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
+    """kopf's liveness endpoint; empty disables it."""
+
+    # -- Kafka (Strimzi) ---------------------------------------------------------------------------------
+    kafka_cluster: str = "telemetra-kafka"
+    """Default Strimzi Kafka cluster (the ``strimzi.io/cluster`` label) when a stream names none."""
+
+    kafka_namespace: str = "kafka"
+    """Default namespace of that cluster, where its Topic Operator watches KafkaTopics."""
+
+    kafka_bootstrap: str = ""
+    """Bootstrap address of the default cluster; empty: Strimzi's ``<cluster>-kafka-bootstrap.<ns>.svc:9092``.
+    Streams on another cluster always use Strimzi's convention."""
+
+    kafka_topic_api_version: str = "kafka.strimzi.io/v1"
+    """``v1`` for Strimzi ≥ 0.49 (the only version from 1.0); ``v1beta2`` for older releases."""
+
+    # -- the store and cache the Spark job writes to ------------------------------------------------------
+    store_secret: str = "telemetra-store"
+    """Secret (in the stream's namespace) whose ``store_secret_key`` holds TELEMETRA_STORE_URL."""
+
+    store_secret_key: str = "url"
+    cache_secret: str = "telemetra-cache"
+    """Secret (in the stream's namespace) whose ``cache_secret_key`` holds TELEMETRA_CACHE_URL."""
+
+    cache_secret_key: str = "url"
+
+    # -- images ------------------------------------------------------------------------------------------
+    producer_image: str = "telemetra/telemetra:0.1.0"
+    """Image with the ``telemetra`` CLI (producers and ingesters)."""
+
+    image_pull_policy: str = Field(default="IfNotPresent", pattern=r"^(Always|IfNotPresent|Never)$")
+
+    spark_image: str = "telemetra/telemetra-spark:0.1.0"
+    """Spark image with the job at ``local:///opt/telemetra/spark_main.py``; a stream may override it."""
+
+    spark_version: str = "4.2.0"
+    """Spark version of ``spark_image`` (a stream may override both)."""
+
+    spark_packages: list[str] = Field(default_factory=list)
+    """Maven packages ``spark-submit`` resolves at each submission (``{spark_version}`` is substituted), e.g.
+    ``["org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}"]`` for an image without the Kafka
+    connector. Empty by default: Telemetra's Spark image bakes the connector into ``/opt/spark/jars``, so a
+    submission needs neither Maven Central nor a writable Ivy cache in the Spark operator's pod."""
+
+    spark_service_account: str = "telemetra-spark"
+    """ServiceAccount of the Spark driver (it creates executor pods; the chart grants that)."""
+
+    # -- Spark checkpoints ---------------------------------------------------------------------------------
+    checkpoint_base_uri: str = "s3a://telemetra/checkpoints"
+    """Durable base URI; each stream checkpoints under ``<base>/<namespace>/<streamId>``."""
+
+    checkpoint_claim: str = ""
+    """PersistentVolumeClaim mounted at the path of a ``file://`` base URI (driver and executors)."""
+
+    # -- Grafana -------------------------------------------------------------------------------------------
+    grafana_folder_annotation: str = "grafana_folder"
+    """Annotation the Grafana dashboard sidecar reads the folder from (``sidecar.dashboards.folderAnnotation``)."""
+
+    prometheus_datasource_uid: str = "prometheus"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> OperatorSettings:
+    """The settings of this process (tests build ``OperatorSettings(...)`` directly instead)."""
+    return OperatorSettings()

@@ -1,0 +1,78 @@
+"""Operator test fixtures: ``kube_cluster`` (a real Kubernetes API server with controller manager, scheduler,
+kwok and the upstream CRDs; one per session) and ``helm_binary``.
+
+The TelemetraStream operator's fixtures (``telemetra_crd``, ``kube``, ``namespaces``, ``operator_process``)
+simulate nothing but the Topic Operator and the Spark operator, whose status the tests write themselves
+(``telemetra.operator.testing``). Real: the API server with our CRD from the chart, the controller manager
+(garbage collection, Deployments), kwok (pods become Ready) and the operator, run as a subprocess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from telemetra.operator import testing as t
+from telemetra.operator.crd import CHART_PATH
+from telemetra.operator.kube import Kube, KubeError
+from telemetra.operator.localstack.cluster import KubeCluster
+
+pytest_plugins = ["telemetra.operator.localstack.pytest_plugin"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    streams: str  # where the TelemetraStreams and their same-namespace children live
+    kafka: str  # where the KafkaTopics go (the Kafka cluster's namespace)
+
+
+@pytest.fixture(scope="session")
+def telemetra_crd(kube_cluster: KubeCluster) -> str:
+    """The CRD exactly as the chart ships it."""
+    (name,) = kube_cluster.apply_crds([REPO / CHART_PATH])
+    return name
+
+
+@pytest.fixture
+async def kube(kube_cluster: KubeCluster) -> AsyncIterator[Kube]:
+    client = t.client(kube_cluster.server, kube_cluster.ca_file, kube_cluster.token)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def namespaces(kube: Kube, telemetra_crd: str) -> AsyncIterator[Namespaces]:
+    spaces = Namespaces(t.unique("ts"), t.unique("kafka"))
+    for name in (spaces.streams, spaces.kafka):
+        await t.create_namespace(kube, name)
+    try:
+        yield spaces
+    finally:
+        # The operator is gone by now: release its finalizers, or the namespace would never terminate.
+        with contextlib.suppress(KubeError):
+            for stream in await kube.list(t.STREAM, spaces.streams):
+                patch = {"metadata": {"finalizers": None}}
+                await kube.patch(t.STREAM, spaces.streams, stream["metadata"]["name"], patch)
+        for name in (spaces.streams, spaces.kafka):
+            await t.delete_namespace(kube, name)
+
+
+@pytest.fixture
+def operator_process(
+    kube_cluster: KubeCluster, namespaces: Namespaces, tmp_path: Path
+) -> Iterator[t.OperatorProcess]:
+    """The operator on this test's namespaces, resyncing every 2 s; its log is printed if the test fails."""
+    process = t.OperatorProcess(
+        kube_cluster.env(), namespaces.streams, namespaces.kafka, tmp_path / "operator.log"
+    )
+    with process:
+        yield process
+    print(f"--- operator log ({process.log_path}) ---\n{process.log()[-20000:]}")

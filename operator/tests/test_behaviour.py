@@ -1,0 +1,245 @@
+"""Level-based behaviour against a real API server: drift is reverted within one resync interval, suspend and
+resume, restartNonce, the scale subresource, conflicts, and the operator's metrics and liveness endpoints.
+
+The operator fixture resyncs every 2 s (``TELEMETRA_OPERATOR_RESYNC_SECONDS``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from telemetra.operator import testing as t
+from telemetra.operator.builders.spark import HASH_ANNOTATION, NONCE_ANNOTATION
+from telemetra.operator.kube import Kube
+
+from .conftest import Namespaces
+
+RESYNC = 2.0
+SLACK = 2.0  # one reconciliation and the watch latency, on a busy 2-core machine
+
+
+async def _stream(kube: Kube, spaces: Namespaces, process: t.OperatorProcess, name: str, **spec: Any) -> None:
+    await t.wait_for(lambda: t.operator_alive(process), within=30, what="operator liveness")
+    await t.run_ready(kube, spaces.streams, spaces.kafka, t.stream_manifest(name, **spec))
+
+
+async def _restored(kube: Kube, what: str, probe: Any, started: float) -> float:
+    await t.wait_for(probe, within=RESYNC + SLACK, interval=0.05, what=what)
+    return time.monotonic() - started
+
+
+async def test_deleted_or_edited_children_are_restored_within_one_interval(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    ns, kafka = namespaces.streams, namespaces.kafka
+    await _stream(kube, namespaces, operator_process, "drift")
+    producer, app, board = "telemetra-drift-producer", "telemetra-drift", "telemetra-drift-dashboard"
+    topic = "telemetra.drift.events"
+
+    # deleted children come back
+    for kind, namespace, name in [
+        (t.DEPLOYMENT, ns, producer),
+        (t.CONFIG_MAP, ns, board),
+        (t.KAFKA_TOPIC, kafka, topic),
+        (t.SPARK_APP, ns, app),
+    ]:
+        await kube.delete(kind, namespace, name)
+        started = time.monotonic()
+
+        async def back(kind: Any = kind, namespace: str = namespace, name: str = name) -> bool:
+            obj = await kube.get(kind, namespace, name)
+            return obj is not None and obj["metadata"].get("deletionTimestamp") is None
+
+        await _restored(kube, f"{name} recreated", back, started)
+
+    # edited children are reverted
+    await kube.patch(t.DEPLOYMENT, ns, producer, {"spec": {"replicas": 3}})
+    await kube.patch(t.KAFKA_TOPIC, kafka, topic, {"spec": {"config": {"retention.ms": 1000}}})
+    await kube.patch(t.SPARK_APP, ns, app, {"spec": {"executor": {"instances": 7}}})
+    await kube.patch(t.CONFIG_MAP, ns, board, {"metadata": {"labels": {"grafana_dashboard": "0"}}})
+    started = time.monotonic()
+
+    async def reverted() -> bool:
+        deployment = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+        kafka_topic = await kube.get(t.KAFKA_TOPIC, kafka, topic) or {}
+        spark_app = await kube.get(t.SPARK_APP, ns, app) or {}
+        dashboard = await kube.get(t.CONFIG_MAP, ns, board) or {}
+        return (
+            deployment.get("spec", {}).get("replicas") == 1
+            and kafka_topic.get("spec", {}).get("config", {}).get("retention.ms") == 24 * 3_600_000
+            and spark_app.get("spec", {}).get("executor", {}).get("instances") == 1
+            and dashboard.get("metadata", {}).get("labels", {}).get("grafana_dashboard") == "1"
+        )
+
+    await _restored(kube, "edits reverted", reverted, started)
+
+    async def restored_events() -> bool:
+        reasons = [e["reason"] for e in await t.events_for(kube, ns, "drift")]
+        return reasons.count("ChildRestored") >= 8
+
+    await t.wait_for(restored_events, within=10, what="8 ChildRestored events")
+
+
+async def test_suspend_and_resume(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    ns = namespaces.streams
+    await _stream(kube, namespaces, operator_process, "pause")
+    app_name, producer = "telemetra-pause", "telemetra-pause-producer"
+    before = await kube.get(t.SPARK_APP, ns, app_name) or {}
+
+    await kube.patch(t.STREAM, ns, "pause", {"spec": {"state": "suspended"}})
+
+    async def suspended_children() -> bool:
+        deployment = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+        app = await kube.get(t.SPARK_APP, ns, app_name) or {}
+        return deployment["spec"]["replicas"] == 0 and app["spec"].get("suspend") is True
+
+    await t.wait_for(suspended_children, within=5, what="producer at 0 and the job suspended")
+    await t.wait_for(lambda: _state(kube, ns, "pause", "Suspending"), within=5, what="Suspending")
+    await t.set_spark_state(kube, ns, app_name, "SUSPENDED")
+    stream = await t.wait_condition(kube, ns, "pause", "Ready", "False", reason="Suspended")
+    stream = await t.wait_for(
+        lambda: _state(kube, ns, "pause", "Suspended"), within=20, what="lifecycle Suspended (pods gone)"
+    )
+    assert t.condition(stream, "ProducerReady")["reason"] == "Suspended"
+    assert t.condition(stream, "ProcessorReady")["reason"] == "Suspended"
+    assert (await kube.get(t.SPARK_APP, ns, app_name) or {})["metadata"]["uid"] == before["metadata"]["uid"]
+
+    await kube.patch(t.STREAM, ns, "pause", {"spec": {"state": "running"}})
+
+    async def resumed_children() -> bool:
+        deployment = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+        app = await kube.get(t.SPARK_APP, ns, app_name) or {}
+        return deployment["spec"]["replicas"] == 1 and app["spec"].get("suspend") is False
+
+    await t.wait_for(resumed_children, within=5, what="producer back to 1 and the job resumed")
+    await t.set_spark_state(kube, ns, app_name, "RUNNING", submission="after-resume")
+    await t.wait_condition(kube, ns, "pause", "Ready", "True")
+
+    async def transitions() -> bool:
+        reasons = {e["reason"] for e in await t.events_for(kube, ns, "pause")}
+        return {"Suspending", "Suspended", "Resuming", "Running"} <= reasons
+
+    await t.wait_for(transitions, within=10, what="suspend/resume events")
+
+
+async def _state(kube: Kube, ns: str, name: str, state: str) -> dict[str, Any] | None:
+    stream = await t.get_stream(kube, ns, name)
+    return stream if stream.get("status", {}).get("lifecycleState") == state else None
+
+
+async def test_restart_nonce_restarts_only_the_job_and_a_folder_change_does_not(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    ns = namespaces.streams
+    await _stream(kube, namespaces, operator_process, "nonce")
+    app_name, producer = "telemetra-nonce", "telemetra-nonce-producer"
+    app = await kube.get(t.SPARK_APP, ns, app_name) or {}
+    deployment = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+    first_submission = app["status"]["submissionID"]
+
+    await kube.patch(t.STREAM, ns, "nonce", {"spec": {"restartNonce": 1}})
+
+    async def restarted() -> dict[str, Any] | None:
+        obj = await kube.get(t.SPARK_APP, ns, app_name) or {}
+        return obj if obj["spec"]["driver"]["annotations"][NONCE_ANNOTATION] == "1" else None
+
+    patched = await t.wait_for(restarted, within=5, what="the job's spec carries the new nonce")
+    assert patched["metadata"]["generation"] == app["metadata"]["generation"] + 1
+    # The old submission still runs until the Spark operator resubmits: the stream says Restarting, not Ready.
+    stream = await t.wait_for(lambda: _state(kube, ns, "nonce", "Restarting"), within=5, what="Restarting")
+    assert t.condition(stream, "ProcessorReady")["reason"] == "Restarting"
+    assert stream["status"]["supersededSubmissionId"] == first_submission
+    assert stream["status"]["sparkSpecHash"] == patched["metadata"]["annotations"][HASH_ANNOTATION]
+    await t.set_spark_state(kube, ns, app_name, "RUNNING", submission="second")
+    await t.wait_condition(kube, ns, "nonce", "Ready", "True")
+    unchanged = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+    assert (
+        unchanged["metadata"]["generation"] == deployment["metadata"]["generation"]
+    )  # the producer kept running
+
+    # A dashboard folder change reaches the dashboard only: the SparkApplication is not even patched.
+    app = await kube.get(t.SPARK_APP, ns, app_name) or {}
+    stream = await t.get_stream(kube, ns, "nonce")
+    await kube.patch(t.STREAM, ns, "nonce", {"spec": {"dashboard": {"folder": "Moved"}}})
+
+    async def moved() -> bool:
+        board = await kube.get(t.CONFIG_MAP, ns, "telemetra-nonce-dashboard") or {}
+        return board["metadata"]["annotations"].get("grafana_folder") == "Moved"
+
+    await t.wait_for(moved, within=5, what="dashboard moved")
+    now = await t.wait_condition(kube, ns, "nonce", "Ready", "True")
+    assert now["status"]["observedGeneration"] == stream["metadata"]["generation"] + 1
+    await _sleep_one_interval()
+    after = await kube.get(t.SPARK_APP, ns, app_name) or {}
+    assert after["metadata"]["resourceVersion"] == app["metadata"]["resourceVersion"], "the job was patched"
+    deployment_after = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+    assert deployment_after["metadata"]["generation"] == deployment["metadata"]["generation"]
+
+    async def one_restart() -> bool:
+        return [e["reason"] for e in await t.events_for(kube, ns, "nonce")].count("SparkRestarting") == 1
+
+    await t.wait_for(one_restart, within=10, what="exactly one SparkRestarting event")
+
+
+async def _sleep_one_interval() -> None:
+    import asyncio
+
+    await asyncio.sleep(RESYNC + 0.5)
+
+
+async def test_scale_subresource_sets_the_executors(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    ns = namespaces.streams
+    await _stream(kube, namespaces, operator_process, "scaled")
+    scale = await kube.request("GET", t.STREAM.path(ns, "scaled", "scale"))
+    assert (scale["spec"]["replicas"], scale["status"]["replicas"]) == (1, 1)
+    assert scale["status"]["selector"] == "sparkoperator.k8s.io/app-name=telemetra-scaled,spark-role=executor"
+    await kube.patch(t.STREAM, ns, "scaled", {"spec": {"replicas": 3}}, subresource="scale")
+
+    async def three() -> bool:
+        app = await kube.get(t.SPARK_APP, ns, "telemetra-scaled") or {}
+        return app["spec"]["executor"]["instances"] == 3
+
+    await t.wait_for(three, within=5, what="3 executors requested")
+    await t.set_spark_state(kube, ns, "telemetra-scaled", "RUNNING", submission="scaled-up")
+    await t.wait_condition(kube, ns, "scaled", "Ready", "True")
+    scale = await kube.request("GET", t.STREAM.path(ns, "scaled", "scale"))
+    assert (scale["spec"]["replicas"], scale["status"]["replicas"]) == (3, 3)
+
+
+async def test_a_second_stream_with_the_same_id_is_refused_not_merged(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    ns = namespaces.streams
+    await _stream(kube, namespaces, operator_process, "first", stream_id="shared")
+    owner = await kube.get(t.KAFKA_TOPIC, namespaces.kafka, "telemetra.shared.events") or {}
+    second = t.stream_manifest("second", "shared", kafka={"partitions": 9})
+    await kube.create({**second, "metadata": {"name": "second", "namespace": ns}})
+    stream = await t.wait_condition(kube, ns, "second", "TopicsReady", "False", reason="TopicConflict")
+    assert "belongs to TelemetraStream" in t.condition(stream, "TopicsReady")["message"]
+    assert stream["status"]["lifecycleState"] == "Failed"
+    topic = await kube.get(t.KAFKA_TOPIC, namespaces.kafka, "telemetra.shared.events") or {}
+    assert topic["spec"]["partitions"] == owner["spec"]["partitions"] == 3
+    first = await t.get_stream(kube, ns, "first")
+    assert t.condition(first, "Ready")["status"] == "True"
+
+
+async def test_metrics_and_liveness(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    await _stream(kube, namespaces, operator_process, "observed")
+    status, text = await t.http_get(f"http://127.0.0.1:{operator_process.metrics_port}/metrics")
+    assert status == 200
+    assert 'telemetra_operator_reconciles_total{result="ok"}' in text
+    assert "telemetra_operator_reconcile_duration_seconds_bucket" in text
+    assert 'telemetra_operator_streams{state="Running"} 1.0' in text
+
+    async def probe_sees_the_stream() -> bool:  # kopf caches probe results for 10 s
+        status, body = await t.http_get(f"http://127.0.0.1:{operator_process.liveness_port}/healthz")
+        return status == 200 and json.loads(body)["reconciliation"]["streams"] == 1
+
+    await t.wait_for(probe_sees_the_stream, within=15, interval=0.5, what="liveness reporting one stream")

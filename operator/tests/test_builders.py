@@ -1,0 +1,280 @@
+"""Pure builders: spec → child manifests. Checked against the real contracts they feed: the ``telemetra``
+CLI's own argument parser, the analytics core's config, the upstream CRDs (Strimzi, Spark operator) and
+Kubernetes' OpenAPI schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from telemetra.cli import build_parser
+from telemetra.operator.builders import dashboard, producer, spark, topics
+from telemetra.operator.settings import OperatorSettings
+from telemetra.operator.stream import OWNER_ANNOTATION, Stream
+from telemetra.operator.testing import load_example
+from telemetra.producers.scenarios import parse_scenario
+from telemetra.spark.settings import analytics_config_from_json, parse_args
+
+UPSTREAM = Path(__file__).resolve().parents[1] / "src/telemetra/operator/localstack/upstream-crds"
+SETTINGS = OperatorSettings(kafka_namespace="kafka", kafka_cluster="telemetra-kafka")
+
+
+def make(
+    spec: dict[str, Any] | None = None, *, settings: OperatorSettings = SETTINGS, **extra: Any
+) -> Stream:
+    body_spec = {"streamId": "demo", "source": {"type": "mock", "mock": {}}, **(spec or {}), **extra}
+    body = {
+        "metadata": {"name": "demo", "namespace": "team", "uid": "uid-1", "generation": 3},
+        "spec": body_spec,
+    }
+    return Stream.from_body(body, settings)
+
+
+def example_stream(name: str) -> Stream:
+    doc = next(d for d in load_example(name) if d["kind"] == "TelemetraStream")
+    body = {**doc, "metadata": {**doc["metadata"], "namespace": "team", "uid": "u", "generation": 1}}
+    return Stream.from_body(body, SETTINGS)
+
+
+def expand(args: list[str], env: dict[str, str]) -> list[str]:
+    """What the kubelet does with ``$(VAR)`` in container arguments."""
+    for name, value in env.items():
+        args = [a.replace(f"$({name})", value) for a in args]
+    return args
+
+
+# -- topics ------------------------------------------------------------------------------------------------
+def test_topics_live_in_the_kafka_namespace_with_the_cluster_label() -> None:
+    events, dead = topics.build_topics(make({"kafka": {"partitions": 6, "retentionHours": 2}}))
+    assert events["metadata"]["name"] == "telemetra.demo.events"
+    assert dead["metadata"]["name"] == "telemetra.demo.dead-letter"
+    for topic in (events, dead):
+        assert topic["apiVersion"] == "kafka.strimzi.io/v1"
+        assert topic["metadata"]["namespace"] == "kafka"
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "telemetra-kafka"
+        assert topic["metadata"]["annotations"][OWNER_ANNOTATION] == "team/demo"
+        assert "ownerReferences" not in topic["metadata"]  # cross-namespace: cleaned up by the finalizer
+    assert events["spec"]["partitions"] == 6 and dead["spec"]["partitions"] == 1
+    assert events["spec"]["config"]["retention.ms"] == 2 * 3_600_000
+
+
+def test_a_stream_may_name_another_cluster() -> None:
+    stream = make({"kafka": {"cluster": "other", "namespace": "streaming"}})
+    assert topics.build_topics(stream)[0]["metadata"]["namespace"] == "streaming"
+    assert stream.kafka_bootstrap == "other-kafka-bootstrap.streaming.svc:9092"
+    assert (
+        make(settings=SETTINGS.model_copy(update={"kafka_bootstrap": "k:9092"})).kafka_bootstrap == "k:9092"
+    )
+
+
+# -- producer ----------------------------------------------------------------------------------------------
+def test_mock_producer_arguments_parse_with_the_cli() -> None:
+    scenarios = [
+        {"kind": "hype", "atSeconds": 60, "durationSeconds": 30, "factor": 4},
+        {"kind": "raid", "atSeconds": 9},
+    ]
+    stream = make({"source": {"type": "mock", "mock": {"rate": 120, "seed": 3, "scenarios": scenarios}}})
+    account, config, deployment = producer.build_producer(stream)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["telemetra"]
+    args = build_parser().parse_args(expand(container["args"], config["data"]))
+    assert args.command == "produce"
+    assert args.streams == ["demo"] and args.rate == 120 and args.seed == 3 and args.speed == 1
+    assert args.duration >= 365 * 86_400
+    assert args.sink == "kafka://telemetra-kafka-kafka-bootstrap.kafka.svc:9092?topic=telemetra.demo.events"
+    assert [(s.kind.value, s.at, s.duration, s.factor) for s in args.scenario] == [
+        ("hype", 60, 30, 4),
+        ("raid", 9, parse_scenario("raid@9").duration, parse_scenario("raid@9").factor),
+    ]
+    assert account["automountServiceAccountToken"] is False
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+
+
+def test_twitch_and_replay_arguments_parse_with_the_cli() -> None:
+    twitch = example_stream("twitch")
+    _, config, deployment = producer.build_producer(twitch)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = build_parser().parse_args(expand(container["args"], config["data"]))
+    assert (args.source, args.channel) == ("twitch", "shroud")
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert secret_env["TWITCH_CLIENT_SECRET"] == {"name": "twitch-helix", "key": "client-secret"}
+
+    replay = example_stream("replay-configmap")
+    _, config, deployment = producer.build_producer(replay)
+    pod = deployment["spec"]["template"]["spec"]
+    args = build_parser().parse_args(expand(pod["containers"][0]["args"], config["data"]))
+    assert (args.source, args.events, args.speed) == ("replay", producer.REPLAY_FILE, 8)
+    volume = next(v for v in pod["volumes"] if v["name"] == "replay")
+    items = [{"key": "events.jsonl", "path": "events.jsonl"}]
+    assert volume["configMap"] == {"name": "recorded-evening", "items": items}
+
+    by_url = example_stream("replay-url")
+    pod = producer.build_producer(by_url)[2]["spec"]["template"]["spec"]
+    fetch = pod["initContainers"][0]
+    assert fetch["command"][-2:] == ["https://example.com/telemetra/finals-2026.jsonl", producer.REPLAY_FILE]
+
+
+def test_suspended_producer_has_no_replicas_and_config_changes_roll_it() -> None:
+    running = producer.build_producer(make())[2]
+    assert running["spec"]["replicas"] == 1
+    assert running["spec"]["strategy"] == {"type": "Recreate"}
+    assert producer.build_producer(make(state="suspended"))[2]["spec"]["replicas"] == 0
+    other = producer.build_producer(make(settings=SETTINGS.model_copy(update={"kafka_bootstrap": "k:1"})))[2]
+    key = producer.CONFIG_HASH_ANNOTATION
+    assert (
+        other["spec"]["template"]["metadata"]["annotations"][key]
+        != (running["spec"]["template"]["metadata"]["annotations"][key])
+    )
+
+
+# -- Spark -------------------------------------------------------------------------------------------------
+def test_the_job_parses_its_arguments_and_analytics_config() -> None:
+    """The job's own parser (``telemetra.spark.settings``) reads what the SparkApplication passes."""
+    stream = example_stream("mock-full")
+    job = parse_args(
+        spark.build_spark_spec(stream)["arguments"], env={"TELEMETRA_STORE_URL": "postgresql://db/t"}
+    )
+    assert (job.stream_id, job.events_topic, job.dead_letter_topic) == (
+        "showcase",
+        "telemetra.showcase.events",
+        "telemetra.showcase.dead-letter",
+    )
+    assert job.checkpoint_dir == "s3a://telemetra/checkpoints/team/showcase"
+    assert (job.trigger_interval_ms, job.shuffle_partitions, job.metrics_port) == (5000, 6, 9108)
+    assert not job.local
+    config = job.analytics
+    assert config == analytics_config_from_json(json.dumps(spark.analytics_config(stream)))
+    assert (config.window, config.slide, config.lateness, config.top_emotes) == (60, 10, 15, 15)
+    assert config.thresholds.chat_spike.ratio == 2.5
+    assert config.thresholds.revenue_spike.min_usd == 200
+    assert config.thresholds.viewer_drop.ratio == 0.6
+
+
+def test_spark_application_follows_the_job_contract() -> None:
+    app = spark.build_spark_application(make({"spark": {"executors": 3, "shufflePartitions": 8}}))
+    spec = app["spec"]
+    assert app["apiVersion"] == "sparkoperator.k8s.io/v1beta2"
+    assert spec["mainApplicationFile"] == "local:///opt/telemetra/spark_main.py"
+    assert spec["restartPolicy"] == {
+        "type": "Always",
+        "onFailureRetryInterval": 10,
+        "onSubmissionFailureRetryInterval": 20,
+    }
+    assert spec["executor"]["instances"] == 3
+    assert "deps" not in spec  # the image bakes the Kafka connector; resolving it is opt-in:
+    with_packages = SETTINGS.model_copy(
+        update={"spark_packages": ["org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}"]}
+    )
+    deps = spark.build_spark_spec(make(settings=with_packages))["deps"]
+    assert deps == {"packages": ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0"]}
+    args = dict(zip(spec["arguments"][::2], spec["arguments"][1::2], strict=True))
+    assert args["--stream-id"] == "demo"
+    assert args["--kafka-bootstrap"] == "telemetra-kafka-kafka-bootstrap.kafka.svc:9092"
+    assert args["--checkpoint-dir"] == "s3a://telemetra/checkpoints/team/demo"
+    assert args["--events-topic"] == "telemetra.demo.events"
+    assert args["--dead-letter-topic"] == "telemetra.demo.dead-letter"
+    assert args["--trigger-interval"] == "10s" and args["--shuffle-partitions"] == "8"
+    assert args["--metrics-port"] == "9108"
+    conf = spec["sparkConf"]
+    assert conf["spark.kubernetes.driver.secretKeyRef.TELEMETRA_STORE_URL"] == "telemetra-store:url"
+    assert conf["spark.kubernetes.executor.secretKeyRef.TELEMETRA_CACHE_URL"] == "telemetra-cache:url"
+    assert app["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+
+
+def test_a_file_checkpoint_mounts_its_claim() -> None:
+    settings = SETTINGS.model_copy(
+        update={"checkpoint_base_uri": "file:///checkpoints", "checkpoint_claim": "ckpt"}
+    )
+    conf = spark.spark_conf(make(settings=settings))
+    prefix = "spark.kubernetes.driver.volumes.persistentVolumeClaim.checkpoints"
+    assert conf[f"{prefix}.options.claimName"] == "ckpt"
+    assert conf[f"{prefix}.mount.path"] == "/checkpoints"
+
+
+def test_only_what_reaches_the_job_changes_the_spark_hash() -> None:
+    def digest(stream: Stream) -> str:
+        return spark.build_spark_application(stream)["metadata"]["annotations"][spark.HASH_ANNOTATION]
+
+    base = digest(make())
+    assert digest(make()) == base
+    assert digest(make({"dashboard": {"folder": "Elsewhere"}})) == base
+    assert digest(make({"kafka": {"retentionHours": 99}})) == base
+    assert digest(make({"source": {"type": "mock", "mock": {"rate": 999}}})) == base
+    for changed in (
+        make(restartNonce=1),
+        make(state="suspended"),
+        make({"spark": {"executors": 2}}),
+        make({"processing": {"slideSeconds": 5}}),
+    ):
+        assert digest(changed) != base
+    assert spark.build_spark_spec(make(state="suspended"))["suspend"] is True
+
+
+# -- dashboard ---------------------------------------------------------------------------------------------
+def test_dashboard_configmap_for_the_grafana_sidecar() -> None:
+    stream = make({"dashboard": {"folder": "Streams"}})
+    board = dashboard.build_dashboard(stream)
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert board["metadata"]["annotations"]["grafana_folder"] == "Streams"
+    (key, text), *_ = board["data"].items()
+    assert key == "telemetra-demo.json"
+    content = json.loads(text)
+    assert len(content["uid"]) <= 40
+    titles = " ".join(p["title"] for p in content["panels"]).lower()
+    for word in (
+        "chat rate",
+        "viewers",
+        "sentiment",
+        "revenue",
+        "moments",
+        "input",
+        "batch duration",
+        "dead letters",
+    ):
+        assert word in titles
+    exprs = " ".join(t["expr"] for p in content["panels"] for t in p["targets"])
+    for metric in (*dashboard.JOB_METRICS, *dashboard.STREAM_METRICS):
+        assert f'{metric}{{stream_id="demo"}}' in exprs
+    assert all(p["datasource"]["uid"] == "prometheus" for p in content["panels"])
+
+
+# -- upstream schemas --------------------------------------------------------------------------------------
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """The upstream schema with unknown fields forbidden (the API server would silently prune them)."""
+    schema = dict(schema)
+    if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        schema["properties"] = {k: _closed(v) for k, v in schema["properties"].items()}
+        schema.setdefault("additionalProperties", False)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = _closed(schema[key])
+    return schema
+
+
+def _crd_schema(path: str, version: str) -> dict[str, Any]:
+    crd = yaml.load((UPSTREAM / path).read_text(), Loader=yaml.CSafeLoader)
+    schema: dict[str, Any] = next(v for v in crd["spec"]["versions"] if v["name"] == version)["schema"][
+        "openAPIV3Schema"
+    ]
+    return schema
+
+
+@pytest.mark.parametrize("name", ["minimal", "mock-full", "twitch", "replay-configmap", "replay-url"])
+def test_children_conform_to_the_upstream_crds_and_kubernetes(name: str) -> None:
+    stream = example_stream(name)
+    topic_schema = _closed(_crd_schema("strimzi/1.2.0/043-Crd-kafkatopic.yaml", "v1")["properties"]["spec"])
+    for topic in topics.build_topics(stream):
+        jsonschema.validate(topic["spec"], topic_schema)
+    spark_schema = _crd_schema("spark-operator/sparkoperator.k8s.io_sparkapplications.yaml", "v1beta2")
+    jsonschema.validate(
+        spark.build_spark_application(stream)["spec"], _closed(spark_schema["properties"]["spec"])
+    )
+    for obj in [*producer.build_producer(stream), dashboard.build_dashboard(stream)]:
+        kubernetes_validate.validate(obj, "1.35", strict=True)

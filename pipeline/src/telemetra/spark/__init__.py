@@ -1,0 +1,11 @@
+"""The Spark Structured Streaming job: one stream's Kafka topic through the analytics core into the store and
+the cache. Entry point: ``python -m telemetra.spark.job`` (see :mod:`telemetra.spark.job`)."""
+
+from telemetra.spark.settings import (
+    JobSettings,
+    analytics_config_from_json,
+    analytics_config_to_json,
+    parse_args,
+)
+
+__all__ = ["JobSettings", "analytics_config_from_json", "analytics_config_to_json", "parse_args"]

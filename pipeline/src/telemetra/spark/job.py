@@ -1,0 +1,231 @@
+"""One stream's Spark Structured Streaming job: Kafka → the analytics core → PostgreSQL + Redis.
+
+::
+
+    python -m telemetra.spark.job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
+        [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] [--metrics-port 9108] …
+
+The plan: the stream's Kafka topic → (stream id, value, partition, offset, timestamp) → grouped by the stream
+id (one key: one job serves one stream) → :class:`~telemetra.spark.processor.AnalyticsProcessor`, which
+validates each record, runs the embedded engine's analytics core over the valid ones in offset order, and
+keeps its state in the checkpoint → ``foreachBatch``
+(:class:`~telemetra.spark.writer.OutputWriter`): dead letters to Kafka, windows and moments upserted into the
+store, the latest state published to the cache. A query that fails (Kafka or a dependency gone for longer
+than the retries) is restarted from its checkpoint with a backoff; SIGTERM stops it between writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from types import FrameType, TracebackType
+from typing import Any
+
+from telemetra.logs import configure_logging
+from telemetra.services.settings import Settings
+from telemetra.spark.metrics import JobMetrics, ProgressListener
+from telemetra.spark.processor import OUTPUT_SCHEMA, AnalyticsProcessor
+from telemetra.spark.session import PANDAS_WARNING, create_session
+from telemetra.spark.settings import JobSettings, analytics_config_to_json, parse_args
+from telemetra.spark.writer import OutputWriter
+
+log = logging.getLogger("telemetra.spark.job")
+MAX_FAILURES = 20  # consecutive query failures without a batch written in between, then the job exits
+BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before restarting a failed query
+
+
+def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
+    """Start the streaming query (``writer`` must be started); returns the ``StreamingQuery``."""
+    from pyspark.sql import functions as F
+
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", settings.events_topic)
+        .option("startingOffsets", settings.starting_offsets)
+        # Records deleted by retention before they were read cannot be recovered by failing: go on, logged.
+        .option("failOnDataLoss", "false")
+        # Ride through a broker restart while planning a batch (the default gives up after 3 s).
+        .option("fetchOffset.numRetries", "30")
+        .option("fetchOffset.retryIntervalMs", "1000")
+        # Fewer fetch round trips per micro-batch (the default is 1 MiB per partition and request).
+        .option("kafka.max.partition.fetch.bytes", str(8 * 1024 * 1024))
+    )
+    if settings.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
+    for key, value in settings.kafka_options.items():
+        reader = reader.option(key, value)
+    records = reader.load().select(
+        F.lit(settings.stream_id).alias("stream_id"),
+        "value",
+        "partition",
+        "offset",
+        F.unix_millis("timestamp").alias("timestamp"),
+    )
+    import os
+    if settings.shuffle_partitions == 1 and not os.environ.get("XX_NO_COALESCE"):
+        # One partition already satisfies the stateful operator's distribution: no shuffle of the records.
+        records = records.coalesce(1)
+    processor = AnalyticsProcessor(settings.stream_id, settings.events_topic, settings.analytics)
+    with warnings.catch_warnings():  # pyspark 4.2 warns that pandas 3 is new to it; it works (tests)
+        warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
+        output = records.groupBy("stream_id").transformWithStateInPandas(
+            statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA, outputMode="Append", timeMode="None"
+        )
+    stream = (
+        output.writeStream.queryName(f"telemetra-{settings.stream_id}")
+        .foreachBatch(writer)
+        .option("checkpointLocation", settings.checkpoint_dir)
+    )
+    if settings.available_now:
+        stream = stream.trigger(availableNow=True)
+    else:
+        stream = stream.trigger(processingTime=f"{settings.trigger_interval_ms} milliseconds")
+    return stream.start()
+
+
+class StreamJob:
+    """The job's lifecycle: session, writer, metrics, the query and its restarts.
+
+    ``start()`` starts the query and returns it (tests drive it with ``processAllAvailable``); ``run()``
+    keeps it running until it ends (``--available-now``), ``request_stop()`` is called (SIGTERM) or it keeps
+    failing. Pass ``spark`` to share a session (tests); ``service`` overrides the service settings (cache
+    namespace, sink retry…), which otherwise come from the environment like the API's.
+    """
+
+    def __init__(self, settings: JobSettings, *, spark: Any = None, service: Settings | None = None):
+        self.settings = settings
+        self.metrics = JobMetrics(settings.stream_id)
+        self.writer = OutputWriter(settings, self.metrics, service)
+        self._spark = spark
+        self._owns_spark = spark is None
+        self._listener: ProgressListener | None = None
+        self._stop = threading.Event()
+        self.query: Any = None
+
+    @property
+    def spark(self) -> Any:
+        if self._spark is None:
+            self._spark = create_session(self.settings)
+        return self._spark
+
+    def start(self) -> Any:
+        spark = self.spark
+        if self._listener is None:
+            self._listener = ProgressListener(self.metrics)
+            spark.streams.addListener(self._listener)
+        self.writer.start()
+        self.query = build_query(spark, self.settings, self.writer)
+        self._listener.query_id = str(self.query.id)
+        self.metrics.active.set(1)
+        log.info(
+            "query started",
+            extra={
+                "stream_id": self.settings.stream_id,
+                "topic": self.settings.events_topic,
+                "checkpoint": self.settings.checkpoint_dir,
+                "query_id": str(self.query.id),
+                "analytics_config": analytics_config_to_json(self.settings.analytics),
+            },
+        )
+        return self.query
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self.writer.request_stop()
+
+    def run(self) -> int:
+        """Run until done; 0 when stopped or drained, 1 after ``MAX_FAILURES`` failures in a row."""
+        failures = 0
+        while not self._stop.is_set():
+            progress = self.writer.batches_written
+            query = self.start()
+            while query.isActive and not self._stop.is_set():
+                query.awaitTermination(1.0)
+            self.metrics.active.set(0)
+            if self._stop.is_set():
+                break
+            error = query.exception()
+            if error is None:
+                return 0  # --available-now drained the topic, or the query was stopped from outside
+            failures = 1 if self.writer.batches_written > progress else failures + 1
+            self.metrics.restarts.inc()
+            log.error(
+                "query failed; restarting from the checkpoint",
+                extra={"failures": failures, "error": _first_line(error)},
+            )
+            if failures >= MAX_FAILURES:
+                log.error("giving up after repeated failures", extra={"failures": failures})
+                return 1
+            self._stop.wait(BACKOFF[min(failures, len(BACKOFF)) - 1])
+        self.stop_query()
+        return 0
+
+    def stop_query(self) -> None:
+        query, self.query = self.query, None
+        if query is not None and query.isActive:
+            self.writer.request_stop()
+            query.stop()
+        self.metrics.active.set(0)
+
+    def close(self) -> None:
+        self.stop_query()
+        self.writer.close()
+        if self._listener is not None and self._spark is not None:
+            self._spark.streams.removeListener(self._listener)
+            self._listener = None
+        if self._owns_spark and self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+
+    def __enter__(self) -> StreamJob:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _first_line(error: Any) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:500] if text else type(error).__name__
+
+
+def run(settings: JobSettings) -> int:
+    """The whole job in this process: metrics endpoint, signal handling, query with restarts."""
+    job = StreamJob(settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        job.request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    if settings.metrics_port:
+        job.metrics.serve(settings.metrics_port, settings.metrics_host)
+    started = time.monotonic()
+    try:
+        code = job.run()
+    finally:
+        job.close()
+    log.info("job ended", extra={"code": code, "seconds": round(time.monotonic() - started, 1)})
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(argv)
+    configure_logging(settings.log_level)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    # asyncpg logs every failed reconnect with a traceback; the sink already reports an outage once
+    logging.getLogger("asyncpg").setLevel(logging.ERROR)
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

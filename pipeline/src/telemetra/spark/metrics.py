@@ -1,0 +1,140 @@
+"""The job's Prometheus metrics: Spark's progress reports (through a query listener) and the batch writer's
+counts, on their own registry, served on ``--metrics-port``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from pyspark.sql.streaming.listener import StreamingQueryListener
+
+log = logging.getLogger("telemetra.spark.metrics")
+BATCH_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class JobMetrics:
+    def __init__(self, stream_id: str, registry: CollectorRegistry | None = None):
+        self.registry = registry = registry or CollectorRegistry()
+        self.stream_id = stream_id
+        labels = ["stream_id"]
+
+        def counter(name: str, doc: str) -> Any:
+            return Counter(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(stream_id)
+
+        def gauge(name: str, doc: str) -> Any:
+            return Gauge(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(stream_id)
+
+        # Spark's progress reports
+        self.input_rows = counter("input_rows", "Kafka records read by the query.")
+        self.input_rate = gauge("input_rows_per_second", "Input rate of the last micro-batch.")
+        self.processed_rate = gauge("processed_rows_per_second", "Processing rate of the last micro-batch.")
+        self.batch_duration = Histogram(
+            "telemetra_spark_batch_duration_seconds",
+            "Wall time of a micro-batch (Spark's triggerExecution), writes included.",
+            labels,
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        ).labels(stream_id)
+        self.offsets_behind = gauge("kafka_offsets_behind_latest", "Records in Kafka not yet read (max).")
+        # the batch writer
+        self.batches = counter("batches", "Micro-batches written.")
+        self.last_batch = gauge("last_batch_id", "Id of the last micro-batch written.")
+        self.events = counter("events", "Valid events processed by the analytics core.")
+        self.dead_letters = counter("dead_letters", "Invalid records sent to the dead-letter topic.")
+        self.late_events = counter("late_events", "Events dropped for arriving after the watermark.")
+        self.duplicates = counter("duplicates", "Events dropped as already seen.")
+        self.windows_written = counter("windows_written", "Closed windows upserted into the store.")
+        self.moments_written = counter("moments_written", "Moment versions upserted into the store.")
+        self.live_published = counter("live_published", "Provisional windows published to the cache.")
+        self.store_wait = counter("store_wait_seconds", "Time batches waited for the store to come back.")
+        self.store_failures = counter("store_failures", "Failed store write attempts (retried).")
+        self.cache_failures = counter("cache_failures", "Failed cache writes (skipped: the cache is a view).")
+        self.dead_letter_failures = counter("dead_letter_failures", "Failed dead-letter writes (retried).")
+        self.restarts = counter("query_restarts", "Times the query failed and was restarted.")
+        self.state_restores = Counter(
+            "telemetra_spark_state_restores",
+            "How each batch found the analytics state: cache (kept in the Python worker), state (decoded from "
+            "the state store) or new.",
+            [*labels, "source"],
+            registry=registry,
+        )
+        self.config_mismatch = gauge(
+            "config_mismatch",
+            "1 when the checkpoint's analytics config, still in effect, is not the requested one.",
+        )
+        self.active = gauge("query_active", "1 while the streaming query runs.")
+        self.watermark = gauge(
+            "event_time_watermark_seconds", "The analytics watermark (event time, epoch s)."
+        )
+        self._watermark = math.nan
+        Gauge(
+            "telemetra_spark_watermark_lag_seconds",
+            "Wall clock minus the analytics watermark: how far closed windows trail real time.",
+            labels,
+            registry=registry,
+        ).labels(stream_id).set_function(self._watermark_lag)
+
+    def set_watermark(self, watermark: float | None) -> None:
+        if watermark is not None:
+            self._watermark = watermark
+            self.watermark.set(watermark)
+
+    def _watermark_lag(self) -> float:
+        return time.time() - self._watermark if math.isfinite(self._watermark) else math.nan
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=host, registry=self.registry)
+        log.info("metrics served", extra={"port": port, "host": host})
+
+    def on_progress(self, progress: Any) -> None:
+        """One ``StreamingQueryProgress``."""
+        self.input_rows.inc(progress.numInputRows)
+        self.input_rate.set(_number(progress.inputRowsPerSecond))
+        self.processed_rate.set(_number(progress.processedRowsPerSecond))
+        trigger = progress.durationMs.get("triggerExecution")
+        if trigger is not None:
+            self.batch_duration.observe(trigger / 1000)
+        behind = [
+            _number(source.metrics.get("maxOffsetsBehindLatest"))
+            for source in progress.sources
+            if source.metrics and source.metrics.get("maxOffsetsBehindLatest") is not None
+        ]
+        if behind:
+            self.offsets_behind.set(max(behind))
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+class ProgressListener(StreamingQueryListener):
+    """Feeds one query's progress reports (by query id, which survives restarts) into :class:`JobMetrics`."""
+
+    def __init__(self, metrics: JobMetrics):
+        self.metrics = metrics
+        self.query_id: str | None = None
+
+    def onQueryStarted(self, event: Any) -> None:
+        pass
+
+    def onQueryProgress(self, event: Any) -> None:
+        progress = event.progress
+        if self.query_id is not None and str(progress.id) != self.query_id:
+            return
+        try:
+            self.metrics.on_progress(progress)
+        except Exception:  # a listener must never break the listener bus
+            log.exception("could not record query progress")
+
+    def onQueryIdle(self, event: Any) -> None:
+        pass
+
+    def onQueryTerminated(self, event: Any) -> None:
+        pass

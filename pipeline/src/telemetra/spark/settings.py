@@ -1,0 +1,242 @@
+"""Settings of one stream's Spark job: the command line, the environment and the analytics config as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from telemetra.analytics.config import AnalyticsConfig
+from telemetra.contract import STREAM_ID_PATTERN
+
+EVENTS_TOPIC = "telemetra.{stream_id}.events"  # what telemetra.sinks.kafka writes
+DEAD_LETTER_TOPIC = "telemetra.{stream_id}.dead-letter"
+STORE_URL_ENV = "TELEMETRA_STORE_URL"
+CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
+DEFAULT_METRICS_PORT = 9108
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|milliseconds?|seconds?|minutes?|hours?)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Everything one job needs; :func:`parse_args` builds it from the entry point's command line."""
+
+    stream_id: str
+    kafka_bootstrap: str
+    checkpoint_dir: str  # a Hadoop URI or a local path; holds Kafka offsets and the analytics state
+    store_url: str
+    cache_url: str = "memory://"
+    events_topic: str = ""  # default: telemetra.{stream_id}.events
+    dead_letter_topic: str = ""  # default: telemetra.{stream_id}.dead-letter
+    trigger_interval_ms: int = 1000  # 0: start the next micro-batch as soon as the last one ends
+    available_now: bool = False  # drain what the topic holds, then stop (backfills, tests)
+    shuffle_partitions: int = 1  # one stream is one key: more partitions only add empty tasks
+    max_offsets_per_trigger: int | None = None
+    starting_offsets: str = "earliest"  # for a new checkpoint only; a checkpoint resumes where it was
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    metrics_port: int | None = DEFAULT_METRICS_PORT  # None: no /metrics endpoint
+    metrics_host: str = "0.0.0.0"  # Prometheus scrapes the pod IP
+    master: str = "local[2]"  # "": the master spark-submit was given (the job runs under spark-submit)
+    spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra --conf KEY=VALUE
+    kafka_options: Mapping[str, str] = field(default_factory=dict)  # extra Kafka source options
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(STREAM_ID_PATTERN, self.stream_id):
+            raise ValueError(f"stream id {self.stream_id!r} does not match {STREAM_ID_PATTERN}")
+        if not self.events_topic:
+            object.__setattr__(self, "events_topic", EVENTS_TOPIC.format(stream_id=self.stream_id))
+        if not self.dead_letter_topic:
+            object.__setattr__(self, "dead_letter_topic", DEAD_LETTER_TOPIC.format(stream_id=self.stream_id))
+        if self.events_topic == self.dead_letter_topic:
+            raise ValueError("the dead-letter topic must differ from the events topic")
+        if self.shuffle_partitions < 1:
+            raise ValueError("shuffle partitions must be at least 1")
+        if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger < 1:
+            raise ValueError("max offsets per trigger must be at least 1")
+        if self.trigger_interval_ms < 0:
+            raise ValueError("the trigger interval cannot be negative")
+        if not self.store_url:
+            raise ValueError(f"a store URL is required (--store-url or ${STORE_URL_ENV})")
+
+    @property
+    def local(self) -> bool:
+        return self.master.startswith("local")
+
+    def replace(self, **changes: Any) -> JobSettings:
+        return dataclasses.replace(self, **changes)
+
+
+def under_spark_submit(env: Mapping[str, str] | None = None) -> bool:
+    """Whether spark-submit started this process (and its JVM, with its own master, jars and memory)."""
+    return "PYSPARK_GATEWAY_PORT" in (os.environ if env is None else env)
+
+
+# ---------------------------------------------------------------------------------------- analytics config
+
+
+def analytics_config_from_json(text: str | bytes | Mapping[str, Any] | None) -> AnalyticsConfig:
+    """A JSON object mapping onto :class:`AnalyticsConfig`; absent fields keep their defaults, e.g.
+    ``{"window": 60, "slide": 10, "thresholds": {"chat_spike": {"ratio": 3}}}``. Unknown fields and wrong
+    types raise ``ValueError`` naming the field."""
+    if text is None or (isinstance(text, str | bytes) and not text.strip()):
+        return AnalyticsConfig()
+    if isinstance(text, str | bytes):
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"analytics config is not valid JSON: {error}") from None
+    else:
+        data = text
+    config = _merge(AnalyticsConfig(), data, "")
+    assert isinstance(config, AnalyticsConfig)
+    return config
+
+
+def analytics_config_to_json(config: AnalyticsConfig) -> str:
+    """Every field, so the job's log and the checkpoint say exactly what is in effect."""
+    return orjson.dumps(dataclasses.asdict(config), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _merge(current: Any, data: Any, path: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(
+            f"analytics config{' field ' + path.rstrip('.') if path else ''}: expected an object"
+        )
+    known = {f.name for f in dataclasses.fields(current)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        names = ", ".join(path + name for name in unknown)
+        raise ValueError(
+            f"analytics config: unknown field(s) {names}; known here: {', '.join(sorted(known))}"
+        )
+    changes = {}
+    for name, value in data.items():
+        existing = getattr(current, name)
+        if dataclasses.is_dataclass(existing):
+            changes[name] = _merge(existing, value, f"{path}{name}.")
+        else:
+            changes[name] = _scalar(value, type(existing), path + name)
+    try:
+        return dataclasses.replace(current, **changes)
+    except ValueError as error:
+        raise ValueError(f"analytics config: {error}") from None
+
+
+def _scalar(value: Any, kind: type, name: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"analytics config field {name}: expected a number, got {value!r}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"analytics config field {name}: expected a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------- command line
+
+
+def parse_duration_ms(text: str) -> int:
+    """``10s``, ``500ms``, ``1.5s``, ``2m``, ``0``, ``10 seconds`` → milliseconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (e.g. 10s, 500ms, 1m)")
+    unit = match[2] or "s"
+    key = "ms" if unit == "ms" or unit.startswith("milli") else unit[0]
+    return round(float(match[1]) * _UNIT_MS[key])
+
+
+def _conf_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration_ms(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m telemetra.spark.job",
+        description="One stream's Spark Structured Streaming job: Kafka → analytics core → PostgreSQL + Redis.",
+    )
+    parser.add_argument("--stream-id", required=True)
+    parser.add_argument("--kafka-bootstrap", required=True, metavar="HOST:PORT[,HOST:PORT…]")
+    parser.add_argument("--checkpoint-dir", required=True, metavar="URI", help="offsets and analytics state")
+    parser.add_argument("--events-topic", default="", help="default: telemetra.{stream_id}.events")
+    parser.add_argument("--dead-letter-topic", default="", help="default: telemetra.{stream_id}.dead-letter")
+    parser.add_argument("--store-url", default=None, help=f"postgresql://… (default: ${STORE_URL_ENV})")
+    parser.add_argument("--cache-url", default=None, help=f"redis://… (default: ${CACHE_URL_ENV}, memory://)")
+    parser.add_argument("--trigger-interval", type=_duration, default=1000, metavar="DURATION",
+                        help="micro-batch period, e.g. 1s, 500ms, 10s; 0 = back to back (default: 1s)")  # fmt: skip
+    parser.add_argument("--available-now", action="store_true", help="process what is there, then stop")
+    parser.add_argument("--shuffle-partitions", type=int, default=1,
+                        help="fixed by the checkpoint (default: 1: one stream is one key)")  # fmt: skip
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--starting-offsets", default="earliest", help="earliest, latest or Spark's JSON form"
+    )
+    parser.add_argument(
+        "--analytics-config",
+        default=None,
+        metavar="JSON",
+        help='e.g. {"window": 60, "slide": 10, "thresholds": {"chat_spike": {"ratio": 3}}}',
+    )
+    parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="0 = no endpoint")
+    parser.add_argument("--metrics-host", default="0.0.0.0")
+    parser.add_argument(
+        "--master", default=None, help="default: local[2], or spark-submit's when launched by spark-submit"
+    )
+    parser.add_argument("--conf", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark setting (repeatable)")  # fmt: skip
+    parser.add_argument("--kafka-option", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Kafka source option, e.g. kafka.security.protocol=SSL (repeatable)")  # fmt: skip
+    parser.add_argument("--log-level", default=os.environ.get("TELEMETRA_LOG_LEVEL", "INFO"))
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> JobSettings:
+    """The entry point's arguments; store and cache URLs fall back to ``$TELEMETRA_STORE_URL`` and
+    ``$TELEMETRA_CACHE_URL`` (Kubernetes passes secrets by environment)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    env = os.environ if env is None else env
+    try:
+        return JobSettings(
+            stream_id=args.stream_id,
+            kafka_bootstrap=args.kafka_bootstrap,
+            checkpoint_dir=args.checkpoint_dir,
+            store_url=args.store_url or env.get(STORE_URL_ENV, ""),
+            cache_url=args.cache_url or env.get(CACHE_URL_ENV) or "memory://",
+            events_topic=args.events_topic,
+            dead_letter_topic=args.dead_letter_topic,
+            trigger_interval_ms=args.trigger_interval,
+            available_now=args.available_now,
+            shuffle_partitions=args.shuffle_partitions,
+            max_offsets_per_trigger=args.max_offsets_per_trigger,
+            starting_offsets=args.starting_offsets,
+            analytics=analytics_config_from_json(args.analytics_config),
+            metrics_port=args.metrics_port or None,
+            metrics_host=args.metrics_host,
+            master=args.master
+            if args.master is not None
+            else ("" if under_spark_submit(env) else "local[2]"),
+            spark_conf=dict(args.conf),
+            kafka_options=dict(args.kafka_option),
+            log_level=args.log_level,
+        )
+    except ValueError as error:
+        parser.error(str(error))

@@ -1,0 +1,106 @@
+"""Dead letters: invalid records mixed into a stream's topic land in its dead-letter topic with the reason, the
+source offset and the raw value; the valid ones are processed as if the invalid ones were not there; the job
+keeps running."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import orjson
+
+from telemetra.spark.job import StreamJob
+from telemetra.spark.settings import JobSettings
+from telemetra.spark.testing import (
+    Backends,
+    engine_reference,
+    produce_raw,
+    read_store,
+    read_topic,
+    scenario_log,
+    topic_config,
+    window_differences,
+)
+
+
+def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
+    spark: object, kafka_bootstrap: str, backends: Backends
+) -> None:
+    stream = backends.stream_id
+    valid = scenario_log(stream, seconds=150, rate=30).lines
+    first_event = orjson.loads(valid[0])
+    invalid: list[bytes | None] = [
+        b"{not json at all",
+        orjson.dumps({k: v for k, v in first_event.items() if k != "ts"} | {"event_id": "no-ts"}),
+        orjson.dumps({**first_event, "event_id": "bad-type", "type": "poll"}),
+        b"\xff\xfe not UTF-8",
+        None,  # a tombstone: no value
+        orjson.dumps({**first_event, "event_id": "elsewhere", "stream_id": "another-stream"}),
+    ]
+    # Part one: the valid events of the first half with the invalid records spread through them.
+    half = len(valid) // 2
+    step = half // len(invalid)
+    part_one: list[bytes | None] = []
+    for i, line in enumerate(valid[:half]):
+        if i % step == 0 and i // step < len(invalid):
+            part_one.append(invalid[i // step])
+        part_one.append(line)
+    expected_offsets = [i for i, value in enumerate(part_one) if value not in valid]
+    topic = f"telemetra.{stream}.events"
+    asyncio.run(produce_raw(kafka_bootstrap, topic, part_one, stream.encode()))
+
+    settings = JobSettings(
+        stream_id=stream,
+        kafka_bootstrap=kafka_bootstrap,
+        checkpoint_dir=str(backends.checkpoint),
+        store_url=backends.store_url,
+        cache_url=backends.cache_url,
+        trigger_interval_ms=500,
+        metrics_port=None,
+    )
+    with StreamJob(settings, spark=spark, service=backends.service()) as job:
+        query = job.start()
+        query.processAllAvailable()
+        assert query.isActive
+        letters = asyncio.run(read_topic(kafka_bootstrap, settings.dead_letter_topic))
+        assert [record.key for record in letters] == [
+            f"{topic}:0:{offset}".encode() for offset in expected_offsets
+        ]
+        bodies = [orjson.loads(record.value) for record in letters]
+        assert [body["offset"] for body in bodies] == expected_offsets
+        assert all(body["source"] == f"{topic}:0:{body['offset']}" for body in bodies)
+        reasons = [body["reason"] for body in bodies]
+        assert reasons[0].startswith("<event>: malformed JSON")
+        assert reasons[1] == "ts: Field required"
+        assert reasons[2].startswith("type: unknown event type")
+        assert "malformed JSON" in reasons[3]
+        assert reasons[4] == "empty record (no value)"
+        assert reasons[5] == "stream_id: 'another-stream' does not belong to this topic's stream"
+        assert bodies[0]["raw"] == "{not json at all"
+        assert base64.b64decode(bodies[3]["raw"]) == b"\xff\xfe not UTF-8"
+        assert orjson.loads(bodies[5]["raw"])["event_id"] == "elsewhere"
+
+        # Part two, while the query runs: the rest of the valid events and one more invalid record.
+        part_two = [
+            *valid[half : half + 10],
+            orjson.dumps({**first_event, "event_id": 7}),
+            *valid[half + 10 :],
+        ]
+        asyncio.run(produce_raw(kafka_bootstrap, topic, part_two, stream.encode()))
+        query.processAllAvailable()
+        assert query.isActive and query.exception() is None
+        counted = job.metrics.registry.get_sample_value(
+            "telemetra_spark_dead_letters_total", {"stream_id": stream}
+        )
+
+    letters = asyncio.run(read_topic(kafka_bootstrap, settings.dead_letter_topic))
+    assert len(letters) == len(invalid) + 1 == counted
+    # created by the job: keyed by source offset and compacted, so replays after a crash leave one of each
+    config = asyncio.run(topic_config(kafka_bootstrap, settings.dead_letter_topic))
+    assert config["cleanup.policy"] == "compact,delete"
+    assert letters[-1].key == f"{topic}:0:{len(part_one) + 10}".encode()
+    assert "event_id: Input should be a valid string" in orjson.loads(letters[-1].value)["reason"]
+    stored = asyncio.run(read_store(backends.store_url, stream))
+    reference = engine_reference(valid)
+    assert len(reference.windows) > 5
+    assert not window_differences(stored.windows, reference.windows)
