@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas golden kafka kube kind-up images deploy kind-demo bench clean
+.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube kind-up images deploy kind-demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ format: setup ## apply ruff's fixes and formatting
 schemas: setup ## regenerate pipeline/schemas/*.schema.json from the models
 	$(BIN)/telemetra contract export
 
+crd: setup ## regenerate the TelemetraStream CRD in the chart from the operator's models
+	$(BIN)/python -m telemetra.operator crd > charts/telemetra/crds/telemetrastreams.telemetra.io.yaml
+
 golden: setup ## regenerate the chart's golden snapshots (review the diff)
 	UPDATE_GOLDEN=1 $(BIN)/pytest charts/tests/test_golden.py
 
@@ -103,6 +106,7 @@ bench: setup ## run the benchmarks (results and their commands are recorded in b
 	$(BIN)/python bench/engine.py memory
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/api_load.py
+	$(BIN)/python bench/operator_scale.py
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

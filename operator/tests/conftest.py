@@ -9,6 +9,7 @@ simulate nothing but the Topic Operator and the Spark operator, whose status the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -34,9 +35,38 @@ class Namespaces:
 
 @pytest.fixture(scope="session")
 def telemetra_crd(kube_cluster: KubeCluster) -> str:
-    """The CRD exactly as the chart ships it."""
+    """The CRD exactly as the chart ships it, once the garbage collector handles owners of its kind."""
     (name,) = kube_cluster.apply_crds([REPO / CHART_PATH])
+    asyncio.run(_wait_for_garbage_collection(kube_cluster))
     return name
+
+
+async def _wait_for_garbage_collection(cluster: KubeCluster) -> None:
+    """The controller manager's garbage collector discovers new resource kinds periodically (about every
+    30 s); until then, deleting a TelemetraStream leaves its dependents behind. Delete a canary stream with one
+    dependent and wait until the collector removes it, so tests see the steady state of a real cluster."""
+    kube = t.client(cluster.server, cluster.ca_file, cluster.token)
+    namespace = t.unique("gc-canary")
+    try:
+        await t.create_namespace(kube, namespace)
+        owner = await kube.create(
+            {**t.stream_manifest("canary"), "metadata": {"name": "canary", "namespace": namespace}}
+        )
+        reference = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": "canary"}
+        reference["uid"] = owner["metadata"]["uid"]
+        meta = {"name": "canary", "namespace": namespace, "ownerReferences": [reference]}
+        await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
+        await kube.delete(t.STREAM, namespace, "canary")
+
+        async def collected() -> bool:
+            return await kube.get(t.CONFIG_MAP, namespace, "canary") is None
+
+        await t.wait_for(
+            collected, within=180, interval=0.5, what="garbage collection of a TelemetraStream's dependent"
+        )
+    finally:
+        await t.delete_namespace(kube, namespace)
+        await kube.close()
 
 
 @pytest.fixture

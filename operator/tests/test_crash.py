@@ -51,6 +51,7 @@ async def test_kill_9_mid_reconcile_then_restart_converges_without_duplicates(
     finally:
         first.stop()
     partial = await _children(kube, namespaces)
+    print("children when killed:", {kind: len(names) for kind, names in partial.items()})
     assert sum(map(len, partial.values())) < STREAMS * sum(PER_STREAM.values()), (
         "killed too late to prove much"
     )

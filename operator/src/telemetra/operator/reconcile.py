@@ -94,20 +94,18 @@ class Memory:
     quiet: set[str] = field(default_factory=set)  # children that need no re-read until the next full pass
     generation: int | None = None
     full_at: float = -math.inf
-    # The status this loop last wrote, and the resourceVersion the stream had then: while kopf's view of the
-    # stream still has that version, the watch has not delivered the write yet and the view's status is stale.
+    # The status this loop last wrote. This loop is the status's only writer, so this is the stream's status,
+    # even while kopf's view of the stream still waits for the watch to deliver the write.
     status: Mapping[str, Any] | None = None
-    stale_version: str | None = None
-
-    def previous_status(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        version = body.get("metadata", {}).get("resourceVersion")
-        if self.status is not None and version is not None and version == self.stale_version:
-            return self.status
-        status: Mapping[str, Any] = body.get("status") or {}
-        return status
 
     def needs_full_pass(self, generation: int, resync_seconds: float) -> bool:
         return self.generation != generation or time.monotonic() - self.full_at >= resync_seconds
+
+    def previous_status(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.status is not None:
+            return self.status
+        status: Mapping[str, Any] = body.get("status") or {}
+        return status
 
 
 def foreign_owner(stream: Stream, live: Mapping[str, Any]) -> str | None:
@@ -142,8 +140,7 @@ class Reconciler:
         board = Child(dashboard.build_dashboard(stream))
         same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
 
-        version = body.get("metadata", {}).get("resourceVersion")
-        ensure_spark = self._ensure_spark(stream, app, previous, memory, version)
+        ensure_spark = self._ensure_spark(stream, app, previous, memory)
         spark_task = asyncio.create_task(self._visit(app, memory, full, ensure_spark))
         try:
             await asyncio.gather(
@@ -166,20 +163,18 @@ class Reconciler:
         self._remember(memory, stream, [*topic_children, *same_namespace, app], observation, full)
         outcome = Outcome(new_status, events)
         if st.status_changed(previous, new_status):
-            await self._write_status(stream, new_status, memory, version)
+            await self._write_status(stream, new_status, memory)
             outcome.written = True
         before, after = previous.get("lifecycleState"), new_status["lifecycleState"]
         if before != after:
             outcome.events.append(transition_event(before, after, new_status))
         return outcome
 
-    async def _write_status(
-        self, stream: Stream, status: Mapping[str, Any], memory: Memory, version: str | None
-    ) -> None:
+    async def _write_status(self, stream: Stream, status: Mapping[str, Any], memory: Memory) -> None:
         written = await self.kube.patch(
             STREAM_KIND, stream.namespace, stream.name, {"status": status}, subresource="status"
         )
-        memory.status, memory.stale_version = written.get("status") or {}, version
+        memory.status = written.get("status") or {}
 
     # -- children ------------------------------------------------------------------------------------------
     async def _visit(
@@ -245,7 +240,7 @@ class Reconciler:
             child.error = f"{child.label}: {exc}"
 
     async def _ensure_spark(
-        self, stream: Stream, child: Child, previous: Mapping[str, Any], memory: Memory, version: str | None
+        self, stream: Stream, child: Child, previous: Mapping[str, Any], memory: Memory
     ) -> tuple[list[Event], str | None]:
         """Apply the SparkApplication only if its spec hash changed or the live one was edited."""
         desired = child.desired
@@ -265,7 +260,7 @@ class Reconciler:
             if live is not None:
                 superseded = (live.get("status") or {}).get("submissionID") or superseded
                 note = {"supersededSubmissionId": superseded, "sparkSpecHash": want}
-                await self._write_status(stream, note, memory, version)
+                await self._write_status(stream, note, memory)
             child.live = await self.kube.apply(desired, manager=MANAGER)
             self.metrics.spark_patches.labels(cause).inc()
             if cause == "created":
