@@ -65,6 +65,7 @@ def group_gone(pgid: int, timeout: float = 15.0) -> bool:
     return True
 
 
+@pytest.mark.kafka
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_sigkill_and_outages_leave_exactly_the_rows_of_a_clean_run(
@@ -131,7 +132,8 @@ def test_sigkill_and_outages_leave_exactly_the_rows_of_a_clean_run(
 
             metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
             samples = {
-                sample.name: sample.value
+                sample.name
+                + (f"/{sample.labels['source']}" if "source" in sample.labels else ""): sample.value
                 for family in text_string_to_metric_families(metrics)
                 for sample in family.samples
                 if sample.labels.get("stream_id") == STREAM
@@ -141,6 +143,12 @@ def test_sigkill_and_outages_leave_exactly_the_rows_of_a_clean_run(
             assert samples["telemetra_spark_dead_letters_total"] == 0
             assert "telemetra_spark_input_rows_per_second" in samples
             assert samples["telemetra_spark_watermark_lag_seconds"] > 0
+            # the restarted job decoded the state from the checkpoint once, then kept it live in its worker
+            assert samples["telemetra_spark_state_restores_total/state"] >= 1
+            assert (
+                samples["telemetra_spark_state_restores_total/cache"]
+                > samples["telemetra_spark_batches_total"] / 2
+            )
             assert job.terminate() == 0, job.log_tail()
         finally:
             with contextlib.suppress(Exception):

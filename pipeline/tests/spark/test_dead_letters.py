@@ -8,6 +8,7 @@ import asyncio
 import base64
 
 import orjson
+import pytest
 
 from telemetra.spark.job import StreamJob
 from telemetra.spark.settings import JobSettings
@@ -23,6 +24,7 @@ from telemetra.spark.testing import (
 )
 
 
+@pytest.mark.kafka
 def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
     spark: object, kafka_bootstrap: str, backends: Backends
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from telemetra.contract import parse_ts
@@ -29,6 +30,7 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
+@pytest.mark.kafka
 def test_the_spark_job_stores_what_the_embedded_replay_computes(
     spark: object, kafka_bootstrap: str, backends: Backends
 ) -> None:

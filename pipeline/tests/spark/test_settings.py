@@ -62,6 +62,7 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
     assert (settings.store_url, settings.cache_url) == ("postgresql://db/x", "redis://cache:6379/0")
     assert settings.analytics == AnalyticsConfig()
     assert settings.metrics_port == 9108 and settings.master == "local[2]" and settings.local
+    assert settings.max_offsets_per_trigger == 250_000 and settings.trigger_interval_ms == 1000
     explicit = parse_args(
         [
             *REQUIRED,
@@ -69,6 +70,7 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
             "--trigger-interval", "500ms", "--shuffle-partitions", "2", "--max-offsets-per-trigger", "5000",
             "--starting-offsets", "latest", "--analytics-config", '{"lateness": 20}', "--metrics-port", "0",
             "--master", "k8s://https://kubernetes", "--conf", "spark.executor.memory=2g",
+            "--kafka-option", "kafka.security.protocol=SSL",
         ],
         env=env,
     )  # fmt: skip
@@ -77,6 +79,7 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
     assert (explicit.trigger_interval_ms, explicit.shuffle_partitions) == (500, 2)
     assert (explicit.max_offsets_per_trigger, explicit.starting_offsets) == (5000, "latest")
     assert explicit.analytics.lateness == 20.0 and explicit.metrics_port is None
+    assert explicit.kafka_options == {"kafka.security.protocol": "SSL"}
     conf = spark_conf(explicit, jars=[])
     assert conf["spark.executor.memory"] == "2g" and conf["spark.sql.shuffle.partitions"] == "2"
     assert conf["spark.sql.streaming.stateStore.providerClass"] == ROCKSDB

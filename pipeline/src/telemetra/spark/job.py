@@ -67,8 +67,7 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
         "offset",
         F.unix_millis("timestamp").alias("timestamp"),
     )
-    import os
-    if settings.shuffle_partitions == 1 and not os.environ.get("XX_NO_COALESCE"):
+    if settings.shuffle_partitions == 1:
         # One partition already satisfies the stateful operator's distribution: no shuffle of the records.
         records = records.coalesce(1)
     processor = AnalyticsProcessor(settings.stream_id, settings.events_topic, settings.analytics)

@@ -131,7 +131,8 @@ class AnalyticsProcessor(StatefulProcessor):
     # -- state -------------------------------------------------------------------------------------------
     def _restore(self) -> tuple[StreamAnalytics, str, str]:
         """The analytics object as of the last committed batch, how it was found, and its config (JSON)."""
-        cached = _LIVE.pop(self.stream_id, None)  # mutated from here on: only a committed batch puts it back
+        # The object is mutated from here on: it goes back to _LIVE only once its new state is saved.
+        cached = _LIVE.pop(self.stream_id, None)
         stored = self._core.get()
         if stored is None:
             config = analytics_config_from_json(self.config_json)

@@ -20,6 +20,7 @@ DEAD_LETTER_TOPIC = "telemetra.{stream_id}.dead-letter"
 STORE_URL_ENV = "TELEMETRA_STORE_URL"
 CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
 DEFAULT_METRICS_PORT = 9108
+DEFAULT_MAX_OFFSETS = 250_000  # records per micro-batch at most: a few seconds of work, ~100 MB in the worker
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|milliseconds?|seconds?|minutes?|hours?)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
@@ -39,7 +40,8 @@ class JobSettings:
     trigger_interval_ms: int = 1000  # 0: start the next micro-batch as soon as the last one ends
     available_now: bool = False  # drain what the topic holds, then stop (backfills, tests)
     shuffle_partitions: int = 1  # one stream is one key: more partitions only add empty tasks
-    max_offsets_per_trigger: int | None = None
+    # Bounds a micro-batch (memory, and the time its writes wait) when the job catches up on a backlog.
+    max_offsets_per_trigger: int | None = DEFAULT_MAX_OFFSETS
     starting_offsets: str = "earliest"  # for a new checkpoint only; a checkpoint resumes where it was
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
     metrics_port: int | None = DEFAULT_METRICS_PORT  # None: no /metrics endpoint
@@ -185,7 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--available-now", action="store_true", help="process what is there, then stop")
     parser.add_argument("--shuffle-partitions", type=int, default=1,
                         help="fixed by the checkpoint (default: 1: one stream is one key)")  # fmt: skip
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--max-offsets-per-trigger",
+        type=int,
+        default=DEFAULT_MAX_OFFSETS,
+        metavar="N",
+        help=f"records per micro-batch at most; 0 = no limit (default: {DEFAULT_MAX_OFFSETS})",
+    )
     parser.add_argument(
         "--starting-offsets", default="earliest", help="earliest, latest or Spark's JSON form"
     )
@@ -226,7 +234,7 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
             trigger_interval_ms=args.trigger_interval,
             available_now=args.available_now,
             shuffle_partitions=args.shuffle_partitions,
-            max_offsets_per_trigger=args.max_offsets_per_trigger,
+            max_offsets_per_trigger=args.max_offsets_per_trigger or None,
             starting_offsets=args.starting_offsets,
             analytics=analytics_config_from_json(args.analytics_config),
             metrics_port=args.metrics_port or None,
