@@ -39,9 +39,11 @@ import httpx
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from telemetra.contract import parse_ts
 from telemetra.localstack.kafka import KafkaBroker
 from telemetra.localstack.process import free_port
 from telemetra.producers.mock import MockConfig, generate_batches
+from telemetra.producers.scenarios import parse_scenario
 from telemetra.services.localstack.postgres import PostgresServer
 from telemetra.services.localstack.redis import RedisServer
 from telemetra.sinks.kafka import KafkaSink
@@ -50,6 +52,7 @@ from telemetra.spark.testing import JobProcess, engine_reference, read_store, wi
 
 STREAM = "bench"
 LATENESS = 10.0
+SLOTS = 10  # sends per second in the freshness run
 WARMUP = 60.0  # seconds of traffic before freshness is steady (see freshness())
 
 
@@ -124,6 +127,7 @@ class MemorySampler:
     kafka: Callable[[], int | None]
     postgres: Callable[[], int | None]
     peaks: dict[str, float] = field(default_factory=dict)
+    timeline: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # every 30 s
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def sample(self) -> dict[str, float]:
@@ -154,8 +158,11 @@ class MemorySampler:
 
     def start(self) -> MemorySampler:
         def loop() -> None:
+            began = time.monotonic()
             while not self._stop.wait(1.0):
-                self.sample()
+                now = self.sample()
+                if not self.timeline or time.monotonic() - began >= self.timeline[-1][0] + 30:
+                    self.timeline.append((time.monotonic() - began, now))
 
         threading.Thread(target=loop, daemon=True).start()
         return self
@@ -192,6 +199,29 @@ async def produce(bootstrap: str, events: list[dict[str, object]], chunk: int = 
             await sink.send(events[start : start + chunk])
     finally:
         await sink.close()
+
+
+async def produce_in_real_time(bootstrap: str, config: MockConfig) -> tuple[int, float]:
+    """Send each event at its own time (to within a tenth of a second), as live traffic arrives: not a burst
+    per second, whose timing would line up with the job's triggers."""
+    sink = KafkaSink(bootstrap)
+    await sink.start()
+    sent, began = 0, time.monotonic()
+    try:
+        for second, batch in generate_batches(config):
+            slots: dict[int, list[dict[str, object]]] = {}
+            for event in batch:
+                offset = parse_ts(str(event["ts"])) - second
+                slots.setdefault(min(SLOTS - 1, int(offset * SLOTS)), []).append(event)
+            for slot, events in sorted(slots.items()):
+                delay = second + slot / SLOTS - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await sink.send(events)
+                sent += len(events)
+    finally:
+        await sink.close()
+    return sent, time.monotonic() - began
 
 
 def job_args(
@@ -232,6 +262,10 @@ def print_memory(sampler: MemorySampler) -> None:
     print("peak RSS (MiB):")
     for name, value in sampler.peaks.items():
         print(f"  {name:40s} {value:8.0f}")
+    names = list(sampler.peaks)
+    print("RSS over time (MiB; seconds since the job started: " + ", ".join(names) + "):")
+    for at, values in sampler.timeline:
+        print(f"  {at:5.0f} s: " + " ".join(f"{values.get(name, 0):6.0f}" for name in names))
 
 
 # ---------------------------------------------------------------------------------------------------- modes
@@ -356,22 +390,16 @@ def freshness(
             time.sleep(0.5)
         time.sleep(3)
         poller.start()
-        start = float(int(time.time()) + 1)
-        # Moments that do not change the event rate (a hype or a raid multiplies the chat): a gift bomb and a mood swing
-        specs = ["gift_bomb@150", "sentiment_swing@180"]
-        from telemetra.producers.scenarios import parse_scenario
-
+        start = float(int(time.time()) + 2)
+        # Moments that leave the event rate alone (a hype or a raid multiplies the chat): a gift bomb, a mood swing
         config = MockConfig(
             streams=[STREAM], rate=args.rate, duration=args.duration, seed=9, start=start,
-            scenarios=[parse_scenario(s) for s in specs],
+            scenarios=[parse_scenario(s) for s in ("gift_bomb@150", "sentiment_swing@180")],
         )  # fmt: skip
-        from telemetra.producers.runner import pump
-
-        print(
-            f"producing {args.rate:,.0f} events/s for {args.duration:.0f} s in real time (trigger {args.trigger})"
-        )
-        report = asyncio.run(pump(generate_batches(config), KafkaSink(broker.bootstrap), speed=1.0))
-        print(f"produced {report.events:,} events in {report.seconds:.1f} s ({report.rate:,.0f}/s)")
+        print(f"producing {args.rate:,.0f} events/s for {args.duration:.0f} s in real time, each event sent "
+              f"within {1000 // SLOTS} ms of its timestamp (trigger {args.trigger})")  # fmt: skip
+        sent, seconds = asyncio.run(produce_in_real_time(broker.bootstrap, config))
+        print(f"produced {sent:,} events in {seconds:.1f} s ({sent / seconds:,.0f}/s)")
         time.sleep(LATENESS + 5)
         stop.set()
         poller.join(10)

@@ -17,6 +17,10 @@ test('stopping and restarting the API shows reconnecting, then live, with no dup
     const status = page.getByTestId('connection-status');
     await expect(status).toHaveAttribute('data-status', 'live');
     await expect.poll(async () => (await pageWindowStarts(page)).starts.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    // The page shows the open window at once; wait for a closed one in the store, so there is history to keep.
+    const stored = async () =>
+      (await apiJson<{ items: unknown[] }>(request, `${demo.baseURL}/api/v1/streams/nebula/metrics?limit=1000`)).items.length;
+    await expect.poll(stored, { timeout: 40_000, intervals: [1_000] }).toBeGreaterThan(0);
 
     await demo.stop();
     await expect(status).toHaveAttribute('data-status', 'reconnecting', { timeout: 10_000 });
