@@ -94,6 +94,8 @@ class ServiceSink:
             self.stats.live_published += len(windows)
 
     async def describe_stream(self, stream_id: str, title: str | None, category: str | None) -> bool:
+        if self._store_down:  # never stall the engine on a store known to be down; retried after recovery
+            return False
         try:
             return await self.store.set_stream_meta(stream_id, title, category)
         except StoreUnavailable:
