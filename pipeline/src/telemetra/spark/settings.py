@@ -73,9 +73,6 @@ class JobSettings:
     def local(self) -> bool:
         return self.master.startswith("local")
 
-    def replace(self, **changes: Any) -> JobSettings:
-        return dataclasses.replace(self, **changes)
-
 
 def under_spark_submit(env: Mapping[str, str] | None = None) -> bool:
     """Whether spark-submit started this process (and its JVM, with its own master, jars and memory)."""
