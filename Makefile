@@ -107,6 +107,8 @@ bench: setup ## run the benchmarks (results and their commands are recorded in b
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/operator_scale.py
+	$(BIN)/python bench/spark_pipeline.py throughput
+	$(BIN)/python bench/spark_pipeline.py freshness
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
