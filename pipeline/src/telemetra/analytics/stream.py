@@ -32,6 +32,16 @@ class Output:
         self.moments += other.moments
 
 
+ChatFeatures = tuple[float, str, str, list[str], float]
+
+
+def chat_features(event: ChatEvent) -> ChatFeatures:
+    """What the analytics keep of a chat message: event time, event id, user id, emotes and sentiment score.
+    Pure and per message, so the Spark job computes it in parallel ahead of the stateful step."""
+    emotes = event.emotes if event.emotes is not None else recognise_emotes(event.text)
+    return event.ts.timestamp(), event.event_id, event.user_id, emotes, score(event.text, emotes)
+
+
 class StreamAnalytics:
     def __init__(self, stream_id: str, config: AnalyticsConfig | None = None):
         self.stream_id = stream_id
@@ -55,23 +65,44 @@ class StreamAnalytics:
 
     # -- input -------------------------------------------------------------------------------------------
     def process(self, event: Event) -> Output:
+        if isinstance(event, ChatEvent):
+            return self.process_chat(*chat_features(event))
         ts = event.ts.timestamp()
+        pane = self._admit(ts, event.event_id)
+        if pane is None:
+            return Output()
+        out = Output()
+        metric = self._apply(event, ts, pane, out)
+        return self._after(ts, pane, metric, out)
+
+    def process_chat(self, ts: float, event_id: str, user_id: str, emotes: list[str], value: float) -> Output:
+        """A chat message given by its :func:`chat_features` (what :meth:`process` does with a ChatEvent)."""
+        pane = self._admit(ts, event_id)
+        if pane is None:
+            return Output()
+        pane.add_chat(user_id, emotes, value, classify(value))
+        return self._after(ts, pane, "chat", Output())
+
+    def _admit(self, ts: float, event_id: str) -> Pane | None:
+        """The open pane the event goes to, or None (counted) when it is late or a duplicate."""
         if ts < self.watermark:
             self.late_events += 1
             self._late_unreported += 1
-            return Output()
+            return None
         start = pane_start(ts, self.slide)
         pane = self.panes.get(start)
         if pane is None:
             pane = self.panes[start] = Pane(start)
             if self._next_window is None or start - self.window + self.slide < self._next_window:
                 self._next_window = start - self.window + self.slide
-        elif event.event_id in pane.event_ids:
+        elif event_id in pane.event_ids:
             self.duplicates += 1
-            return Output()
-        pane.event_ids.add(event.event_id)
-        out = Output()
-        metric = self._apply(event, ts, pane, out)
+            return None
+        pane.event_ids.add(event_id)
+        return pane
+
+    def _after(self, ts: float, pane: Pane, metric: str | None, out: Output) -> Output:
+        """Advance the watermark past ``ts`` and peek at the event's pane for an early moment."""
         if ts > self.max_ts:
             self.max_ts = ts
             if pane_start(self.watermark, self.slide) != self._advanced_to:  # a pane boundary was crossed
@@ -81,12 +112,7 @@ class StreamAnalytics:
         return out
 
     def _apply(self, event: Event, ts: float, pane: Pane, out: Output) -> str | None:
-        """Fold the event into its pane; return the metric it moved, if one can signal a moment early."""
-        if isinstance(event, ChatEvent):
-            emotes = event.emotes if event.emotes is not None else recognise_emotes(event.text)
-            value = score(event.text, emotes)
-            pane.add_chat(event.user_id, emotes, value, classify(value))
-            return "chat"
+        """Fold a non-chat event into its pane; return the metric it moved, if one can signal a moment early."""
         if isinstance(event, ViewersEvent):
             pane.add_viewers(ts, event.event_id, event.viewers)
             return "viewers"

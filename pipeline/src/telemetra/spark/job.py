@@ -5,10 +5,11 @@
     python -m telemetra.spark.job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
         [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] [--metrics-port 9108] …
 
-The plan: the stream's Kafka topic → (stream id, value, partition, offset, timestamp) → grouped by the stream
-id (one key: one job serves one stream) → :class:`~telemetra.spark.processor.AnalyticsProcessor`, which
-validates each record, runs the embedded engine's analytics core over the valid ones in offset order, and
-keeps its state in the checkpoint → ``foreachBatch``
+The plan: the stream's Kafka topic → :class:`~telemetra.spark.chunks.ChunkPreparer` (``mapInArrow``, in
+the read tasks, in parallel: validate each record against the contract, score chat, pack the results into
+chunks) → grouped by the stream id (one key: one job serves one stream) →
+:class:`~telemetra.spark.processor.AnalyticsProcessor`, which folds the chunks' events into the embedded
+engine's analytics core in offset order and keeps its state in the checkpoint → ``foreachBatch``
 (:class:`~telemetra.spark.writer.OutputWriter`): dead letters to Kafka, windows and moments upserted into the
 store, the latest state published to the cache. A query that fails (Kafka or a dependency gone for longer
 than the retries) is restarted from its checkpoint with a backoff; SIGTERM stops it between writes.
@@ -28,6 +29,7 @@ from typing import Any
 
 from telemetra.logs import configure_logging
 from telemetra.services.settings import Settings
+from telemetra.spark.chunks import CHUNK_SCHEMA, ChunkPreparer
 from telemetra.spark.metrics import JobMetrics, ProgressListener
 from telemetra.spark.processor import OUTPUT_SCHEMA, AnalyticsProcessor
 from telemetra.spark.session import PANDAS_WARNING, create_session
@@ -58,22 +60,19 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
     )
     if settings.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
+    if settings.records_per_task:
+        # A backlog's large micro-batch is read, validated and scored by several tasks in parallel.
+        reader = reader.option("maxRecordsPerPartition", str(settings.records_per_task))
     for key, value in settings.kafka_options.items():
         reader = reader.option(key, value)
     records = reader.load().select(
-        F.lit(settings.stream_id).alias("stream_id"),
-        "value",
-        "partition",
-        "offset",
-        F.unix_millis("timestamp").alias("timestamp"),
+        "value", "partition", "offset", F.unix_millis("timestamp").alias("timestamp")
     )
-    if settings.shuffle_partitions == 1:
-        # One partition already satisfies the stateful operator's distribution: no shuffle of the records.
-        records = records.coalesce(1)
-    processor = AnalyticsProcessor(settings.stream_id, settings.events_topic, settings.analytics)
+    processor = AnalyticsProcessor(settings.stream_id, settings.analytics)
     with warnings.catch_warnings():  # pyspark 4.2 warns that pandas 3 is new to it; it works (tests)
         warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
-        output = records.groupBy("stream_id").transformWithStateInPandas(
+        chunks = records.mapInArrow(ChunkPreparer(settings.stream_id, settings.events_topic), CHUNK_SCHEMA)
+        output = chunks.groupBy("stream_id").transformWithStateInPandas(
             statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA, outputMode="Append", timeMode="None"
         )
     stream = (

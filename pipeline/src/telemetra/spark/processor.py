@@ -29,8 +29,9 @@ from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, Str
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.analytics.panes import Pane
 from telemetra.analytics.stream import StreamAnalytics
+from telemetra.spark.chunks import decode_items, paused_gc
 from telemetra.spark.settings import analytics_config_from_json, analytics_config_to_json
-from telemetra.spark.state import decode_core, decode_pane, process_records, state_changes
+from telemetra.spark.state import decode_core, decode_pane, fold_items, state_changes
 
 OUTPUT_SCHEMA = StructType(
     [
@@ -51,26 +52,16 @@ _PANE_KEY = StructType([StructField("start", LongType(), False)])
 _PANE_VALUE = StructType([StructField("blob", BinaryType(), False)])
 
 
-def _in_kafka_order(frame: Any) -> bool:
-    """Rows already by partition, then offset (the usual case: checked in one vectorised pass)."""
-    if len(frame) < 2:
-        return True
-    partitions, offsets = frame["partition"].to_numpy(), frame["offset"].to_numpy()
-    same = partitions[1:] == partitions[:-1]
-    return bool(((partitions[1:] > partitions[:-1]) | (same & (offsets[1:] > offsets[:-1]))).all())
-
-
 # This worker's analytics objects as of the batch it last committed: stream id → (state token, object).
 _LIVE: dict[str, tuple[str, StreamAnalytics]] = {}
 
 
 class AnalyticsProcessor(StatefulProcessor):
-    """Input rows: ``value`` (bytes), ``partition``, ``offset``, ``timestamp`` (epoch ms) of the Kafka
-    records; output rows: :data:`OUTPUT_SCHEMA` (records of :func:`~telemetra.spark.state.process_records`)."""
+    """Input rows: the chunks of :mod:`telemetra.spark.chunks` (:data:`~telemetra.spark.chunks.CHUNK_SCHEMA`);
+    output rows: :data:`OUTPUT_SCHEMA` (records of :func:`~telemetra.spark.state.fold_items`)."""
 
-    def __init__(self, stream_id: str, topic: str, config: AnalyticsConfig):
+    def __init__(self, stream_id: str, config: AnalyticsConfig):
         self.stream_id = stream_id
-        self.topic = topic
         self.config_json = analytics_config_to_json(config)
 
     def init(self, handle: StatefulProcessorHandle) -> None:
@@ -84,20 +75,14 @@ class AnalyticsProcessor(StatefulProcessor):
         chunks = list(rows)
         frame = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
         # Kafka order: the embedded engine processes in arrival order, and a partition is the arrival order.
-        if not _in_kafka_order(frame):
-            frame = frame.sort_values(["partition", "offset"], kind="stable")
+        frame = frame.sort_values(["partition", "first_offset"], kind="stable")
+        prepare_seconds = float(frame["prepare_seconds"].sum())
         read = time.perf_counter()
         analytics, restored, config_json = self._restore()
         restored_at = time.perf_counter()
         before = set(analytics.panes)
-        result = process_records(
-            analytics,
-            frame["value"].tolist(),
-            frame["partition"].tolist(),
-            frame["offset"].tolist(),
-            frame["timestamp"].tolist(),
-            self.topic,
-        )
+        with paused_gc():
+            result = fold_items(analytics, (decode_items(blob) for blob in frame["items"]))
         processed = time.perf_counter()
         self._save(analytics, before, result.touched, config_json)
         saved = time.perf_counter()
@@ -109,6 +94,7 @@ class AnalyticsProcessor(StatefulProcessor):
             "restored": restored,
             "config_mismatch": config_json != self.config_json,
             "seconds": {
+                "prepare": round(prepare_seconds, 4),  # the stateless stage's, summed over its tasks
                 "input": round(read - started, 4),
                 "restore": round(restored_at - read, 4),
                 "analytics": round(processed - restored_at, 4),

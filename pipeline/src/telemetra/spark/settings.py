@@ -21,6 +21,7 @@ STORE_URL_ENV = "TELEMETRA_STORE_URL"
 CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
 DEFAULT_METRICS_PORT = 9108
 DEFAULT_MAX_OFFSETS = 250_000  # records per micro-batch at most: a few seconds of work, ~100 MB in the worker
+DEFAULT_RECORDS_PER_TASK = 50_000  # a larger micro-batch is read and validated by several tasks at once
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|milliseconds?|seconds?|minutes?|hours?)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
@@ -42,6 +43,8 @@ class JobSettings:
     shuffle_partitions: int = 1  # one stream is one key: more partitions only add empty tasks
     # Bounds a micro-batch (memory, and the time its writes wait) when the job catches up on a backlog.
     max_offsets_per_trigger: int | None = DEFAULT_MAX_OFFSETS
+    # Kafka records per read task (its stateless stage validates and scores them); None: one per partition.
+    records_per_task: int | None = DEFAULT_RECORDS_PER_TASK
     starting_offsets: str = "earliest"  # for a new checkpoint only; a checkpoint resumes where it was
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
     metrics_port: int | None = DEFAULT_METRICS_PORT  # None: no /metrics endpoint
@@ -64,6 +67,8 @@ class JobSettings:
             raise ValueError("shuffle partitions must be at least 1")
         if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger < 1:
             raise ValueError("max offsets per trigger must be at least 1")
+        if self.records_per_task is not None and self.records_per_task < 1:
+            raise ValueError("records per task must be at least 1")
         if self.trigger_interval_ms < 0:
             raise ValueError("the trigger interval cannot be negative")
         if not self.store_url:
@@ -192,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"records per micro-batch at most; 0 = no limit (default: {DEFAULT_MAX_OFFSETS})",
     )
     parser.add_argument(
+        "--records-per-task",
+        type=int,
+        default=DEFAULT_RECORDS_PER_TASK,
+        metavar="N",
+        help="Kafka records per read task; larger micro-batches are validated by several tasks in parallel; "
+        f"0 = one task per Kafka partition (default: {DEFAULT_RECORDS_PER_TASK})",
+    )
+    parser.add_argument(
         "--starting-offsets", default="earliest", help="earliest, latest or Spark's JSON form"
     )
     parser.add_argument(
@@ -232,6 +245,7 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
             available_now=args.available_now,
             shuffle_partitions=args.shuffle_partitions,
             max_offsets_per_trigger=args.max_offsets_per_trigger or None,
+            records_per_task=args.records_per_task or None,
             starting_offsets=args.starting_offsets,
             analytics=analytics_config_from_json(args.analytics_config),
             metrics_port=args.metrics_port or None,

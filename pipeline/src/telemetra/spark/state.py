@@ -1,9 +1,10 @@
 """One micro-batch of one stream through the analytics core, and that core's state as bytes. No Spark here.
 
-:func:`process_records` is the embedded engine's ``process_raw`` loop for one stream: validate each Kafka record
-against the contract (an invalid one becomes a dead letter with the reason, never an exception), feed the
-valid ones to :class:`~telemetra.analytics.stream.StreamAnalytics` in offset order, and return what closed
-(windows), what was detected (moments), the dead letters and the provisional live window, as output records.
+:func:`fold_items` is the stateful half of the embedded engine's ``process_raw`` loop for one stream: it feeds
+the items of :mod:`telemetra.spark.chunks` (events already validated, chat already scored) to
+:class:`~telemetra.analytics.stream.StreamAnalytics` in offset order, and returns what closed (windows), what
+was detected (moments), the dead letters and the provisional live window, as output records.
+:func:`process_records` is both halves, for Kafka records in one call.
 
 The state is split so that a micro-batch rewrites only what it changed: the panes (the slide-long buckets,
 which hold almost all of the state) are stored one per entry, and the rest of the analytics object, whose
@@ -16,12 +17,11 @@ panes' worth of ids.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import io
 import math
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,11 @@ import orjson
 from telemetra.analytics.panes import Pane
 from telemetra.analytics.stream import Output, StreamAnalytics
 from telemetra.analytics.windows import pane_start
-from telemetra.contract import MAX_EVENT_BYTES, InvalidEvent, format_ts, parse_event
+from telemetra.contract import parse_event
+from telemetra.spark.chunks import CHAT, DEAD, Item, prepare_items
 
 # Output record kinds, in the order a batch emits them.
 DEAD_LETTER, WINDOW, MOMENT, LIVE, STATS = "dead_letter", "window", "moment", "live", "stats"
-RAW_LIMIT = 2 * MAX_EVENT_BYTES  # bytes of an invalid record kept in its dead letter
 
 
 @dataclass(slots=True)
@@ -59,26 +59,36 @@ def process_records(
     topic: str,
 ) -> BatchResult:
     """Process Kafka records (already in partition, offset order) and collect the output records."""
-    result = BatchResult(rows=len(values))
+    items = prepare_items(values, partitions, offsets, timestamps, analytics.stream_id, topic)
+    return fold_items(analytics, [items])
+
+
+def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> BatchResult:
+    """Fold the items of a batch's chunks (in Kafka order) into ``analytics``; collect the output records."""
+    result = BatchResult()
     out = Output()
     stream_id, slide = analytics.stream_id, analytics.slide
     late, duplicates = analytics.late_events, analytics.duplicates
-    for raw, partition, offset, timestamp in zip(values, partitions, offsets, timestamps, strict=True):
-        try:
-            if raw is None:
-                raise _Rejected("empty record (no value)")
-            event = parse_event(raw)
-            if event.stream_id != stream_id:
-                raise _Rejected(f"stream_id: {event.stream_id!r} does not belong to this topic's stream")
-        except (InvalidEvent, _Rejected) as error:
-            reason = error.reason if isinstance(error, InvalidEvent) else str(error)
-            letter = dead_letter(reason, raw, stream_id, topic, partition, offset, timestamp)
-            result.records.append((DEAD_LETTER, f"{topic}:{partition}:{offset}", letter))
-            result.dead_letters += 1
-            continue
-        result.events += 1
-        result.touched.add(pane_start(event.ts.timestamp(), slide))
-        out.extend(analytics.process(event))
+    process, process_chat, touched = analytics.process, analytics.process_chat, result.touched
+    for items in chunks:
+        result.rows += len(items)
+        for item in items:
+            tag = item[0]
+            if tag == CHAT:
+                ts = item[1]
+                step = process_chat(ts, item[2], item[3], item[4], item[5])
+            elif tag == DEAD:
+                result.records.append((DEAD_LETTER, item[1], item[2]))
+                result.dead_letters += 1
+                continue
+            else:  # validated already: parsing again cannot fail
+                event = parse_event(item[1])
+                ts = event.ts.timestamp()
+                step = process(event)
+            result.events += 1
+            touched.add(pane_start(ts, slide))
+            if step.windows or step.moments:
+                out.extend(step)
     for window in out.windows:
         result.records.append((WINDOW, window.window_start, _json(window.to_dict())))
     for moment in out.moments:
@@ -101,43 +111,6 @@ def process_records(
     }
     result.records.append((STATS, stream_id, _json(stats)))
     return result
-
-
-class _Rejected(Exception):
-    """A record that parsed, or could not be read at all, but cannot be processed by this stream's job."""
-
-
-def dead_letter(
-    reason: str,
-    raw: bytes | None,
-    stream_id: str,
-    topic: str,
-    partition: int,
-    offset: int,
-    timestamp: Any,
-) -> str:
-    """The dead-letter record (JSON): why, where from, and the raw value (UTF-8 text, else base64)."""
-    letter: dict[str, Any] = {
-        "reason": reason,
-        "source": f"{topic}:{partition}:{offset}",
-        "stream_id": stream_id,
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
-        # Kafka's record time (epoch ms); NaN when a batch of pandas rows had a missing one
-        "timestamp": format_ts(int(timestamp) / 1000)
-        if timestamp is not None and timestamp == timestamp
-        else None,
-    }
-    if raw is not None:
-        kept = raw[:RAW_LIMIT]
-        try:
-            letter["raw"], letter["raw_encoding"] = kept.decode(), "utf-8"
-        except UnicodeDecodeError:
-            letter["raw"], letter["raw_encoding"] = base64.b64encode(kept).decode(), "base64"
-        letter["raw_bytes"] = len(raw)
-        letter["raw_truncated"] = len(raw) > RAW_LIMIT
-    return _json(letter)
 
 
 def _json(value: Any) -> str:
