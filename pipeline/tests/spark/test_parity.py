@@ -47,6 +47,7 @@ def test_the_spark_job_stores_what_the_embedded_replay_computes(
         cache_url=backends.cache_url,
         available_now=True,
         max_offsets_per_trigger=2500,  # several batches: the state carries over between them
+        records_per_task=700,  # several read tasks per batch, whose chunks must be folded in Kafka order
         metrics_port=None,
     )
     with StreamJob(settings, spark=spark, service=backends.service()) as job:

@@ -62,13 +62,15 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
     assert (settings.store_url, settings.cache_url) == ("postgresql://db/x", "redis://cache:6379/0")
     assert settings.analytics == AnalyticsConfig()
     assert settings.metrics_port == 9108 and settings.master == "local[2]" and settings.local
-    assert settings.max_offsets_per_trigger == 250_000 and settings.trigger_interval_ms == 1000
+    assert settings.max_offsets_per_trigger == 500_000 and settings.trigger_interval_ms == 1000
+    assert settings.records_per_task == 50_000
     explicit = parse_args(
         [
             *REQUIRED,
             "--store-url", "postgresql://other/y", "--events-topic", "raw", "--dead-letter-topic", "dlq",
             "--trigger-interval", "500ms", "--shuffle-partitions", "2", "--max-offsets-per-trigger", "5000",
-            "--starting-offsets", "latest", "--analytics-config", '{"lateness": 20}', "--metrics-port", "0",
+            "--records-per-task", "0", "--starting-offsets", "latest", "--analytics-config", '{"lateness": 20}',
+            "--metrics-port", "0",
             "--master", "k8s://https://kubernetes", "--conf", "spark.executor.memory=2g",
             "--kafka-option", "kafka.security.protocol=SSL",
         ],
@@ -78,6 +80,7 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
     assert (explicit.events_topic, explicit.dead_letter_topic) == ("raw", "dlq")
     assert (explicit.trigger_interval_ms, explicit.shuffle_partitions) == (500, 2)
     assert (explicit.max_offsets_per_trigger, explicit.starting_offsets) == (5000, "latest")
+    assert explicit.records_per_task is None  # 0: one read task per Kafka partition
     assert explicit.analytics.lateness == 20.0 and explicit.metrics_port is None
     assert explicit.kafka_options == {"kafka.security.protocol": "SSL"}
     conf = spark_conf(explicit, jars=[])
@@ -93,6 +96,7 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
         [*REQUIRED, "--store-url", "x", "--stream-id", "Not-A-Slug"],
         [*REQUIRED, "--store-url", "x", "--analytics-config", '{"window": 0}'],
         [*REQUIRED, "--store-url", "x", "--trigger-interval", "soon"],
+        [*REQUIRED, "--store-url", "x", "--records-per-task", "-5"],
         [*REQUIRED, "--store-url", "x", "--dead-letter-topic", "telemetra.alpha.events"],
     ],
 )

@@ -20,7 +20,7 @@ DEAD_LETTER_TOPIC = "telemetra.{stream_id}.dead-letter"
 STORE_URL_ENV = "TELEMETRA_STORE_URL"
 CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
 DEFAULT_METRICS_PORT = 9108
-DEFAULT_MAX_OFFSETS = 250_000  # records per micro-batch at most: a few seconds of work, ~100 MB in the worker
+DEFAULT_MAX_OFFSETS = 500_000  # records per micro-batch at most: ~7 s of work (bench/results/spark.md)
 DEFAULT_RECORDS_PER_TASK = 50_000  # a larger micro-batch is read and validated by several tasks at once
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|milliseconds?|seconds?|minutes?|hours?)?\s*$")
