@@ -180,7 +180,7 @@ def test_spark_application_follows_the_job_contract() -> None:
     assert args["--checkpoint-dir"] == "s3a://telemetra/checkpoints/team/demo"
     assert args["--events-topic"] == "telemetra.demo.events"
     assert args["--dead-letter-topic"] == "telemetra.demo.dead-letter"
-    assert args["--trigger-interval"] == "10s" and args["--shuffle-partitions"] == "8"
+    assert args["--trigger-interval"] == "1s" and args["--shuffle-partitions"] == "8"
     assert args["--metrics-port"] == "9108"
     conf = spec["sparkConf"]
     assert conf["spark.kubernetes.driver.secretKeyRef.TELEMETRA_STORE_URL"] == "telemetra-store:url"
@@ -243,6 +243,40 @@ def test_dashboard_configmap_for_the_grafana_sidecar() -> None:
     for metric in (*dashboard.JOB_METRICS, *dashboard.STREAM_METRICS):
         assert f'{metric}{{stream_id="demo"}}' in exprs
     assert all(p["datasource"]["uid"] == "prometheus" for p in content["panels"])
+
+
+def test_the_spark_job_exports_every_metric_the_dashboard_plots() -> None:
+    from telemetra.analytics.moments import Moment
+    from telemetra.analytics.windows import WindowMetrics
+    from telemetra.spark.metrics import JobMetrics
+
+    metrics = JobMetrics("demo")
+    window = WindowMetrics("demo", "2026-11-27T16:00:00Z", "2026-11-27T16:01:00Z", messages=600, chat_rate=10.0,
+                           unique_chatters=50, top_emotes=[], sentiment=0.25, positive=300, neutral=200,
+                           negative=100, viewers=1200, viewers_max=1300, revenue_usd=24.99, transactions={"sub": 5},
+                           late_events=0, bits=0, emote_total=0, final=True)  # fmt: skip
+    moment = Moment("m1", "demo", "raid", "2026-11-27T16:00:10Z", "2026-11-27T16:00:10Z", "viewers", 500.0, 0.0,
+                    0.0, 0.0, "raid", "2026-11-27T16:00:10Z", "2026-11-27T16:00:10Z", ongoing=False)  # fmt: skip
+    metrics.record_windows([window])
+    metrics.record_moments([moment, moment])  # an episode's updates repeat its id: counted once
+    metrics.on_progress(_progress())
+    samples = {
+        sample.name: sample.value for family in metrics.registry.collect() for sample in family.samples
+    }
+    for name in (*dashboard.JOB_METRICS, *dashboard.STREAM_METRICS):
+        assert name in samples, name
+    assert samples["telemetra_stream_chat_messages_per_second"] == 10.0
+    assert samples["telemetra_stream_viewers"] == 1200 and samples["telemetra_stream_sentiment"] == 0.25
+    assert samples["telemetra_stream_window_revenue_usd"] == 24.99
+    assert samples["telemetra_stream_moments_total"] == 1
+
+
+def _progress() -> Any:
+    """The parts of a ``StreamingQueryProgress`` the metrics read."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(numInputRows=100, inputRowsPerSecond=50.0, processedRowsPerSecond=80.0,
+                           durationMs={"triggerExecution": 1200}, sources=[])  # fmt: skip
 
 
 # -- upstream schemas --------------------------------------------------------------------------------------

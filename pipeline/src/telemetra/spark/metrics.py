@@ -1,18 +1,25 @@
-"""The job's Prometheus metrics: Spark's progress reports (through a query listener) and the batch writer's
-counts, on their own registry, served on ``--metrics-port``."""
+"""The job's Prometheus metrics, on their own registry, served on ``--metrics-port``: Spark's progress reports
+(through a query listener), the batch writer's counts (``telemetra_spark_*``), and the stream's own numbers
+from its closed windows and moments (``telemetra_stream_*``, what the stream's Grafana dashboard plots)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from pyspark.sql.streaming.listener import StreamingQueryListener
 
+from telemetra.analytics.moments import Moment
+from telemetra.analytics.windows import WindowMetrics
+
 log = logging.getLogger("telemetra.spark.metrics")
 BATCH_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+SEEN_MOMENTS = 10_000  # moment ids remembered to count each episode once (its updates repeat the id)
 
 
 class JobMetrics:
@@ -70,6 +77,28 @@ class JobMetrics:
             "event_time_watermark_seconds", "The analytics watermark (event time, epoch s)."
         )
         self._watermark = math.nan
+        # the stream itself, from its closed windows and moments
+        self.chat_rate = Gauge(
+            "telemetra_stream_chat_messages_per_second", "Chat rate of the newest closed window.", labels,
+            registry=registry,
+        ).labels(stream_id)  # fmt: skip
+        self.viewers = Gauge(
+            "telemetra_stream_viewers", "Concurrent viewers in the newest closed window (last sample).", labels,
+            registry=registry,
+        ).labels(stream_id)  # fmt: skip
+        self.sentiment = Gauge(
+            "telemetra_stream_sentiment", "Mean chat sentiment (-1 to 1) of the newest closed window.", labels,
+            registry=registry,
+        ).labels(stream_id)  # fmt: skip
+        self.window_revenue = Gauge(
+            "telemetra_stream_window_revenue_usd", "Revenue (USD) in the newest closed window.", labels,
+            registry=registry,
+        ).labels(stream_id)  # fmt: skip
+        self.moments = Counter(
+            "telemetra_stream_moments", "Moments detected (episodes, not their updates).", [*labels, "kind"],
+            registry=registry,
+        )  # fmt: skip
+        self._seen_moments: OrderedDict[str, None] = OrderedDict()
         Gauge(
             "telemetra_spark_watermark_lag_seconds",
             "Wall clock minus the analytics watermark: how far closed windows trail real time.",
@@ -81,6 +110,26 @@ class JobMetrics:
         if watermark is not None:
             self._watermark = watermark
             self.watermark.set(watermark)
+
+    def record_windows(self, windows: Iterable[WindowMetrics]) -> None:
+        """The stream's gauges follow the newest closed window; a window without chat or viewer samples
+        leaves the last known sentiment and viewer count."""
+        for window in windows:
+            self.chat_rate.set(window.chat_rate)
+            self.window_revenue.set(window.revenue_usd)
+            if window.viewers is not None:
+                self.viewers.set(window.viewers)
+            if window.sentiment is not None:
+                self.sentiment.set(window.sentiment)
+
+    def record_moments(self, moments: Iterable[Moment]) -> None:
+        for moment in moments:
+            if moment.moment_id in self._seen_moments:
+                continue
+            self._seen_moments[moment.moment_id] = None
+            if len(self._seen_moments) > SEEN_MOMENTS:
+                self._seen_moments.popitem(last=False)
+            self.moments.labels(self.stream_id, moment.kind).inc()
 
     def _watermark_lag(self) -> float:
         return time.time() - self._watermark if math.isfinite(self._watermark) else math.nan

@@ -332,6 +332,8 @@ class OutputWriter:
         metrics.dead_letters.inc(len(batch.dead_letters))
         metrics.windows_written.inc(len(batch.windows))
         metrics.moments_written.inc(len(batch.moments))
+        metrics.record_windows(batch.windows)
+        metrics.record_moments(batch.moments)
         for stats in batch.stats:
             metrics.events.inc(stats.get("events", 0))
             metrics.late_events.inc(stats.get("late_events", 0))

@@ -1,9 +1,8 @@
 """A per-stream Grafana dashboard in a ConfigMap the Grafana sidecar provisions (label ``grafana_dashboard``).
 
 The queries read metrics exported by the stream's Spark job (label ``stream_id``; ``telemetra.spark.metrics``)
-and by the API service. :data:`JOB_METRICS` are the job's own; :data:`STREAM_METRICS` (the stream's chat rate,
-viewers, sentiment, revenue and moments from closed windows) are the ones the dashboard expects the job to
-export next to them.
+and by the API service. :data:`JOB_METRICS` are the job's own; :data:`STREAM_METRICS` are the stream's chat rate,
+viewers, sentiment, revenue and moments from its closed windows, which the job exports next to them.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ STREAM_METRICS = (
     "telemetra_stream_chat_messages_per_second",
     "telemetra_stream_viewers",
     "telemetra_stream_sentiment",
-    "telemetra_stream_revenue_usd_total",
+    "telemetra_stream_window_revenue_usd",
     "telemetra_stream_moments_total",
 )
 API_METRICS = ("telemetra_http_request_duration_seconds_bucket", "telemetra_ws_connections")
@@ -71,7 +70,7 @@ def panels(stream: Stream) -> list[dict[str, Any]]:
         ("Sentiment", [(f"telemetra_stream_sentiment{sel}", "mean sentiment")], "none"),
         (
             "Revenue",
-            [(f"sum(increase(telemetra_stream_revenue_usd_total{sel}[5m]))", "USD / 5 min")],
+            [(f"telemetra_stream_window_revenue_usd{sel}", "USD per window")],
             "currencyUSD",
         ),
         (
