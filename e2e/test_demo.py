@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +15,11 @@ import httpx
 import orjson
 import pytest
 import websockets
+from support import wait_for
 
 from telemetra.localstack.process import free_port
 
 TELEMETRA = [sys.executable, "-m", "telemetra.cli"]
-
-
-def wait_for(check: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if result := check():
-                return result
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {within:g} s")
 
 
 class Demo:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from support import wait_for
 
 from telemetra.engine.core import Engine
 from telemetra.engine.replay import replay_lines
@@ -34,18 +35,6 @@ STREAMS = ("alpha", "beta")
 SCENARIOS = ("raid@35/alpha", "hype@150+30x5/beta")
 EXPECTED_KINDS = {"alpha": "raid", "beta": "chat_spike"}
 SPEED, EVENT_SECONDS = 8, 240
-
-
-def wait_for(check: Callable[[], Any], within: float, what: str, log: Path) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if result := check():
-                return result
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {within:g} s; log:\n{log.read_text()[-4000:]}")
 
 
 class Stack:

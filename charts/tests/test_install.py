@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from telemetra.operator import testing as t
-from telemetra.operator.kube import Kube
 from telemetra.operator.localstack.cluster import KubeCluster
 
 Chart = Any  # conftest.Chart
@@ -137,18 +136,6 @@ def test_upgrade_keeps_the_generated_passwords(
     assert before["telemetra-postgresql"]["url"].startswith("postgresql://telemetra:")
 
 
-async def operator_token(kube: Kube, namespace: str) -> str:
-    request = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600},
-    }
-    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/telemetra-operator/token"
-    answer = await kube.request("POST", path, body=request)
-    token: str = answer["status"]["token"]
-    return token
-
-
 def operator_environment(installed: Installed) -> dict[str, str]:
     """The plain variables of the operator container the chart deployed (no Secret references there)."""
     (deployment,) = [
@@ -167,21 +154,9 @@ async def test_the_operator_reconciles_an_example_stream_with_the_chart_identity
     ns = installed.namespace
     kube = t.client(kube_cluster.server, kube_cluster.ca_file, kube_cluster.token)
     try:
-        token = await operator_token(kube, ns)
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "c", "cluster": {"server": kube_cluster.server,
-                                                           "certificate-authority": str(kube_cluster.ca_file)}}],
-                    "users": [{"name": "operator", "user": {"token": token}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "operator", "namespace": ns}}],
-                    "current-context": "c",
-                }
-            )
-        )  # fmt: skip
+        kubeconfig = await t.service_account_kubeconfig(
+            kube, kube_cluster.server, kube_cluster.ca_file, ns, tmp_path / "kubeconfig"
+        )
         chart_env = operator_environment(installed)
         assert chart_env["TELEMETRA_OPERATOR_WATCH_NAMESPACE"] == ns
         kafka_ns = chart_env["TELEMETRA_OPERATOR_KAFKA_NAMESPACE"]

@@ -24,37 +24,6 @@ def rbac_documents(spaces: Namespaces) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-async def service_account_token(kube: Kube, namespace: str) -> str:
-    """A bound token for the operator's ServiceAccount (TokenRequest API, as the kubelet mounts)."""
-    request = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600},
-    }
-    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/telemetra-operator/token"
-    answer = await kube.request("POST", path, body=request)
-    token: str = answer["status"]["token"]
-    return token
-
-
-def write_kubeconfig(cluster: KubeCluster, namespace: str, token: str, path: Path) -> Path:
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "c",
-                "cluster": {"server": cluster.server, "certificate-authority": str(cluster.ca_file)},
-            }
-        ],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "operator", "namespace": namespace}}],
-        "current-context": "c",
-    }
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 async def test_the_operator_needs_nothing_beyond_its_rbac(
     kube: Kube, namespaces: Namespaces, kube_cluster: KubeCluster, tmp_path: Path
 ) -> None:
@@ -64,8 +33,9 @@ async def test_the_operator_needs_nothing_beyond_its_rbac(
     for doc in documents:
         await kube.create(doc)
         assert await kube.get(kind_for(doc), doc["metadata"]["namespace"], doc["metadata"]["name"])
-    token = await service_account_token(kube, ns)
-    kubeconfig = write_kubeconfig(kube_cluster, ns, token, tmp_path / "kubeconfig")
+    kubeconfig = await t.service_account_kubeconfig(
+        kube, kube_cluster.server, kube_cluster.ca_file, ns, tmp_path / "kubeconfig"
+    )
 
     env = kube_cluster.env()
     env["KUBECONFIG"] = str(kubeconfig)

@@ -93,6 +93,31 @@ def client(server: str, ca_file: Path | str, token: str) -> Kube:
     return Kube(kopf.ConnectionInfo(server=server, ca_path=str(ca_file), token=token, scheme="Bearer"))
 
 
+async def service_account_kubeconfig(
+    kube: Kube, server: str, ca_file: Path, namespace: str, path: Path, account: str = "telemetra-operator"
+) -> Path:
+    """A kubeconfig at ``path`` that acts as ``account`` with a bound token (the TokenRequest API, as the
+    kubelet mounts one into a pod), so a test runs the operator with exactly that ServiceAccount's rights."""
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
+    answer = await kube.request(
+        "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", body=request
+    )
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server, "certificate-authority": str(ca_file)}}],
+        "users": [{"name": account, "user": {"token": answer["status"]["token"]}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": account, "namespace": namespace}}],
+        "current-context": "c",
+    }
+    await asyncio.to_thread(path.write_text, yaml.safe_dump(config))
+    return path
+
+
 async def create_namespace(kube: Kube, name: str) -> None:
     await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 

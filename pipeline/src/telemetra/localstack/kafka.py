@@ -14,18 +14,15 @@ import argparse
 import asyncio
 import base64
 import concurrent.futures
-import contextlib
-import fcntl
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any, TypeVar
@@ -33,7 +30,8 @@ from typing import IO, Any, TypeVar
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from telemetra.localstack.process import free_port, port_open, progress, terminate, track
+from telemetra.localstack.maven import MavenError, is_resolved, resolve_libs
+from telemetra.localstack.process import cache_root, free_port, port_open, progress, terminate, track
 
 # Tried in order when no version is asked for: the first is the tested one, the others are served fallbacks.
 CANDIDATE_VERSIONS = ("4.1.1", "4.1.2", "4.2.1")
@@ -43,7 +41,6 @@ DEFAULT_CLI_PORT = 9092
 _RESOURCES = Path(__file__).resolve().parent
 _POM = _RESOURCES / "kafka-pom.xml"
 _LOG4J_CONFIG = _RESOURCES / "log4j2.properties"
-_MARKER = ".complete"
 _START_MARKER = "---- telemetra: starting Kafka"
 
 # kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS; the heap is set per broker.
@@ -86,10 +83,6 @@ class KafkaSetupError(RuntimeError):
 # ---------------------------------------------------------------------------------------------------- jars
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "telemetra"
-
-
 def ensure_kafka_jars(version: str | None = None) -> Path:
     """The ``libs`` dir with the broker's classpath, resolved from Maven Central on first use.
 
@@ -99,18 +92,19 @@ def ensure_kafka_jars(version: str | None = None) -> Path:
     pinned = version or os.environ.get(VERSION_ENV)
     candidates = [pinned] if pinned else list(CANDIDATE_VERSIONS)
     for candidate in candidates:
-        if _is_complete(_version_home(candidate)):
+        if is_resolved(_version_home(candidate)):
             return _version_home(candidate) / "libs"
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaSetupError(
-            "Maven (mvn) is needed once to fetch the Kafka jars from Maven Central: apt-get install maven"
-        )
     failures = []
     for candidate in candidates:
         try:
-            return _ensure_version(mvn, candidate)
-        except KafkaSetupError as error:
+            return resolve_libs(
+                _version_home(candidate),
+                _POM,
+                {"kafka.version": candidate},
+                expected_jar=f"kafka_2.13-{candidate}.jar",
+                what=f"Apache Kafka {candidate}",
+            )
+        except MavenError as error:
             failures.append(f"Kafka {candidate}: {error}")
             progress(f"Kafka {candidate} could not be resolved")
     raise KafkaSetupError("could not resolve the Kafka broker jars\n" + "\n".join(failures))
@@ -118,51 +112,6 @@ def ensure_kafka_jars(version: str | None = None) -> Path:
 
 def _version_home(version: str) -> Path:
     return cache_root() / f"kafka-{version}"
-
-
-def _is_complete(home: Path) -> bool:
-    return (home / _MARKER).is_file() and (home / "libs").is_dir()
-
-
-def _ensure_version(mvn: str, version: str) -> Path:
-    home = _version_home(version)
-    home.mkdir(parents=True, exist_ok=True)
-    with _file_lock(home / ".lock"):
-        if not _is_complete(home):  # another process may have finished while we waited for the lock
-            _resolve(mvn, version, home)
-    return home / "libs"
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _resolve(mvn: str, version: str, home: Path) -> None:
-    staging, libs = home / "libs.partial", home / "libs"
-    for stale in (staging, libs):
-        shutil.rmtree(stale, ignore_errors=True)
-    shutil.copyfile(_POM, home / "pom.xml")  # mvn may write next to its POM; the package dir can be read-only
-    command = [
-        mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(home / "pom.xml"), f"-Dkafka.version={version}",
-        "dependency:copy-dependencies", f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
-    ]  # fmt: skip
-    progress(f"resolving Apache Kafka {version} from Maven Central into {libs} (first run only)...")
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=home, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not (staging / f"kafka_2.13-{version}.jar").is_file():
-        shutil.rmtree(staging, ignore_errors=True)
-        output = _last_lines(re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr), 30)  # colour codes
-        raise KafkaSetupError(f"`{' '.join(command)}` exited with {result.returncode}\n{output}")
-    staging.rename(libs)
-    (home / _MARKER).write_text(f"{version}\n")  # only now: an interrupted run is redone next time
-    jars = len(list(libs.glob("*.jar")))
-    progress(f"Kafka {version}: {jars} jars resolved in {time.monotonic() - started:.0f} s")
 
 
 # ---------------------------------------------------------------------------------------------------- broker

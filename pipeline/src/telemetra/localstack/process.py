@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -17,6 +18,11 @@ _LIVE: set[subprocess.Popen[bytes]] = set()
 
 class ServerError(RuntimeError):
     """A local server could not be set up or started; the message says why and where its log is."""
+
+
+def cache_root() -> Path:
+    """Where downloaded and built tools live: ``${XDG_CACHE_HOME:-~/.cache}/telemetra``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "telemetra"
 
 
 def free_port() -> int:

@@ -12,24 +12,16 @@ the jars in. To warm the cache (CI, image builds)::
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import re
-import shutil
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from telemetra.localstack.kafka import cache_root
-from telemetra.localstack.process import progress
+from telemetra.localstack.maven import MavenError, resolve_libs
+from telemetra.localstack.process import cache_root, progress
 
 JARS_ENV = "TELEMETRA_SPARK_JARS"
 CONNECTOR = "spark-sql-kafka-0-10_2.13"
 _POM = Path(__file__).resolve().parent / "spark-kafka-pom.xml"
-_MARKER = ".complete"
 
 
 class SparkSetupError(RuntimeError):
@@ -57,58 +49,17 @@ def ensure_spark_jars(version: str | None = None) -> list[Path]:
             raise SparkSetupError(f"${JARS_ENV} names jars that do not exist: {', '.join(missing)}")
         return paths
     version = version or spark_version()
-    home = jars_home(version)
-    if not _is_complete(home):
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise SparkSetupError(
-                "Maven (mvn) is needed once to fetch the Spark Kafka connector from Maven Central: "
-                "apt-get install maven"
-            )
-        home.mkdir(parents=True, exist_ok=True)
-        with _file_lock(home / ".lock"):
-            if not _is_complete(home):  # another process may have finished while we waited for the lock
-                _resolve(mvn, version, home)
-    return sorted((home / "libs").glob("*.jar"))
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _is_complete(home: Path) -> bool:
-    return (home / _MARKER).is_file() and (home / "libs").is_dir()
-
-
-def _resolve(mvn: str, version: str, home: Path) -> None:
-    staging, libs = home / "libs.partial", home / "libs"
-    for stale in (staging, libs):
-        shutil.rmtree(stale, ignore_errors=True)
-    shutil.copyfile(_POM, home / "pom.xml")  # mvn may write next to its POM; the package dir can be read-only
-    command = [
-        mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(home / "pom.xml"), f"-Dspark.version={version}",
-        "dependency:copy-dependencies", f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
-    ]  # fmt: skip
-    progress(
-        f"resolving the Spark {version} Kafka connector from Maven Central into {libs} (first run only)..."
-    )
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=home, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not (staging / f"{CONNECTOR}-{version}.jar").is_file():
-        shutil.rmtree(staging, ignore_errors=True)
-        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # colour codes
-        tail = "\n".join(output.rstrip().splitlines()[-30:])
-        raise SparkSetupError(f"`{' '.join(command)}` exited with {result.returncode}\n{tail}")
-    staging.rename(libs)
-    (home / _MARKER).write_text(f"{version}\n")  # only now: an interrupted run is redone next time
-    jars = len(list(libs.glob("*.jar")))
-    progress(f"Spark {version} Kafka connector: {jars} jars resolved in {time.monotonic() - started:.0f} s")
+    try:
+        libs = resolve_libs(
+            jars_home(version),
+            _POM,
+            {"spark.version": version},
+            expected_jar=f"{CONNECTOR}-{version}.jar",
+            what=f"the Spark {version} Kafka connector",
+        )
+    except MavenError as error:
+        raise SparkSetupError(str(error)) from None
+    return sorted(libs.glob("*.jar"))
 
 
 def main() -> int:

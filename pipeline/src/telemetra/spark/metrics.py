@@ -34,6 +34,9 @@ class JobMetrics:
         def gauge(name: str, doc: str) -> Any:
             return Gauge(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(stream_id)
 
+        def stream_gauge(name: str, doc: str) -> Any:
+            return Gauge(f"telemetra_stream_{name}", doc, labels, registry=registry).labels(stream_id)
+
         # Spark's progress reports
         self.input_rows = counter("input_rows", "Kafka records read by the query.")
         self.input_rate = gauge("input_rows_per_second", "Input rate of the last micro-batch.")
@@ -78,22 +81,14 @@ class JobMetrics:
         )
         self._watermark = math.nan
         # the stream itself, from its closed windows and moments
-        self.chat_rate = Gauge(
-            "telemetra_stream_chat_messages_per_second", "Chat rate of the newest closed window.", labels,
-            registry=registry,
-        ).labels(stream_id)  # fmt: skip
-        self.viewers = Gauge(
-            "telemetra_stream_viewers", "Concurrent viewers in the newest closed window (last sample).", labels,
-            registry=registry,
-        ).labels(stream_id)  # fmt: skip
-        self.sentiment = Gauge(
-            "telemetra_stream_sentiment", "Mean chat sentiment (-1 to 1) of the newest closed window.", labels,
-            registry=registry,
-        ).labels(stream_id)  # fmt: skip
-        self.window_revenue = Gauge(
-            "telemetra_stream_window_revenue_usd", "Revenue (USD) in the newest closed window.", labels,
-            registry=registry,
-        ).labels(stream_id)  # fmt: skip
+        self.chat_rate = stream_gauge("chat_messages_per_second", "Chat rate of the newest closed window.")
+        self.viewers = stream_gauge(
+            "viewers", "Concurrent viewers in the newest closed window (last sample)."
+        )
+        self.sentiment = stream_gauge(
+            "sentiment", "Mean chat sentiment (-1 to 1) of the newest closed window."
+        )
+        self.window_revenue = stream_gauge("window_revenue_usd", "Revenue (USD) in the newest closed window.")
         self.moments = Counter(
             "telemetra_stream_moments", "Moments detected (episodes, not their updates).", [*labels, "kind"],
             registry=registry,

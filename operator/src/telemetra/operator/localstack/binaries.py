@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from telemetra.localstack.process import ServerError, progress, tail
+from telemetra.localstack.process import ServerError, cache_root, progress, tail
 
 KUBE_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.16"
@@ -43,11 +43,6 @@ BINARIES = (*KUBE_COMMANDS, "etcd", "kwok")
 
 GO_MODULES = Path(__file__).parent / "go"
 _HEARTBEAT_SECONDS = 60.0
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "telemetra"
 
 
 def kube_bin_dir() -> Path:
