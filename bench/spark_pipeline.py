@@ -16,7 +16,7 @@ as the local stack and the operator run it), one stream.
 Memory: the peak RSS of the job's driver (Python), its JVM, the Python workers, the Kafka broker and
 PostgreSQL (server and backends), sampled every second. Usage::
 
-    .venv/bin/python bench/spark_pipeline.py throughput [--events 1000000] [--max-offsets 500000]
+    .venv/bin/python bench/spark_pipeline.py throughput [--events 2000000] [--max-offsets 500000]
     .venv/bin/python bench/spark_pipeline.py freshness [--rate 5000] [--duration 600] [--trigger 1s]
 """
 
@@ -60,7 +60,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     modes = parser.add_subparsers(dest="mode", required=True)
     throughput = modes.add_parser("throughput", help="sustained events/s on a pre-loaded topic")
-    throughput.add_argument("--events", type=int, default=1_000_000)
+    throughput.add_argument("--events", type=int, default=2_000_000)
     throughput.add_argument("--density", type=float, default=5_000, help="events per second of event time")
     throughput.add_argument("--max-offsets", type=int, default=500_000, help="records per micro-batch")
     throughput.add_argument("--trigger", default="0", help="trigger interval (0: back to back)")

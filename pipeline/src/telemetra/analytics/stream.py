@@ -64,24 +64,33 @@ class StreamAnalytics:
         return self.max_ts - self.config.lateness
 
     # -- input -------------------------------------------------------------------------------------------
-    def process(self, event: Event) -> Output:
+    def process(self, event: Event, out: Output | None = None) -> Output:
+        """Fold one event in; returns what it closed or detected (added to ``out`` when given)."""
+        out = Output() if out is None else out
         if isinstance(event, ChatEvent):
-            return self.process_chat(*chat_features(event))
+            return self.process_chat(*chat_features(event), out=out)
         ts = event.ts.timestamp()
         pane = self._admit(ts, event.event_id)
-        if pane is None:
-            return Output()
-        out = Output()
-        metric = self._apply(event, ts, pane, out)
-        return self._after(ts, pane, metric, out)
+        if pane is not None:
+            self._after(ts, pane, self._apply(event, ts, pane, out), out)
+        return out
 
-    def process_chat(self, ts: float, event_id: str, user_id: str, emotes: list[str], value: float) -> Output:
+    def process_chat(
+        self,
+        ts: float,
+        event_id: str,
+        user_id: str,
+        emotes: list[str],
+        value: float,
+        out: Output | None = None,
+    ) -> Output:
         """A chat message given by its :func:`chat_features` (what :meth:`process` does with a ChatEvent)."""
+        out = Output() if out is None else out
         pane = self._admit(ts, event_id)
-        if pane is None:
-            return Output()
-        pane.add_chat(user_id, emotes, value, classify(value))
-        return self._after(ts, pane, "chat", Output())
+        if pane is not None:
+            pane.add_chat(user_id, emotes, value, classify(value))
+            self._after(ts, pane, "chat", out)
+        return out
 
     def _admit(self, ts: float, event_id: str) -> Pane | None:
         """The open pane the event goes to, or None (counted) when it is late or a duplicate."""
@@ -101,7 +110,7 @@ class StreamAnalytics:
         pane.event_ids.add(event_id)
         return pane
 
-    def _after(self, ts: float, pane: Pane, metric: str | None, out: Output) -> Output:
+    def _after(self, ts: float, pane: Pane, metric: str | None, out: Output) -> None:
         """Advance the watermark past ``ts`` and peek at the event's pane for an early moment."""
         if ts > self.max_ts:
             self.max_ts = ts
@@ -109,7 +118,6 @@ class StreamAnalytics:
                 out.extend(self._advance())
         if metric:  # the event's pane is still open (ts >= watermark): peek for an early moment
             out.moments += self.detector.peek(pane, self.max_ts, metric)
-        return out
 
     def _apply(self, event: Event, ts: float, pane: Pane, out: Output) -> str | None:
         """Fold a non-chat event into its pane; return the metric it moved, if one can signal a moment early."""

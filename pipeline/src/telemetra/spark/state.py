@@ -76,7 +76,7 @@ def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> Batc
             tag = item[0]
             if tag == CHAT:
                 ts = item[1]
-                step = process_chat(ts, item[2], item[3], item[4], item[5])
+                process_chat(ts, item[2], item[3], item[4], item[5], out)
             elif tag == DEAD:
                 result.records.append((DEAD_LETTER, item[1], item[2]))
                 result.dead_letters += 1
@@ -84,11 +84,9 @@ def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> Batc
             else:  # validated already: parsing again cannot fail
                 event = parse_event(item[1])
                 ts = event.ts.timestamp()
-                step = process(event)
+                process(event, out)
             result.events += 1
             touched.add(pane_start(ts, slide))
-            if step.windows or step.moments:
-                out.extend(step)
     for window in out.windows:
         result.records.append((WINDOW, window.window_start, _json(window.to_dict())))
     for moment in out.moments:
