@@ -219,7 +219,6 @@ def run(settings: JobSettings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     configure_logging(settings.log_level)
-    logging.getLogger("py4j").setLevel(logging.WARNING)
     # asyncpg logs every failed reconnect with a traceback; the sink already reports an outage once
     logging.getLogger("asyncpg").setLevel(logging.ERROR)
     return run(settings)

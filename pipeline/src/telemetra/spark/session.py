@@ -3,6 +3,7 @@ and the RocksDB state store that ``transformWithStateInPandas`` requires."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -73,6 +74,8 @@ def spark_conf(settings: JobSettings, jars: list[Path] | None = None) -> dict[st
 def create_session(settings: JobSettings, extra: Mapping[str, str] | None = None) -> Any:
     """Get or create the session (settings only take effect if this process has no session yet)."""
     prepare_environment(settings.local)
+    # py4j logs each connection it opens and closes at INFO, some from __del__ at interpreter exit.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
