@@ -6,8 +6,8 @@ split into several tasks), and hands the stateful step, which must see one strea
 only what is left: folding each event into its pane.
 
 A chunk is one row per run of records from one Kafka partition: where it starts (partition, first offset),
-and its items, in offset order, as one ``marshal`` blob (compact and ~10× faster to decode than pickle for
-tuples of strings and numbers; it only ever travels between this job's own Python workers):
+and its items, in offset order, as one ``marshal`` blob (~68 bytes an item; encoding takes 0.2 µs an item
+against pickle's 0.5, decoding 0.35 µs for both; it only ever travels between this job's own Python workers):
 
 * ``(CHAT, ts, event_id, user_id, emotes, score)``: a chat message's
   :func:`~telemetra.analytics.stream.chat_features`;
