@@ -48,7 +48,7 @@ from telemetra.services.localstack.postgres import PostgresServer
 from telemetra.services.localstack.redis import RedisServer
 from telemetra.sinks.kafka import KafkaSink
 from telemetra.spark.jars import ensure_spark_jars
-from telemetra.spark.testing import JobProcess, engine_reference, read_store, window_differences
+from telemetra.spark.testing import JobProcess, engine_reference, read_store, send_events, window_differences
 
 STREAM = "bench"
 LATENESS = 10.0
@@ -191,16 +191,6 @@ def counter(port: int, name: str) -> float:
         return 0.0
 
 
-async def produce(bootstrap: str, events: list[dict[str, object]], chunk: int = 5_000) -> None:
-    sink = KafkaSink(bootstrap)
-    await sink.start()
-    try:
-        for start in range(0, len(events), chunk):
-            await sink.send(events[start : start + chunk])
-    finally:
-        await sink.close()
-
-
 async def produce_in_real_time(bootstrap: str, config: MockConfig) -> tuple[int, float]:
     """Send each event at its own time (to within a tenth of a second), as live traffic arrives: not a burst
     per second, whose timing would line up with the job's triggers."""
@@ -292,7 +282,7 @@ def throughput(
         f"events: {len(events):,} (one stream, {args.density:,.0f}/s of event time, {size:.0f} B of JSON each)"
     )
     started = time.monotonic()
-    asyncio.run(produce(broker.bootstrap, events))
+    asyncio.run(send_events(broker.bootstrap, events, chunk=5_000))
     print(f"pre-loaded into Kafka in {time.monotonic() - started:.1f} s")
 
     store = postgres.create_database("throughput")

@@ -11,7 +11,6 @@ import orjson
 import pytest
 
 from telemetra.spark.job import StreamJob
-from telemetra.spark.settings import JobSettings
 from telemetra.spark.testing import (
     Backends,
     engine_reference,
@@ -51,14 +50,9 @@ def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
     topic = f"telemetra.{stream}.events"
     asyncio.run(produce_raw(kafka_bootstrap, topic, part_one, stream.encode()))
 
-    settings = JobSettings(
-        stream_id=stream,
-        kafka_bootstrap=kafka_bootstrap,
-        checkpoint_dir=str(backends.checkpoint),
-        store_url=backends.store_url,
-        cache_url=backends.cache_url,
+    settings = backends.job(
+        kafka_bootstrap,
         trigger_interval_ms=500,
-        metrics_port=None,
     )
     with StreamJob(settings, spark=spark, service=backends.service()) as job:
         query = job.start()

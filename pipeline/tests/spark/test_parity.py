@@ -13,7 +13,6 @@ from telemetra.contract import parse_ts
 from telemetra.engine.replay import replay_lines
 from telemetra.services.cache import open_cache
 from telemetra.spark.job import StreamJob
-from telemetra.spark.settings import JobSettings
 from telemetra.spark.testing import (
     Backends,
     engine_reference,
@@ -39,16 +38,11 @@ def test_the_spark_job_stores_what_the_embedded_replay_computes(
     assert {label["expected_moment"] for label in log.labels} == {"chat_spike", "raid"}
     produce_events(kafka_bootstrap, log.lines)
 
-    settings = JobSettings(
-        stream_id=stream,
-        kafka_bootstrap=kafka_bootstrap,
-        checkpoint_dir=str(backends.checkpoint),
-        store_url=backends.store_url,
-        cache_url=backends.cache_url,
+    settings = backends.job(
+        kafka_bootstrap,
         available_now=True,
         max_offsets_per_trigger=2500,  # several batches: the state carries over between them
         records_per_task=700,  # several read tasks per batch, whose chunks must be folded in Kafka order
-        metrics_port=None,
     )
     with StreamJob(settings, spark=spark, service=backends.service()) as job:
         query = job.start()

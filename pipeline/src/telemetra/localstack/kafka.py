@@ -17,21 +17,30 @@ import concurrent.futures
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import IO, Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from telemetra.localstack.maven import MavenError, is_resolved, resolve_libs
-from telemetra.localstack.process import cache_root, free_port, port_open, progress, terminate, track
+from telemetra.localstack.process import (
+    LocalServer,
+    ServerError,
+    cache_root,
+    free_port,
+    port_open,
+    progress,
+    serve_in_foreground,
+    tail,
+    terminate,
+    track,
+)
 
 # Tried in order when no version is asked for: the first is the tested one, the others are served fallbacks.
 CANDIDATE_VERSIONS = ("4.1.1", "4.1.2", "4.2.1")
@@ -76,7 +85,7 @@ TEST_TUNING: Mapping[str, str] = {
 T = TypeVar("T")
 
 
-class KafkaSetupError(RuntimeError):
+class KafkaSetupError(ServerError):
     """Java, Maven or the broker is not usable; the message says what went wrong and where to look."""
 
 
@@ -117,7 +126,7 @@ def _version_home(version: str) -> Path:
 # ---------------------------------------------------------------------------------------------------- broker
 
 
-class KafkaBroker:
+class KafkaBroker(LocalServer):
     """One broker + controller process on 127.0.0.1, with its data in ``data_dir``.
 
     ``start`` formats the data dir on first use and waits until clients get metadata; ``stop`` ends the
@@ -136,7 +145,7 @@ class KafkaBroker:
         overrides: Mapping[str, str] | None = None,
         startup_timeout: float = 90.0,
     ):
-        self.data_dir = Path(data_dir).resolve()
+        self.data_dir = self.root = Path(data_dir).resolve()  # the caller's: cleanup() only stops
         # A formatted quorum remembers its controller endpoint, so a reused data dir keeps its ports.
         saved = _saved_ports(self.data_dir)
         self.port = port or saved.get("port") or free_port()
@@ -188,15 +197,8 @@ class KafkaBroker:
             self._log.close()
             self._log = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return _last_lines(self.log_file.read_text(errors="replace"), lines)
-        except FileNotFoundError:
-            return "(no log yet)"
+        return tail(self.log_file, lines)
 
     def server_properties(self) -> dict[str, str]:
         return {
@@ -212,15 +214,6 @@ class KafkaBroker:
             **TEST_TUNING,
             **self.overrides,
         }
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def _log_dirs(self) -> Path:
@@ -366,27 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     saved_port = _saved_ports(args.data_dir.resolve()).get("port", DEFAULT_CLI_PORT)
     port = saved_port if args.port is None else args.port
     broker = KafkaBroker(args.data_dir, port=port, controller_port=args.controller_port, version=args.version)
-    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it is ignored in a background job
-        signal.signal(signum, _interrupt)
-    try:
-        broker.start()
+
+    def announce() -> None:
         print(f"KAFKA_BOOTSTRAP={broker.bootstrap}", flush=True)
         progress(f"Kafka pid {broker.pid}, data in {broker.data_dir}, log {broker.log_file}; Ctrl-C stops it")
-        while broker.running:
-            time.sleep(0.5)
-        progress(f"Kafka exited on its own; last lines of {broker.log_file}:\n{broker.log_tail()}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except KafkaSetupError as error:
-        progress(str(error))
-        return 1
-    finally:
-        broker.stop()
 
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    return serve_in_foreground(
+        broker,
+        announce,
+        lambda: f"Kafka exited on its own; last lines of {broker.log_file}:\n{broker.log_tail()}",
+    )
 
 
 if __name__ == "__main__":

@@ -1,23 +1,93 @@
-"""What the local servers share: free ports, readiness polling, and stopping exactly the PIDs we started."""
+"""What the local servers share: free ports, readiness polling, stopping exactly the PIDs we started, their
+lifecycle (:class:`LocalServer`) and running one in the foreground (:func:`serve_in_foreground`)."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Self
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 
 
 class ServerError(RuntimeError):
     """A local server could not be set up or started; the message says why and where its log is."""
+
+
+class LocalServer(ABC):
+    """A server the tooling runs as local processes: ``start`` waits until it serves, ``stop`` ends exactly
+    its processes. ``root`` is its work directory; ``cleanup`` also removes it when this object created it."""
+
+    root: Path
+    _owns_dir: bool = False
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def running(self) -> bool: ...
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        """Stop, and remove the work directory if this object created it."""
+        self.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+
+def serve_in_foreground(
+    server: LocalServer, announce: Callable[[], None], exited: Callable[[], str], keep: bool = False
+) -> int:
+    """A ``python -m …`` entry point's life: start ``server``, ``announce`` it (print what a shell exports),
+    then wait for Ctrl-C or SIGTERM (0) or for the server to exit on its own (1, with ``exited()`` said).
+    Afterwards stop it, and with ``keep`` false also remove its work directory."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it is ignored in a background job
+        signal.signal(signum, _interrupt)
+    try:
+        server.start()
+        announce()
+        while server.running:
+            time.sleep(0.5)
+        progress(exited())
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except ServerError as error:
+        progress(str(error))
+        return 1
+    finally:
+        server.stop() if keep else server.cleanup()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def cache_root() -> Path:

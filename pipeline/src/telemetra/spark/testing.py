@@ -31,6 +31,7 @@ from telemetra.producers.scenarios import parse_scenario
 from telemetra.services.settings import Settings
 from telemetra.services.storage import open_store
 from telemetra.sinks.kafka import KafkaSink
+from telemetra.spark.settings import JobSettings
 
 START = 1_790_000_100.0  # 2026-09-21T14:15:00Z
 
@@ -138,22 +139,22 @@ def moment_differences(stored: Sequence[Moment], expected: Sequence[Moment]) -> 
 
 
 def produce_events(bootstrap: str, lines: Sequence[bytes], chunk: int = 2000) -> None:
+    """JSON lines, through :func:`send_events`."""
+    asyncio.run(send_events(bootstrap, [orjson.loads(line) for line in lines], chunk))
+
+
+async def send_events(bootstrap: str, events: Sequence[dict[str, Any]], chunk: int = 2000) -> None:
     """Through the real producer path (:class:`~telemetra.sinks.kafka.KafkaSink`: one topic per stream,
-    keyed by stream id, lz4, idempotent)."""
-    events = [orjson.loads(line) for line in lines]
-
-    async def send() -> None:
-        sink = KafkaSink(bootstrap)
-        await sink.start()
-        try:
-            for start in range(0, len(events), chunk):
-                await sink.send(events[start : start + chunk])
-        finally:
-            await sink.close()
-        if sink.stats.sent != len(events):
-            raise RuntimeError(f"only {sink.stats.sent} of {len(events)} events were acknowledged")
-
-    asyncio.run(send())
+    keyed by stream id, lz4, idempotent); fails unless every event was acknowledged."""
+    sink = KafkaSink(bootstrap)
+    await sink.start()
+    try:
+        for start in range(0, len(events), chunk):
+            await sink.send(list(events[start : start + chunk]))
+    finally:
+        await sink.close()
+    if sink.stats.sent != len(events):
+        raise RuntimeError(f"only {sink.stats.sent} of {len(events)} events were acknowledged")
 
 
 async def produce_raw(bootstrap: str, topic: str, values: Sequence[bytes | None], key: bytes) -> None:
@@ -257,6 +258,18 @@ class Backends:
         values: dict[str, Any] = {"sink_retry_s": 0.2, **overrides}
         return Settings(
             store_url=self.store_url, cache_url=self.cache_url, cache_namespace=self.namespace, **values
+        )
+
+    def job(self, kafka_bootstrap: str, **overrides: Any) -> JobSettings:
+        """Job settings for this test's stream and backends, without a metrics endpoint."""
+        values: dict[str, Any] = {"metrics_port": None, **overrides}
+        return JobSettings(
+            stream_id=self.stream_id,
+            kafka_bootstrap=kafka_bootstrap,
+            checkpoint_dir=str(self.checkpoint),
+            store_url=self.store_url,
+            cache_url=self.cache_url,
+            **values,
         )
 
 

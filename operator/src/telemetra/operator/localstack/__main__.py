@@ -4,11 +4,9 @@ Kubernetes control plane in the foreground, print how to reach it, and stop ever
 from __future__ import annotations
 
 import argparse
-import signal
-import time
 from pathlib import Path
 
-from telemetra.localstack.process import ServerError, progress, tail
+from telemetra.localstack.process import ServerError, progress, serve_in_foreground, tail
 from telemetra.operator.localstack.binaries import ensure_binaries
 from telemetra.operator.localstack.cluster import KubeCluster
 
@@ -27,34 +25,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-crds", action="store_true", help="do not install the upstream CRDs")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    cluster: KubeCluster | None = None
     try:
         bin_dir = ensure_binaries()
-        cluster = KubeCluster(args.work_dir, bin_dir=bin_dir, crds=() if args.no_crds else None)
-        cluster.start()
+    except ServerError as error:
+        progress(str(error))
+        return 1
+    cluster = KubeCluster(args.work_dir, bin_dir=bin_dir, crds=() if args.no_crds else None)
+
+    def announce() -> None:
         print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
         print(f"# server: {cluster.server}", flush=True)
         print(f"# kubectl: {bin_dir / 'kubectl'}", flush=True)
         progress(f"pids {cluster.pids}; logs in {cluster.log_dir}; Ctrl-C stops everything")
-        while cluster.running:
-            time.sleep(0.5)
-        for name, code in cluster.exited().items():
-            log = cluster.log_dir / f"{name}.log"
-            progress(f"{name} exited on its own (code {code}); {log}:\n{tail(log)}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except ServerError as error:
-        progress(str(error))
-        return 1
-    finally:
-        if cluster is not None:
-            cluster.stop() if args.work_dir else cluster.cleanup()
 
+    def exited() -> str:
+        return "\n".join(
+            f"{name} exited on its own (code {code}); {log}:\n{tail(log)}"
+            for name, code in cluster.exited().items()
+            for log in [cluster.log_dir / f"{name}.log"]
+        )
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return serve_in_foreground(cluster, announce, exited, keep=args.work_dir is not None)
 
 
 if __name__ == "__main__":

@@ -32,14 +32,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no types-PyYAML in the dev extra
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from telemetra.localstack.process import ServerError, free_port, progress, tail, terminate, track
+from telemetra.localstack.process import LocalServer, ServerError, free_port, progress, tail, terminate, track
 from telemetra.operator.localstack.binaries import ensure_binaries
 
 UPSTREAM_CRDS_DIR = Path(__file__).parent / "upstream-crds"
@@ -62,7 +61,7 @@ def upstream_crds() -> list[Path]:
     return sorted(UPSTREAM_CRDS_DIR.rglob("*.yaml"))
 
 
-class KubeCluster:
+class KubeCluster(LocalServer):
     """One throwaway control plane. ``work_dir`` holds certificates, the kubeconfig, etcd's data and the logs;
     a temporary directory (removed by ``cleanup``) when None. ``crds``: CRD files installed by ``start``
     (default: the upstream ones; ``()`` for none). The methods block."""
@@ -200,20 +199,9 @@ class KubeCluster:
 
     def cleanup(self) -> None:
         """Stop; remove the work directory if this object created it, else only etcd's data (logs stay)."""
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.root, ignore_errors=True)
-        else:
+        super().cleanup()
+        if not self._owns_dir:
             shutil.rmtree(self.etcd_data_dir, ignore_errors=True)
-
-    def __enter__(self) -> KubeCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
     # -- CRDs ----------------------------------------------------------------------------------------------
     def apply_crds(self, paths: Iterable[Path], timeout: float = 60.0) -> list[str]:

@@ -18,15 +18,15 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from telemetra.localstack.process import (
+    LocalServer,
     ServerError,
     free_port,
     progress,
+    serve_in_foreground,
     tail,
     terminate,
     track,
@@ -68,7 +68,7 @@ def _version_key(path: str) -> float:
         return 0.0
 
 
-class PostgresServer:
+class PostgresServer(LocalServer):
     """``start``/``stop``/``restart`` keep the data directory and port, so clients reconnect to the same DSN.
     The methods block; from async code call them through ``asyncio.to_thread``."""
 
@@ -135,25 +135,6 @@ class PostgresServer:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def cleanup(self) -> None:
-        """Stop, and remove the directory if this object created it."""
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
     # -- administration ------------------------------------------------------------------------------
     def create_database(self, name: str) -> str:
@@ -283,26 +264,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temporary directory")
     args = parser.parse_args(argv)
     server = PostgresServer(args.data_dir, port=args.port)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        server.start()
+
+    def announce() -> None:
         print(f"TELEMETRA_STORE_URL={server.dsn()}", flush=True)
         progress(f"PostgreSQL pid {server.pid}, data in {server.data_dir}; Ctrl-C stops it")
-        while server.running:
-            time.sleep(0.5)
-        progress(f"PostgreSQL exited on its own; {server.log_file}:\n{tail(server.log_file)}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except ServerError as error:
-        progress(str(error))
-        return 1
-    finally:
-        server.stop() if args.data_dir else server.cleanup()
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return serve_in_foreground(
+        server,
+        announce,
+        lambda: f"PostgreSQL exited on its own; {server.log_file}:\n{tail(server.log_file)}",
+        keep=args.data_dir is not None,
+    )
 
 
 if __name__ == "__main__":

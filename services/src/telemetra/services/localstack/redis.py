@@ -13,15 +13,15 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from telemetra.localstack.process import (
+    LocalServer,
     ServerError,
     free_port,
     progress,
+    serve_in_foreground,
     tail,
     terminate,
     track,
@@ -44,7 +44,7 @@ def ping(port: int) -> bool:
     return False
 
 
-class RedisServer:
+class RedisServer(LocalServer):
     """``start``/``stop``/``restart`` keep the port, so clients reconnect to the same URL. Data does not
     survive a stop (no RDB, no AOF), like a cache restarted in production. Blocking methods."""
 
@@ -109,24 +109,6 @@ class RedisServer:
             self._log.close()
             self._log = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.cleanup()
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -136,26 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="default: a free one")
     args = parser.parse_args(argv)
     server = RedisServer(port=args.port)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        server.start()
+
+    def announce() -> None:
         print(f"TELEMETRA_CACHE_URL={server.url()}", flush=True)
         progress(f"redis-server pid {server.pid}; Ctrl-C stops it")
-        while server.running:
-            time.sleep(0.5)
-        progress(f"redis-server exited on its own; {server.log_file}:\n{tail(server.log_file)}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except ServerError as error:
-        progress(str(error))
-        return 1
-    finally:
-        server.cleanup()
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return serve_in_foreground(
+        server,
+        announce,
+        lambda: f"redis-server exited on its own; {server.log_file}:\n{tail(server.log_file)}",
+    )
 
 
 if __name__ == "__main__":
