@@ -5,8 +5,10 @@ small wrapper modules under ``go/``, whose committed go.mod/go.sum pin every dep
 pkg@version`` where upstream's go.mod has no ``replace``). Results are cached per version under
 ``${XDG_CACHE_HOME:-~/.cache}/telemetra/``:
 
-* ``kube-v1.35.4/``: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok
+* ``kube-v1.35.4/``: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, etcd,
+  kwok
 * ``helm-v3.22.0/``: helm
+* ``node-v1.35.4/``: coredns and pause, which only the real node (``make cluster``) needs
 
 A marker file per build step records a fingerprint (versions, flags, go.mod/go.sum), so a changed pin rebuilds
 that step. An ``fcntl`` lock makes concurrent callers (parallel test sessions, ``make kube``) wait for one
@@ -37,8 +39,16 @@ KUBE_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.7.0"
 HELM_VERSION = "v3.22.0"
+COREDNS_VERSION = "v1.13.1"
 
-KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+KUBE_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kubelet",
+    "kube-proxy",
+)
 BINARIES = (*KUBE_COMMANDS, "etcd", "kwok")
 
 GO_MODULES = Path(__file__).parent / "go"
@@ -65,6 +75,18 @@ def ensure_binaries() -> Path:
         return directory
     out = kube_bin_dir()
     for step in (_kube_step(), _etcd_step(), _kwok_step()):
+        _ensure(out, step)
+    return out
+
+
+def node_bin_dir() -> Path:
+    return cache_root() / f"node-{KUBE_VERSION}"
+
+
+def ensure_node_binaries() -> Path:
+    """The directory holding coredns and pause (the pod sandbox process), building whatever is missing."""
+    out = node_bin_dir()
+    for step in (_coredns_step(), _pause_step()):
         _ensure(out, step)
     return out
 
@@ -188,6 +210,36 @@ def _helm_step() -> _Step:
     return _Step("helm", ("helm",), _fingerprint("helm", HELM_VERSION, ldflags), build, "3-6 min")
 
 
+def _coredns_step() -> _Step:
+    ldflags = "-s -w"
+
+    def build(staging: Path, log: Path) -> None:
+        package = f"github.com/coredns/coredns@{COREDNS_VERSION}"
+        _go(
+            ["install", "-p", "2", "-trimpath", "-ldflags", ldflags, package],
+            cwd=staging,
+            log=log,
+            gobin=staging,
+        )
+
+    return _Step("coredns", ("coredns",), _fingerprint("coredns", COREDNS_VERSION, ldflags), build, "2-5 min")
+
+
+def _pause_step() -> _Step:
+    source = (GO_MODULES / "pause" / "main.go").read_bytes()
+
+    def build(staging: Path, log: Path) -> None:
+        module = staging / "src"
+        shutil.copytree(GO_MODULES / "pause", module)
+        _go(
+            ["build", "-trimpath", "-ldflags", "-s -w", "-o", str(staging / "pause"), "."],
+            cwd=module,
+            log=log,
+        )
+
+    return _Step("pause", ("pause",), _fingerprint("pause", source), build, "10 s")
+
+
 # -- machinery ----------------------------------------------------------------------------------------------
 
 
@@ -302,6 +354,7 @@ def main() -> int:
     try:
         directory = ensure_binaries()
         helm = ensure_helm()
+        ensure_node_binaries()
     except ServerError as error:
         progress(str(error))
         return 1

@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,7 +64,10 @@ def upstream_crds() -> list[Path]:
 class KubeCluster(LocalServer):
     """One throwaway control plane. ``work_dir`` holds certificates, the kubeconfig, etcd's data and the logs;
     a temporary directory (removed by ``cleanup``) when None. ``crds``: CRD files installed by ``start``
-    (default: the upstream ones; ``()`` for none). The methods block."""
+    (default: the upstream ones; ``()`` for none). Every component binds ``address``; a real node
+    (:class:`telemetra.operator.localstack.node.NodeCluster`) passes its node IP, and a ``launcher`` prefix
+    (``nsenter …``) that starts the components inside its network namespace. ``fake_node``: run kwok with one
+    fake node (for tests without containers). The methods block."""
 
     def __init__(
         self,
@@ -73,6 +76,9 @@ class KubeCluster(LocalServer):
         bin_dir: Path | None = None,
         crds: Iterable[Path] | None = None,
         startup_timeout: float = 120.0,
+        address: str = "127.0.0.1",
+        launcher: Sequence[str] = (),
+        fake_node: bool = True,
     ):
         self._owns_dir = work_dir is None
         self.root = (
@@ -81,6 +87,9 @@ class KubeCluster(LocalServer):
         self.bin_dir = bin_dir
         self.crds = list(crds) if crds is not None else upstream_crds()
         self.startup_timeout = startup_timeout
+        self.address = address
+        self.launcher = tuple(launcher)
+        self.fake_node = fake_node
         self.ports: dict[str, int] = {}
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
@@ -96,7 +105,7 @@ class KubeCluster(LocalServer):
     def server(self) -> str:
         if "apiserver" not in self.ports:
             raise RuntimeError("the cluster has not been started")
-        return f"https://127.0.0.1:{self.ports['apiserver']}"
+        return f"https://{self.address}:{self.ports['apiserver']}"
 
     @property
     def ca_file(self) -> Path:
@@ -181,21 +190,23 @@ class KubeCluster(LocalServer):
         """SIGTERM our own processes, clients first and etcd last; SIGKILL whatever is still there after
         ``timeout``. One signal each: a second SIGTERM makes Kubernetes components skip their clean shutdown."""
         for group in _STOP_GROUPS:
-            members = [self._processes.pop(name) for name in group if name in self._processes]
-            for process in members:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            for process in members:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(max(0.0, deadline - time.monotonic()))
-                terminate(process, signal.SIGKILL, timeout)  # kills only if it outlived the deadline; reaps
-        for name, process in list(self._processes.items()):  # none expected; for safety
-            terminate(process, timeout=timeout)
-            del self._processes[name]
+            self.stop_components(group, timeout)
+        self.stop_components(list(self._processes), timeout)  # what others launched: none expected here
         for handle in self._logs:
             handle.close()
         self._logs.clear()
+
+    def stop_components(self, names: Iterable[str], timeout: float = 20.0) -> None:
+        """SIGTERM these components at once, wait for them, SIGKILL whichever outlived ``timeout``."""
+        members = [self._processes.pop(name) for name in names if name in self._processes]
+        for process in members:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in members:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(max(0.0, deadline - time.monotonic()))
+            terminate(process, signal.SIGKILL, timeout)  # kills only if it outlived the deadline; reaps
 
     def cleanup(self) -> None:
         """Stop; remove the work directory if this object created it, else only etcd's data (logs stay)."""
@@ -247,25 +258,29 @@ class KubeCluster(LocalServer):
         self._write_kubeconfig()
 
         self._launch("etcd", bin_dir, self._etcd_args())
-        self._wait(lambda: self._http_ok(f"http://127.0.0.1:{self.ports['etcd']}/health"), "etcd", 30)
+        self.wait(lambda: self._http_ok(f"http://{self.address}:{self.ports['etcd']}/health"), "etcd", 30)
         self._launch("kube-apiserver", bin_dir, self._apiserver_args())
-        self._wait(self._api_ready, "kube-apiserver /readyz", self.startup_timeout)
+        self.wait(self._api_ready, "kube-apiserver /readyz", self.startup_timeout)
 
         # The API server answers: the rest starts in parallel, and the CRDs go in while they come up.
         self._launch("kube-controller-manager", bin_dir, self._kcm_args())
         self._launch("kube-scheduler", bin_dir, self._scheduler_args())
-        self._launch("kwok", bin_dir, self._kwok_args(), env={"HOME": str(self.root)})  # no ~/.kwok config
-        self._create_node()
+        if self.fake_node:
+            self._launch(
+                "kwok", bin_dir, self._kwok_args(), env={"HOME": str(self.root)}
+            )  # no ~/.kwok config
+            self._create_node()
         if self.crds:
             self.apply_crds(self.crds, timeout=self.startup_timeout)
         checks: list[tuple[str, Callable[[], bool]]] = [
             ("kube-controller-manager /healthz", lambda: self._http_ok(self._local("kcm", "/healthz"))),
             ("kube-scheduler /healthz", lambda: self._http_ok(self._local("scheduler", "/healthz"))),
-            (f"node {NODE_NAME} Ready (kwok)", self._node_ready),
             ("ServiceAccount default/default (kube-controller-manager)", self._default_service_account),
         ]
+        if self.fake_node:
+            checks.append((f"node {NODE_NAME} Ready (kwok)", self._node_ready))
         for what, ready in checks:
-            self._wait(ready, what, self.startup_timeout)
+            self.wait(ready, what, self.startup_timeout)
 
     def _credentials(self) -> None:
         """A CA, a serving certificate for 127.0.0.1, a service-account signing key and an admin token; kept
@@ -282,29 +297,40 @@ class KubeCluster(LocalServer):
                 "/CN=telemetra-localstack-ca", "-addext", "basicConstraints=critical,CA:TRUE",
                 "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", "-out", "ca.crt",
             )  # fmt: skip
-            _openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "apiserver.key")
-            _openssl(
-                pki, "req", "-new", "-key", "apiserver.key", "-subj", "/CN=kube-apiserver", "-out", "apiserver.csr"
-            )  # fmt: skip
-            names = ["IP:127.0.0.1", "IP:10.0.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
-                     "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local"]  # fmt: skip
-            (pki / "apiserver.ext").write_text(
-                f"subjectAltName={','.join(names)}\nbasicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-                "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
-            )
-            _openssl(
-                pki, "x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", "apiserver.ext", "-out", "apiserver.crt",
-            )  # fmt: skip
             _openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key")
             _openssl(pki, "ec", "-in", "sa.key", "-pubout", "-out", "sa.pub")
             partial = pki / "tokens.tmp"
             partial.write_text(f'{secrets.token_urlsafe(32)},admin,admin,"system:masters"\n')
             partial.chmod(0o600)
             os.replace(partial, tokens)
+        self._serving_certificate()
         self._token = tokens.read_text().split(",", 1)[0]
         self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+
+    def _serving_certificate(self) -> None:
+        """The API server's certificate for ``address`` (and the in-cluster names), issued again when the
+        address changed since the last start of this work directory."""
+        pki = self.pki_dir
+        names = [f"IP:{self.address}", "IP:127.0.0.1", "IP:10.0.0.1", "DNS:localhost", "DNS:kubernetes",
+                 "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
+                 "DNS:kubernetes.default.svc.cluster.local"]  # fmt: skip
+        extensions = (
+            f"subjectAltName={','.join(dict.fromkeys(names))}\nbasicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+        )
+        ext_file = pki / "apiserver.ext"
+        if (pki / "apiserver.crt").is_file() and ext_file.is_file() and ext_file.read_text() == extensions:
+            return
+        ext_file.write_text(extensions)
+        _openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "apiserver.key")
+        _openssl(
+            pki, "req", "-new", "-key", "apiserver.key", "-subj", "/CN=kube-apiserver", "-out", "apiserver.csr"
+        )  # fmt: skip
+        _openssl(
+            pki, "x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", "apiserver.ext", "-out", "apiserver.crt",
+        )  # fmt: skip
 
     def _write_kubeconfig(self) -> None:
         config = {
@@ -326,8 +352,8 @@ class KubeCluster(LocalServer):
         os.replace(partial, self.kubeconfig)
 
     def _etcd_args(self) -> list[str]:
-        client = f"http://127.0.0.1:{self.ports['etcd']}"
-        peer = f"http://127.0.0.1:{self.ports['etcd-peer']}"
+        client = f"http://{self.address}:{self.ports['etcd']}"
+        peer = f"http://{self.address}:{self.ports['etcd-peer']}"
         return [
             "--name=telemetra", f"--data-dir={self.etcd_data_dir}",
             f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
@@ -340,8 +366,9 @@ class KubeCluster(LocalServer):
     def _apiserver_args(self) -> list[str]:
         pki = self.pki_dir
         return [
-            f"--etcd-servers=http://127.0.0.1:{self.ports['etcd']}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.ports['apiserver']}",
+            f"--etcd-servers=http://{self.address}:{self.ports['etcd']}",
+            f"--bind-address={self.address}", f"--advertise-address={self.address}",
+            f"--secure-port={self.ports['apiserver']}",
             f"--cert-dir={pki}",
             f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}", f"--token-auth-file={pki / 'tokens.csv'}",
@@ -349,8 +376,11 @@ class KubeCluster(LocalServer):
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
-            # as kwokctl: no endpoint reconciler for a loopback advertise address, no APF bookkeeping
-            "--endpoint-reconciler-type=none", "--enable-priority-and-fairness=false",
+            # as kwokctl: no endpoint reconciler for a loopback advertise address (pods on a real node reach
+            # the `kubernetes` Service at the node IP), no APF bookkeeping
+            f"--endpoint-reconciler-type={'none' if self.address == '127.0.0.1' else 'lease'}",
+            "--enable-priority-and-fairness=false",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",  # kubectl logs/exec/port-forward
             # published in kube-system/extension-apiserver-authentication, where the controller manager's and
             # scheduler's delegated authentication look for it (they log errors every second without it)
             f"--requestheader-client-ca-file={pki / 'ca.crt'}", "--requestheader-allowed-names=front-proxy-client",
@@ -363,7 +393,7 @@ class KubeCluster(LocalServer):
         return [
             f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}", "--leader-elect=false",
-            "--bind-address=127.0.0.1", f"--secure-port={self.ports[port]}",
+            f"--bind-address={self.address}", f"--secure-port={self.ports[port]}",
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
         ]  # fmt: skip
 
@@ -381,19 +411,24 @@ class KubeCluster(LocalServer):
 
     def _kwok_args(self) -> list[str]:
         return [
-            f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true",
+            f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",  # its own fake nodes only
             f"--cidr={POD_CIDR}", f"--node-ip={NODE_IP}", "--node-lease-duration-seconds=40",
         ]  # fmt: skip
 
     def _launch(
         self, name: str, bin_dir: Path, args: list[str], env: Mapping[str, str] | None = None
     ) -> None:
+        self.launch(name, [str(bin_dir / name), *args], env)
+
+    def launch(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        """Start one component (behind ``launcher``), logging to ``<log_dir>/<name>.log``; ``stop`` ends it."""
         log = (self.log_dir / f"{name}.log").open("ab")
         self._logs.append(log)
         child_env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
         child_env.update(env or {})
         process = subprocess.Popen(
-            [str(bin_dir / name), *args],
+            [*self.launcher, *argv],
             cwd=self.root,
             env=child_env,
             stdin=subprocess.DEVNULL,
@@ -404,7 +439,7 @@ class KubeCluster(LocalServer):
         track(process)
         self._processes[name] = process
 
-    def _wait(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
+    def wait(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
         """Poll ``ready``; fail fast with the log of any of our components that exited meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
@@ -421,7 +456,7 @@ class KubeCluster(LocalServer):
             time.sleep(0.1)
 
     def _local(self, port: str, path: str) -> str:
-        return f"https://127.0.0.1:{self.ports[port]}{path}"
+        return f"https://{self.address}:{self.ports[port]}{path}"
 
     def _http_ok(self, url: str) -> bool:
         """A GET answered 200, for etcd and the self-signed health endpoints of the controller manager and

@@ -1,0 +1,3 @@
+module telemetra.local/localstack/pause
+
+go 1.25.0
