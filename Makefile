@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube kind-up images deploy kind-demo bench clean
+.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube cluster kind-up images deploy kind-demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,8 +22,10 @@ $(STAMP): pyproject.toml
 # Debian packages the tests use (servers run as local processes started by the tests). Installed only when
 # missing; needs root (or sudo) the first time.
 DEBIAN_PACKAGES := openjdk-17-jre-headless:java maven:mvn postgresql:pg_ctlcluster redis-server:redis-server \
-	chromium:chromium fonts-dejavu-core:fc-list openssl:openssl
-system-deps: ## install the Debian packages the tests need (Java, Maven, PostgreSQL, Redis, Chromium), if missing
+	chromium:chromium fonts-dejavu-core:fc-list openssl:openssl \
+	containerd:containerd runc:runc containernetworking-plugins:/usr/lib/cni/bridge iptables:iptables \
+	iproute2:ip util-linux:nsenter
+system-deps: ## install the Debian packages the tests need (Java, Maven, PostgreSQL, Redis, Chromium, containerd), if missing
 	@missing=""; for pair in $(DEBIAN_PACKAGES); do \
 		command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -85,6 +87,9 @@ kafka: setup ## run a local single-node Kafka broker in the foreground (prints K
 
 kube: kube-bin ## run a local Kubernetes control plane (etcd, apiserver, kcm, scheduler, kwok); prints KUBECONFIG
 	$(BIN)/python -m telemetra.operator.localstack
+
+cluster: kube-bin system-deps ## run a real one-node Kubernetes (containerd, kubelet, kube-proxy, CoreDNS; root); prints KUBECONFIG
+	$(BIN)/python -m telemetra.operator.localstack.node $(CLUSTER_FLAGS)
 
 # Kubernetes with kind (needs Docker or Podman, kind, helm and kubectl); see charts/README.md.
 kind-up: ## create the local kind cluster (charts/kind/cluster.yaml)

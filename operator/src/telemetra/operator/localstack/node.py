@@ -512,10 +512,13 @@ class NodeCluster(LocalServer):
         """SIGKILL containerd's shims, which outlive containerd (they run in mount namespaces of their own and
         name our containerd's socket on their command line)."""
         socket_path = str(self.containerd_socket).encode()
-        for pid in _pids():
-            if socket_path in _cmdline(pid) and _comm(pid).startswith("containerd-shim"):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        shims = [p for p in _pids() if socket_path in _cmdline(p) and _comm(p).startswith("containerd-shim")]
+        for pid in shims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in shims) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _remove_cgroups(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -545,7 +548,10 @@ def host_state() -> dict[str, list[str]]:
         "cgroups": sorted(str(p) for h in _hierarchies() for p in h.iterdir() if p.is_dir()),
         "sysctls": [f"{name}={_read_sysctl(name)}" for name in HOST_SYSCTLS],
         "processes": sorted(
-            f"{pid} {comm}" for pid in _pids() for comm in [_comm(pid)] if comm in _NODE_PROCESS_NAMES
+            f"{pid} {comm}"
+            for pid in _pids()
+            for comm in [_comm(pid)]
+            if comm in _NODE_PROCESS_NAMES and _alive(pid)
         ),
     }
 
@@ -706,6 +712,14 @@ def _pids() -> Iterator[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             yield int(entry)
+
+
+def _alive(pid: int) -> bool:
+    """Running, or dead but not yet reaped by its parent (init reaps orphans when it gets to them)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _cmdline(pid: int) -> bytes:
