@@ -41,6 +41,7 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "production": ("ci/production-values.yaml",),
     "ha": ("examples/values-ha.yaml",),
     "kind": ("examples/values-kind.yaml",),
+    "statefulset": ("ci/kafka-statefulset-values.yaml",),
 }
 
 Manifest = dict[str, Any]

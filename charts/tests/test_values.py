@@ -137,6 +137,9 @@ def test_parameter_table_in_readme_is_current() -> None:
         (["api.resources.limits=null"], "/api/resources"),
         (["kafka.storage.type=local"], "/kafka/storage/type"),
         (["kafka.replicas=0"], "/kafka/replicas"),
+        (["kafka.mode=kraft"], "/kafka/mode"),
+        (["kafka.image=registry.example.com/telemetra-kafka:latest"], "/kafka/image"),
+        (["kafka.image=telemetra-kafka"], "/kafka/image"),
         (["postgresql.mode=mysql"], "/postgresql/mode"),
         (["postgresql.image=postgres:latest"], "/postgresql/image"),
         (["redis.image=redis"], "/redis/image"),
@@ -164,10 +167,14 @@ def test_bad_values_are_refused_naming_the_field(chart: Chart, sets: list[str], 
         (["kafka.enabled=false"], "kafka.enabled=false needs externalKafka.bootstrapServers"),
         (["externalKafka.bootstrapServers=k:9092"], "choose the in-release Kafka or an external cluster"),
         (
-            ["kafka.enabled=false", "externalKafka.bootstrapServers=k:9092"],
-            "needs externalKafka.clusterName",
+            ["kafka.enabled=false", "externalKafka.bootstrapServers=k:9092", "externalKafka.namespace=kafka"],
+            "externalKafka.namespace is the namespace of a Strimzi cluster's KafkaTopics",
         ),
         (["kafka.replicas=3"], "use persistent-claim for a multi-node cluster"),
+        (
+            ["kafka.mode=statefulset", "kafka.replicas=3", "kafka.storage.type=persistent-claim"],
+            "kafka.replicas > 1 needs kafka.mode=strimzi",
+        ),
         (["postgresql.instances=3"], "postgresql.instances > 1 needs postgresql.mode=cnpg"),
         (
             ["postgresql.mode=cnpg", "postgresql.auth.existingSecret=x"],
@@ -195,6 +202,8 @@ def test_contradictory_values_are_refused(chart: Chart, sets: list[str], message
 
 def test_documented_alternatives_render(chart: Chart) -> None:
     """The escape hatches the messages above point to are accepted."""
+    chart.template(sets=["kafka.enabled=false", "externalKafka.bootstrapServers=k:9092"])  # Admin API topics
+    chart.template(sets=["kafka.mode=statefulset", "kafka.storage.type=persistent-claim"])
     chart.template(
         sets=[
             "postgresql.enabled=false",

@@ -69,8 +69,36 @@ def test_a_stream_may_name_another_cluster() -> None:
     assert topics.build_topics(stream)[0]["metadata"]["namespace"] == "streaming"
     assert stream.kafka_bootstrap == "other-kafka-bootstrap.streaming.svc:9092"
     assert (
-        make(settings=SETTINGS.model_copy(update={"kafka_bootstrap": "k:9092"})).kafka_bootstrap == "k:9092"
+        make().kafka_bootstrap
+        == SETTINGS.default_bootstrap
+        == "telemetra-kafka-kafka-bootstrap.kafka.svc:9092"
     )
+    explicit = SETTINGS.model_copy(update={"kafka_bootstrap": "k:9092"})
+    assert make(settings=explicit).kafka_bootstrap == explicit.default_bootstrap == "k:9092"
+    assert make({"kafka": {"cluster": "other"}}, settings=explicit).kafka_bootstrap != "k:9092"
+
+
+def test_both_topic_modes_build_from_one_topic_spec() -> None:
+    """The KafkaTopic (strimzi mode) carries exactly what the Admin API mode creates."""
+    kafka = {"partitions": 6, "replicas": 3, "retentionHours": 2, "deadLetterRetentionHours": 5}
+    stream = make({"kafka": kafka})
+    events, dead = topics.topic_specs(stream)
+    assert (events.name, events.partitions, events.replicas) == ("telemetra.demo.events", 6, 3)
+    assert (dead.name, dead.partitions, dead.replicas) == ("telemetra.demo.dead-letter", 1, 3)
+    assert events.config == {
+        "retention.ms": 2 * 3_600_000,
+        "cleanup.policy": "delete",
+        "min.insync.replicas": 2,
+    }
+    assert dead.config["retention.ms"] == 5 * 3_600_000
+    assert topics.topic_specs(make())[0].config["min.insync.replicas"] == 1  # one replica: one in sync
+    for spec, kafka_topic in zip(topics.topic_specs(stream), topics.build_topics(stream), strict=True):
+        assert kafka_topic["metadata"]["name"] == spec.name
+        assert kafka_topic["spec"] == {
+            "partitions": spec.partitions,
+            "replicas": spec.replicas,
+            "config": dict(spec.config),
+        }
 
 
 # -- producer ----------------------------------------------------------------------------------------------

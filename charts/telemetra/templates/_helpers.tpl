@@ -141,12 +141,52 @@ url
 {{- end -}}
 {{- end -}}
 
+{{/* Strimzi's name for the bootstrap Service, which the statefulset mode gives its own too. */}}
 {{- define "telemetra.kafka.bootstrap" -}}
 {{- if .Values.kafka.enabled -}}
 {{- printf "%s-kafka-bootstrap.%s.svc:9092" (include "telemetra.kafka.name" .) .Release.Namespace -}}
 {{- else -}}
 {{- .Values.externalKafka.bootstrapServers -}}
 {{- end -}}
+{{- end -}}
+
+{{/* How the operator manages each stream's topics (TELEMETRA_OPERATOR_TOPICS): strimzi (KafkaTopics) for the
+in-release Strimzi cluster or an external one named by externalKafka.clusterName; admin (the Kafka Admin API)
+for the statefulset mode and for any other external Kafka. */}}
+{{- define "telemetra.kafka.topics" -}}
+{{- if .Values.kafka.enabled -}}
+{{- ternary "admin" "strimzi" (eq .Values.kafka.mode "statefulset") -}}
+{{- else -}}
+{{- ternary "strimzi" "admin" (ne .Values.externalKafka.clusterName "") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The broker configuration of both modes, as JSON (fromJson it): kafka.config over the chart's replication
+settings, which follow kafka.replicas. */}}
+{{- define "telemetra.kafka.config" -}}
+{{- $rf := min 3 (int .Values.kafka.replicas) -}}
+{{- $isr := max 1 (sub $rf 1) -}}
+{{- $config := dict
+  "auto.create.topics.enable" false
+  "offsets.topic.replication.factor" $rf
+  "transaction.state.log.replication.factor" $rf
+  "transaction.state.log.min.isr" $isr
+  "default.replication.factor" $rf
+  "min.insync.replicas" $isr
+-}}
+{{- toJson (merge (deepCopy .Values.kafka.config) $config) -}}
+{{- end -}}
+
+{{/* The telemetra-kafka image (statefulset mode): kafka.image, or REGISTRY/telemetra-kafka:TAG like the other
+Telemetra images. */}}
+{{- define "telemetra.kafka.image" -}}
+{{- .Values.kafka.image | default (include "telemetra.image" (dict "ctx" . "image" (dict "imageName" "telemetra-kafka" "imageTag" ""))) -}}
+{{- end -}}
+
+{{/* The KRaft cluster id (statefulset mode): 22 characters of base64url (16 bytes), derived from the namespace
+and the cluster's name, so it survives upgrades and a reinstall next to the retained volumes. */}}
+{{- define "telemetra.kafka.clusterId" -}}
+{{- printf "%s/%s" .Release.Namespace (include "telemetra.kafka.name" .) | sha256sum | trunc 16 | b64enc | replace "+" "-" | replace "/" "_" | trimSuffix "==" -}}
 {{- end -}}
 
 {{/* Identities ----------------------------------------------------------------------------------------- */}}

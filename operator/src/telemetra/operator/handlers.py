@@ -3,8 +3,9 @@
 * a per-stream daemon loops: reconcile, then sleep for ``resync_seconds`` (``progress_seconds`` while the
   stream is still converging); a change of the spec wakes it at once. That loop is the level-based timer:
   a deleted or edited child is restored within one interval, whatever event was missed.
-* the delete handler (a finalizer) removes the KafkaTopics, which live in the Kafka namespace where no owner
-  reference can reach; everything in the stream's namespace is garbage-collected through owner references.
+* the delete handler (a finalizer) removes the topics: KafkaTopics, which live in the Kafka namespace where no
+  owner reference can reach, or (``admin`` mode) the Kafka topics themselves; everything in the stream's
+  namespace is garbage-collected through owner references.
 * the liveness probe fails when streams exist but no reconciliation finished for a while.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import kopf
 
+from telemetra.operator.kafka_admin import KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError
 from telemetra.operator.metrics import Metrics, Progress
 from telemetra.operator.reconcile import Event, Memory, Reconciler
@@ -77,15 +79,22 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     if own.metrics_port:
         metrics.serve(own.metrics_port)
     progress = Progress(stall_after=own.stall_factor * own.resync_seconds)
-    memo.runtime = Runtime(own, kube, metrics, progress, Reconciler(kube, own, metrics))
+    reconciler = Reconciler(kube, own, metrics)
+    await reconciler.claim_existing()
+    memo.runtime = Runtime(own, kube, metrics, progress, reconciler)
     logger.info(
-        "Telemetra operator: resync every %.1f s, metrics on :%s", own.resync_seconds, own.metrics_port
+        "Telemetra operator: resync every %.1f s, metrics on :%s, topics through %s",
+        own.resync_seconds,
+        own.metrics_port,
+        f"the Kafka Admin API at {own.default_bootstrap}" if own.topics == "admin" else "Strimzi KafkaTopics",
     )
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    await _runtime(memo).kube.close()
+    runtime = _runtime(memo)
+    await runtime.reconciler.close()
+    await runtime.kube.close()
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
@@ -115,6 +124,7 @@ async def converge(
                 await asyncio.wait_for(wakeup.wait(), timeout=interval)
     finally:
         runtime.progress.stopped(key)
+        runtime.reconciler.forget(body)
 
 
 async def reconcile_once(
@@ -150,7 +160,7 @@ async def delete_topics(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     try:
         events = await runtime.reconciler.delete_topics(body)
-    except KubeError as exc:
+    except (KubeError, KafkaAdminError) as exc:
         raise kopf.TemporaryError(f"cannot clean up the topics: {exc}", delay=5) from exc
     _post(body, events)
     runtime.metrics.forget(f"{body['metadata']['namespace']}/{body['metadata']['name']}")

@@ -13,6 +13,11 @@ every change of its spec restarts the job, so it is applied only when the hash o
 from the one on the live object, or when someone edited the live object (drift). Before such a patch the
 replaced submission id is written to status first (a write-ahead note), so a crash right after the patch
 cannot make the old, still-running submission look like the restarted job.
+
+Topics are KafkaTopic children in ``strimzi`` mode. In ``admin`` mode they are no Kubernetes objects: a full
+pass (and a light one while they are not ready) ensures them through the Kafka Admin API
+(:mod:`telemetra.operator.kafka_admin`), and since Kafka keeps no owner mark on a topic, this process keeps the
+claims (:class:`TopicClaims`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any, Literal, TypeVar
 from telemetra.operator import status as st
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift
+from telemetra.operator.kafka_admin import KafkaAdmin, KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError, kind_for, kind_of
 from telemetra.operator.metrics import Metrics
 from telemetra.operator.settings import OperatorSettings
@@ -68,6 +74,42 @@ class Child:
         return {"apiVersion": api_version, "kind": kind, "name": meta["name"], "namespace": meta["namespace"]}
 
 
+@dataclass(frozen=True)
+class KafkaTopics:
+    """``admin`` mode: the stream's topics as one pass left them in Kafka (empty in ``strimzi`` mode)."""
+
+    observations: Sequence[st.TopicObservation] = ()
+    conflicts: Sequence[str] = ()
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return not (self.conflicts or self.error) and all(o.check.status == "True" for o in self.observations)
+
+
+class TopicClaims:
+    """``admin`` mode: which stream owns each Kafka topic name, in this process (Kafka keeps no owner mark on a
+    topic). Seeded at start-up by :meth:`Reconciler.claim_existing`, oldest stream first; then the first stream
+    to ask gets a name, and keeps it until its loop ends (the stream is deleted)."""
+
+    def __init__(self) -> None:
+        self._owners: dict[str, str] = {}  # topic → namespace/name of the stream
+
+    def claim(self, stream: Stream, names: Sequence[str]) -> dict[str, str]:
+        """Claim ``names`` for ``stream``, all or none; those another stream holds, with that stream."""
+        taken = {
+            name: owner for name in names if (owner := self._owners.get(name, stream.owner)) != stream.owner
+        }
+        if not taken:
+            self._owners.update(dict.fromkeys(names, stream.owner))
+        return taken
+
+    def release(self, stream: Stream, names: Sequence[str]) -> None:
+        for name in names:
+            if self._owners.get(name) == stream.owner:
+                del self._owners[name]
+
+
 @dataclass
 class Outcome:
     status: dict[str, Any]
@@ -91,6 +133,7 @@ class Memory:
     """What one stream's loop keeps between passes (in kopf's per-object memo)."""
 
     live: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # child label → last object seen
+    kafka_topics: KafkaTopics | None = None  # admin mode: the topics as the last pass left them
     quiet: set[str] = field(default_factory=set)  # children that need no re-read until the next full pass
     generation: int | None = None
     full_at: float = -math.inf
@@ -123,6 +166,31 @@ def foreign_owner(stream: Stream, live: Mapping[str, Any]) -> str | None:
 class Reconciler:
     def __init__(self, kube: Kube, settings: OperatorSettings, metrics: Metrics):
         self.kube, self.settings, self.metrics = kube, settings, metrics
+        self.kafka = (
+            KafkaAdmin(settings.default_bootstrap, settings.kafka_timeout_seconds)
+            if settings.topics == "admin"
+            else None
+        )
+        self.claims = TopicClaims()
+
+    async def claim_existing(self) -> None:
+        """``admin`` mode, at start-up: the streams that exist claim their topics, oldest first, so a younger
+        stream with the same id never touches them, whichever stream's loop runs first. One list request."""
+        if self.kafka is None:
+            return
+        bodies = await self.kube.list(STREAM_KIND, self.settings.watch_namespace or None)
+        for body in sorted(bodies, key=_age):
+            stream = Stream.from_body(body, self.settings)
+            self.claims.claim(stream, [t.name for t in topics.topic_specs(stream)])
+
+    def forget(self, body: Mapping[str, Any]) -> None:
+        """The stream's loop has ended (the stream is deleted, or the operator stops): its topic names are free."""
+        stream = Stream.from_body(body, self.settings)
+        self.claims.release(stream, [t.name for t in topics.topic_specs(stream)])
+
+    async def close(self) -> None:
+        if self.kafka is not None:
+            await self.kafka.close()
 
     # -- one pass ------------------------------------------------------------------------------------------
     async def reconcile(self, body: Mapping[str, Any], memory: Memory | None = None) -> Outcome:
@@ -134,7 +202,7 @@ class Reconciler:
         if full:
             memory.quiet.clear()
 
-        topic_children = [Child(t) for t in topics.build_topics(stream)]
+        topic_children = [] if self.kafka else [Child(t) for t in topics.build_topics(stream)]
         producer_children = [Child(p) for p in producer.build_producer(stream)]
         app = Child(spark.build_spark_application(stream))
         board = Child(dashboard.build_dashboard(stream))
@@ -142,6 +210,7 @@ class Reconciler:
 
         ensure_spark = self._ensure_spark(stream, app, previous, memory)
         spark_task = asyncio.create_task(self._visit(app, memory, full, ensure_spark))
+        kafka_task = asyncio.create_task(self._kafka_topics(stream, memory, full))
         try:
             await asyncio.gather(
                 *(
@@ -152,13 +221,16 @@ class Reconciler:
             )
         finally:
             spark_result = await spark_task
+            kafka_topics = await kafka_task
         spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
         events += spark_events
         known = {(c.get("kind"), c.get("namespace"), c.get("name")) for c in previous.get("children") or []}
         for child in [*topic_children, *same_namespace, app]:
             events += self._child_events(child, known)
 
-        observation = self._observe(stream, topic_children, producer_children, app, board, superseded)
+        observation = self._observe(
+            stream, topic_children, kafka_topics, producer_children, app, board, superseded
+        )
         new_status = st.build_status(observation, previous)
         self._remember(memory, stream, [*topic_children, *same_namespace, app], observation, full)
         outcome = Outcome(new_status, events)
@@ -274,6 +346,33 @@ class Reconciler:
             child.error = f"{child.label}: {exc}"
             return [], superseded
 
+    async def _kafka_topics(self, stream: Stream, memory: Memory, full: bool) -> KafkaTopics:
+        """``admin`` mode: ensure the topics in Kafka on a full pass, or while they are not ready yet."""
+        last = memory.kafka_topics
+        if self.kafka is None or (not full and last is not None and last.ready):
+            return last or KafkaTopics()
+        specs = topics.topic_specs(stream)
+        if stream.kafka_bootstrap != self.kafka.bootstrap:
+            message = (
+                f"spec.kafka names cluster {stream.kafka_cluster} in namespace {stream.kafka_namespace}; this "
+                f"operator manages topics through the Admin API of {self.kafka.bootstrap} only"
+            )
+            check = st.Check("False", "UnmanagedCluster", message)
+            result = KafkaTopics([st.TopicObservation(t.name, check) for t in specs])
+        elif taken := self.claims.claim(stream, [t.name for t in specs]):
+            conflicts = [
+                f"Kafka topic {name} belongs to TelemetraStream {owner}" for name, owner in taken.items()
+            ]
+            result = KafkaTopics(conflicts=conflicts)
+        else:
+            try:
+                result = KafkaTopics(await self.kafka.ensure(specs))
+            except KafkaAdminError as exc:
+                check = st.Check("False", exc.reason, str(exc))
+                result = KafkaTopics([st.TopicObservation(t.name, check) for t in specs], error=str(exc))
+        memory.kafka_topics = result
+        return result
+
     async def _remove_dashboard(self, stream: Stream, child: Child) -> None:
         meta = child.desired["metadata"]
         try:
@@ -301,6 +400,7 @@ class Reconciler:
         self,
         stream: Stream,
         topic_children: Sequence[Child],
+        kafka_topics: KafkaTopics,
         producer_children: Sequence[Child],
         app: Child,
         board: Child,
@@ -308,13 +408,15 @@ class Reconciler:
     ) -> st.Observation:
         deployment = producer_children[-1]
         everything = [*topic_children, *producer_children, app, board]
-        errors = [c.error for c in everything if c.error]
+        errors = [c.error for c in everything if c.error] + (
+            [kafka_topics.error] if kafka_topics.error else []
+        )
         topic_observations = [
             st.TopicObservation(c.desired["metadata"]["name"], _failed(c))
             if c.error or c.conflict
             else st.observe_topic(c.desired["metadata"]["name"], c.live)
             for c in topic_children
-        ]
+        ] + list(kafka_topics.observations)
         replicas = deployment.desired["spec"]["replicas"]
         producer_check = _failed(deployment) if deployment.error or deployment.conflict else None
         spark_observation = st.observe_spark(app.live) if not (app.error or app.conflict) else None
@@ -332,7 +434,7 @@ class Reconciler:
             spark_spec_hash=app.desired["metadata"]["annotations"][spark.HASH_ANNOTATION],
             executor_selector=spark.executor_selector(stream),
             children=children,
-            conflicts=[c.conflict for c in topic_children if c.conflict],
+            conflicts=[c.conflict for c in topic_children if c.conflict] + list(kafka_topics.conflicts),
             error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
             processor_override=_failed(app) if (app.error or app.conflict) else None,
         )
@@ -349,8 +451,11 @@ class Reconciler:
 
     # -- deletion ------------------------------------------------------------------------------------------
     async def delete_topics(self, body: Mapping[str, Any]) -> list[Event]:
-        """The finalizer's work: KafkaTopics live in another namespace, so no owner reference covers them."""
+        """The finalizer's work: KafkaTopics live in another namespace, so no owner reference covers them, and
+        Kafka topics (``admin`` mode) are no Kubernetes objects at all."""
         stream = Stream.from_body(body, self.settings)
+        if self.kafka is not None:
+            return await self._delete_kafka_topics(stream, self.kafka)
         kept = stream.spec.topic_deletion_policy == "retain"
         names = []
         for desired in topics.build_topics(stream):
@@ -373,6 +478,31 @@ class Reconciler:
                 )
             ]
         return [Event("Normal", "TopicsDeleted", f"deleted {', '.join(names)} {where}")]
+
+    async def _delete_kafka_topics(self, stream: Stream, kafka: KafkaAdmin) -> list[Event]:
+        """Only topics on the managed cluster that no older stream claims; the claims go with the stream."""
+        if stream.kafka_bootstrap != kafka.bootstrap:
+            return []
+        names = [t.name for t in topics.topic_specs(stream)]
+        taken = self.claims.claim(stream, names)
+        mine = [name for name in names if name not in taken]
+        where = f"in Kafka at {kafka.bootstrap}"
+        if stream.spec.topic_deletion_policy == "retain":
+            message = f"kept {', '.join(mine)} {where} (topicDeletionPolicy: retain)"
+            events = [Event("Normal", "TopicsRetained", message)] if mine else []
+        else:
+            deleted = await kafka.delete(mine) if mine else []
+            events = (
+                [Event("Normal", "TopicsDeleted", f"deleted {', '.join(deleted)} {where}")] if deleted else []
+            )
+        self.claims.release(stream, names)
+        return events
+
+
+def _age(body: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Sorts streams oldest first (creation timestamps have a resolution of one second)."""
+    meta = body["metadata"]
+    return meta.get("creationTimestamp") or "", meta["namespace"], meta["name"]
 
 
 def _failed(child: Child) -> st.Check:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,7 +40,15 @@ class OperatorSettings(BaseSettings):
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
     """kopf's liveness endpoint; empty disables it."""
 
-    # -- Kafka (Strimzi) ---------------------------------------------------------------------------------
+    # -- Kafka -------------------------------------------------------------------------------------------
+    topics: Literal["strimzi", "admin"] = "strimzi"
+    """How each stream's topics are managed: ``strimzi`` writes KafkaTopics for a Strimzi Topic Operator;
+    ``admin`` creates, grows, configures and deletes them through the Kafka Admin API at
+    :meth:`default_bootstrap` (any Kafka: a plain StatefulSet, MSK, Confluent Cloud, Redpanda)."""
+
+    kafka_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Timeout of each Kafka Admin API call (``admin`` mode); an unreachable Kafka becomes a condition."""
+
     kafka_cluster: str = "telemetra-kafka"
     """Default Strimzi Kafka cluster (the ``strimzi.io/cluster`` label) when a stream names none."""
 
@@ -49,6 +58,18 @@ class OperatorSettings(BaseSettings):
     kafka_bootstrap: str = ""
     """Bootstrap address of the default cluster; empty: Strimzi's ``<cluster>-kafka-bootstrap.<ns>.svc:9092``.
     Streams on another cluster always use Strimzi's convention."""
+
+    def bootstrap_of(self, cluster: str, namespace: str) -> str:
+        """Bootstrap address of a cluster: ``kafka_bootstrap`` for the default one when set, else Strimzi's
+        Service name (which the chart's StatefulSet mode gives its bootstrap Service too)."""
+        if (cluster, namespace) == (self.kafka_cluster, self.kafka_namespace) and self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        return f"{cluster}-kafka-bootstrap.{namespace}.svc:9092"
+
+    @property
+    def default_bootstrap(self) -> str:
+        """Bootstrap address of the default cluster (the one ``admin`` mode manages topics on)."""
+        return self.bootstrap_of(self.kafka_cluster, self.kafka_namespace)
 
     kafka_topic_api_version: str = "kafka.strimzi.io/v1"
     """``v1`` for Strimzi ≥ 0.49 (the only version from 1.0); ``v1beta2`` for older releases."""

@@ -9,7 +9,7 @@ status of a condition changes, and each carries the generation it was computed f
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ FAILURE_REASONS = {
     "UnexpectedCompletion",
     "ChildConflict",
     "TopicConflict",
+    "UnmanagedCluster",
 }
 
 
@@ -227,11 +228,18 @@ def topics_check(topics: Sequence[TopicObservation], conflicts: Sequence[str]) -
         return Check("False", "TopicConflict", "; ".join(conflicts))
     failed = [t for t in topics if t.check.status == "False"]
     if failed:
-        return Check("False", failed[0].check.reason, "; ".join(t.check.message for t in failed))
-    pending = [t.name for t in topics if t.check.status != "True"]
+        return Check("False", failed[0].check.reason, _join(t.check.message for t in failed))
+    pending = [t.check.message or t.name for t in topics if t.check.status != "True"]
     if pending:
-        return Check("Unknown", "Pending", "waiting for the Topic Operator: " + ", ".join(pending))
-    return Check("True", "Ready", "all topics are ready: " + ", ".join(t.name for t in topics))
+        return Check("Unknown", "Pending", _join(pending))
+    return Check(
+        "True", "Ready", "all topics are ready: " + ", ".join(t.check.message or t.name for t in topics)
+    )
+
+
+def _join(messages: Iterable[str]) -> str:
+    """Messages in order, each once (one Kafka error is the same for every topic)."""
+    return "; ".join(dict.fromkeys(messages))
 
 
 def processor_check(spark: SparkObservation, suspended: bool, superseded: str | None) -> Check:

@@ -116,13 +116,7 @@ class Stream:
 
     @property
     def kafka_bootstrap(self) -> str:
-        default_cluster = (self.kafka_cluster, self.kafka_namespace) == (
-            self.settings.kafka_cluster,
-            self.settings.kafka_namespace,
-        )
-        if default_cluster and self.settings.kafka_bootstrap:
-            return self.settings.kafka_bootstrap
-        return f"{self.kafka_cluster}-kafka-bootstrap.{self.kafka_namespace}.svc:9092"
+        return self.settings.bootstrap_of(self.kafka_cluster, self.kafka_namespace)
 
     @property
     def checkpoint_dir(self) -> str:
