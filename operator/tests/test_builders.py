@@ -226,6 +226,18 @@ def test_a_file_checkpoint_mounts_its_claim() -> None:
     assert conf[f"{prefix}.mount.path"] == "/checkpoints"
 
 
+def test_pods_request_the_streams_cpu_else_the_operators_else_their_cores() -> None:
+    def requests(stream: Stream) -> tuple[Any, Any]:
+        spec = spark.build_spark_spec(stream)
+        return spec["driver"].get("coreRequest"), spec["executor"].get("coreRequest")
+
+    assert requests(make()) == (None, None)  # Spark requests `cores` (1)
+    small = SETTINGS.model_copy(update={"spark_core_request": "250m"})
+    assert requests(make(settings=small)) == ("250m", "250m")
+    own = {"spark": {"driver": {"coreRequest": "500m"}}}
+    assert requests(make(own, settings=small)) == ("500m", "250m")
+
+
 def test_only_what_reaches_the_job_changes_the_spark_hash() -> None:
     def digest(stream: Stream) -> str:
         return spark.build_spark_application(stream)["metadata"]["annotations"][spark.HASH_ANNOTATION]

@@ -102,6 +102,10 @@ class OperatorSettings(BaseSettings):
     connector. Empty by default: Telemetra's Spark image bakes the connector into ``/opt/spark/jars``, so a
     submission needs neither Maven Central nor a writable Ivy cache in the Spark operator's pod."""
 
+    spark_core_request: str = Field(default="", pattern=r"^([1-9][0-9]{0,3}|[1-9][0-9]{0,6}m)?$")
+    """CPU request of drivers and executors whose stream sets none (e.g. ``250m`` on a small cluster, where
+    a whole core per pod would not fit); empty: each pod requests its ``cores``."""
+
     spark_service_account: str = "telemetra-spark"
     """ServiceAccount of the Spark driver (it creates executor pods; the chart grants that)."""
 

@@ -343,6 +343,9 @@ class PodResources(Model):
 
     core_limit: str | None = Field(default=None, pattern=CPU_QUANTITY, max_length=8)
     """CPU limit of the pod (1, 1500m, …); default: none."""
+    core_request: str | None = Field(default=None, pattern=CPU_QUANTITY, max_length=8)
+    """CPU request of the pod (250m, 1, …), when it should reserve less than ``cores``; default: the
+    operator's ``spark_core_request`` setting, else ``cores``."""
 
 
 class Spark(Model):

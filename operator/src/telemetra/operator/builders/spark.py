@@ -84,6 +84,8 @@ def _pod(stream: Stream, resources: PodResources, role: str) -> dict[str, Any]:
     }
     if resources.core_limit is not None:
         pod["coreLimit"] = resources.core_limit
+    if request := resources.core_request or stream.settings.spark_core_request:
+        pod["coreRequest"] = request
     return pod
 
 
