@@ -334,9 +334,19 @@ def test_operator_rbac_scope(chart: Chart, m: SimpleNamespace) -> None:
 def test_spark_driver_identity(chart: Chart, m: SimpleNamespace) -> None:
     objects = chart.template()
     role = m.one(objects, "Role", "telemetra-spark")
-    (rule,) = role["rules"]
-    assert {"pods", "services", "configmaps"} <= set(rule["resources"])
+    pods, policies = role["rules"]
+    assert {"pods", "services", "configmaps"} <= set(pods["resources"])
+    assert policies["resources"] == ["networkpolicies"]  # Spark 4.1+ fences each driver
     assert m.one(objects, "RoleBinding", "telemetra-spark")["subjects"][0]["name"] == "telemetra-spark"
+    # spark-submit runs in the Spark operator's controller: it applies the driver's NetworkPolicy here
+    submitter = m.one(objects, "RoleBinding", "telemetra-spark-submitter")
+    assert submitter["subjects"] == [
+        {"kind": "ServiceAccount", "name": "spark-operator-controller", "namespace": "spark-operator"}
+    ]
+    (rule,) = m.one(objects, "Role", "telemetra-spark-submitter")["rules"]
+    assert rule["resources"] == ["networkpolicies"] and "patch" in rule["verbs"]
+    without = chart.template(sets=["spark.submitter=null"])
+    assert not [o for o in without if o["metadata"]["name"] == "telemetra-spark-submitter"]
 
 
 # -- Kafka, PostgreSQL, Redis ---------------------------------------------------------------------------------

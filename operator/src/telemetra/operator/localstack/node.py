@@ -56,7 +56,7 @@ from telemetra.localstack.process import (
     track,
 )
 from telemetra.operator.localstack.binaries import ensure_binaries, ensure_node_binaries
-from telemetra.operator.localstack.cluster import POD_CIDR, KubeCluster, upstream_crds
+from telemetra.operator.localstack.cluster import POD_CIDR, SERVICE_CIDR, KubeCluster, upstream_crds
 
 NODE_NAME = "telemetra-node"
 CLUSTER_DOMAIN = "cluster.local"
@@ -245,6 +245,9 @@ class NodeCluster(LocalServer):
         _run([*inside, "ip", "link", "set", "lo", "up"])
         _run([*inside, "ip", "address", "add", f"{self.node_ip}/30", "dev", node_end])
         _run([*inside, "ip", "link", "set", node_end, "up"])
+        # The node's own processes (the API server calling a webhook) reach Services: a route is needed before
+        # kube-proxy's DNAT can rewrite the address.
+        _run([*inside, "ip", "route", "add", SERVICE_CIDR, "dev", node_end])
         _run([*inside, "sysctl", "-qw", "net.ipv4.ip_forward=1"])  # this namespace's own setting
 
     def _hold(self) -> None:
@@ -424,7 +427,7 @@ class NodeCluster(LocalServer):
                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
                 },
                 "provisioner": "kubernetes.io/no-provisioner",
-                "volumeBindingMode": "WaitForFirstConsumer",
+                "volumeBindingMode": "Immediate",  # one node: bind at once (helm --wait waits for claims)
                 "reclaimPolicy": "Delete",
             }
         ]
