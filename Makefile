@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube cluster kind-up images deploy kind-demo bench clean
+.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube cluster images kind-up kind-images deploy kind-demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ stack: setup system-deps ## the demo on real parts: Kafka (KRaft), Spark (local 
 	else echo "npm not found: the dashboard is not built; the API docs will be served"; fi
 	$(BIN)/telemetra stack
 
-test: setup system-deps kube-bin $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis), then the dashboard's
+test: setup system-deps kube-bin images $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis, a real node), then the dashboard's
 	$(BIN)/pytest
 	cd frontend && npm run openapi:check && npm test && npm run e2e
 
@@ -91,11 +91,16 @@ kube: kube-bin ## run a local Kubernetes control plane (etcd, apiserver, kcm, sc
 cluster: kube-bin system-deps ## run a real one-node Kubernetes (containerd, kubelet, kube-proxy, CoreDNS; root); prints KUBECONFIG
 	$(BIN)/python -m telemetra.operator.localstack.node $(CLUSTER_FLAGS)
 
+# Every image the platform runs, built with podman without a registry (bases made with mmdebstrap), tagged by
+# content; installs podman & co. with apt-get when missing. Tags in ~/.cache/telemetra/images/tags.json.
+images: setup ## build all images with podman, tagged by content (cached; no Docker, no registry)
+	$(BIN)/python -m telemetra.operator.localstack.images
+
 # Kubernetes with kind (needs Docker or Podman, kind, helm and kubectl); see charts/README.md.
 kind-up: ## create the local kind cluster (charts/kind/cluster.yaml)
 	charts/scripts/kind-up.sh
 
-images: ## build the four images (tag dev) and load them into kind
+kind-images: ## docker build the four telemetra images (tag dev) and load them into kind
 	charts/scripts/images.sh
 
 deploy: setup ## install the pinned operators, then the telemetra chart (VALUES=file, WITH_CNPG=1, WITH_MONITORING=1)

@@ -8,7 +8,6 @@ the API must then serve exactly the windows and moments the replay produced. Ctr
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import shutil
 import signal
@@ -24,10 +23,8 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from support import wait_for
+from support import differences, engine_outputs, wait_for
 
-from telemetra.engine.core import Engine
-from telemetra.engine.replay import replay_lines
 from telemetra.localstack.process import free_port
 from telemetra.stack import descendants, query_active
 
@@ -106,45 +103,6 @@ async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
         return values
     finally:
         await consumer.stop()
-
-
-def engine_outputs(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """What a running engine has written after these events: closed windows, the latest version of each moment.
-    (``replay_lines`` also flushes at the end of its input; a live job has no end, so nothing is flushed.)"""
-    engine = Engine(keep_dead_letters=None)
-    windows: list[dict[str, Any]] = []
-    moments: dict[str, dict[str, Any]] = {}
-    for line in lines:
-        out = engine.process_raw(line)
-        windows += [w.to_dict() for w in out.windows]
-        moments.update((m.moment_id, m.to_dict()) for m in out.moments)
-    assert not engine.dead_letters and engine.late_events == 0
-    # The same closed windows as the replay tool's, which flushes the still-open ones on top.
-    replayed = [w.to_dict() for w in replay_lines(lines).windows]
-    assert windows == replayed[: len(windows)] and len(replayed) > len(windows)
-    return windows, sorted(moments.values(), key=lambda m: (m["start"], m["moment_id"]), reverse=True)
-
-
-def differences(actual: Any, expected: Any, where: str = "") -> list[str]:
-    """Paths where the two differ; numbers that are not both integers may differ by 1e-9."""
-    if isinstance(actual, dict) and isinstance(expected, dict):
-        keys = sorted(set(actual) | set(expected))
-        return [d for k in keys for d in differences(actual.get(k), expected.get(k), f"{where}.{k}")]
-    if isinstance(actual, list) and isinstance(expected, list):
-        if len(actual) != len(expected):
-            return [f"{where}: {len(actual)} items, expected {len(expected)}"]
-        pairs = enumerate(zip(actual, expected, strict=True))
-        return [d for i, (a, e) in pairs for d in differences(a, e, f"{where}[{i}]")]
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return [] if actual is expected else [f"{where}: {actual!r} != {expected!r}"]
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (actual, expected))
-    if numbers and not (isinstance(actual, int) and isinstance(expected, int)):
-        return (
-            []
-            if math.isclose(actual, expected, rel_tol=0, abs_tol=1e-9)
-            else [f"{where}: {actual} != {expected}"]
-        )
-    return [] if actual == expected else [f"{where}: {actual!r} != {expected!r}"]
 
 
 def serves_the_replay(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make images: build the four images (tag $TELEMETRA_TAG, default dev) and load them into the kind cluster.
+# make kind-images: build the four telemetra images with Docker (tag $TELEMETRA_TAG, default dev) and load
+# them into the kind cluster.
 # KIND_LOAD=0 builds only (e.g. to push them to a registry: set TELEMETRA_REGISTRY=registry.example.com/x).
 source "$(dirname "$0")/lib.sh"
 need docker

@@ -13,7 +13,8 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 HELM="${HELM:-helm}"
 KUBECTL="${KUBECTL:-kubectl}"
 KIND="${KIND:-kind}"
-# The images `make images` builds: name -> Dockerfile (all built from the repository root).
+# The images `make kind-images` builds with Docker: name -> Dockerfile (all built from the repository root).
+# `make images` builds these and the local-cluster images with podman (telemetra.operator.localstack.images).
 IMAGES=(
   "telemetra-api:services/Dockerfile"
   "telemetra-operator:operator/Dockerfile"

@@ -1,7 +1,9 @@
-"""The four Dockerfiles, checked statically with dockerfile-parse (no Docker engine here; hadolint is not
-installable): multi-stage builds on pinned bases, a non-root final user, no credentials, a build context that
-holds what they copy, entry points that exist, and a Spark image whose connector is resolved at build time
-for the same Spark version everywhere."""
+"""The Dockerfiles, checked statically with dockerfile-parse (no Docker engine here; hadolint is not
+installable): pinned bases, multi-stage builds where something is built, a non-root final user, no credentials
+and no build tools in the final image, a build context that holds what they copy, entry points that exist, and a
+Spark image whose connector is resolved at build time for the same Spark version everywhere. The scripts the
+images run are exercised in test_image_scripts.py; `make images` builds them all (the tooling's own tests are in
+operator/tests/localstack/test_images.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tarfile
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -19,19 +22,50 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
+from telemetra.localstack.kafka import CANDIDATE_VERSIONS
+from telemetra.operator.localstack.dockerfiles import ignore_rules, is_ignored
+from telemetra.operator.localstack.images import IMAGES as BUILT_IMAGES
+from telemetra.operator.localstack.images import SPARK_OPERATOR_SOURCE, SPARK_OPERATOR_VERSION
 from telemetra.operator.settings import OperatorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 POM = REPO / "pipeline" / "src" / "telemetra" / "spark" / "spark-kafka-pom.xml"  # shared with local mode
+KAFKA_POM = REPO / "pipeline" / "src" / "telemetra" / "localstack" / "kafka-pom.xml"
 MAVEN = "{http://maven.apache.org/POM/4.0.0}"
 SECRETISH = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
+BUILD_TOOLS = {
+    "maven",
+    "gcc",
+    "g++",
+    "make",
+    "build-essential",
+    "npm",
+    "nodejs",
+    "git",
+    "curl",
+    "wget",
+    "golang",
+}
+SPARK_OPERATOR_DOCKERFILE = "charts/operators/vendor/Dockerfile.spark-operator"
+
+
+@dataclass(frozen=True)
+class Expected:
+    dockerfile: str
+    healthcheck: str | None  # what the HEALTHCHECK runs; None: none, and a comment says why
+    builds: bool = True  # compiles or resolves something in a build stage, so it is a multi-stage build
+
 
 IMAGES = {
-    "api": ("services/Dockerfile", True),
-    "operator": ("operator/Dockerfile", True),
-    "producer": ("pipeline/Dockerfile.producer", False),
-    "spark": ("pipeline/Dockerfile.spark", False),
+    "api": Expected("services/Dockerfile", "/health"),
+    "operator": Expected("operator/Dockerfile", "/healthz"),
+    "producer": Expected("pipeline/Dockerfile.producer", None),
+    "spark": Expected("pipeline/Dockerfile.spark", None),
+    "kafka": Expected("pipeline/Dockerfile.kafka", "/dev/tcp/127.0.0.1/9092"),
+    "postgresql": Expected("services/Dockerfile.postgresql", "pg_isready", builds=False),
+    "redis": Expected("services/Dockerfile.redis", None, builds=False),
 }
+PYTHON_IMAGES = ("api", "operator", "producer", "spark")
 
 
 @dataclass
@@ -69,7 +103,7 @@ def parse(relative: str) -> Dockerfile:
             words = value.split()
             alias = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
             stages.append(Stage(words[0], alias))
-        else:
+        elif stages:  # (an ARG before the first FROM only parameterises FROM lines)
             stages[-1].instructions.append((name, value))
     return Dockerfile(path, stages, comments)
 
@@ -77,12 +111,20 @@ def parse(relative: str) -> Dockerfile:
 @pytest.fixture(params=sorted(IMAGES))
 def image(request: pytest.FixtureRequest) -> tuple[str, Dockerfile]:
     name: str = request.param
-    return name, parse(IMAGES[name][0])
+    return name, parse(IMAGES[name].dockerfile)
 
 
-def test_multi_stage_on_pinned_bases(image: tuple[str, Dockerfile]) -> None:
+def test_the_build_tooling_builds_these_dockerfiles() -> None:
+    built = {spec.dockerfile for spec in BUILT_IMAGES}
+    assert built == {e.dockerfile for e in IMAGES.values()} | {SPARK_OPERATOR_DOCKERFILE}
+
+
+def test_stages_on_pinned_bases(image: tuple[str, Dockerfile]) -> None:
     name, dockerfile = image
-    assert len(dockerfile.stages) >= 2, f"{name}: not a multi-stage build"
+    if IMAGES[name].builds:
+        assert len(dockerfile.stages) >= 2, f"{name}: not a multi-stage build"
+    else:
+        assert any(c.startswith("Single stage:") for c in dockerfile.comments), f"{name}: say why one stage"
     aliases = {s.alias for s in dockerfile.stages if s.alias}
     for stage in dockerfile.stages:
         if stage.image in aliases:
@@ -91,7 +133,9 @@ def test_multi_stage_on_pinned_bases(image: tuple[str, Dockerfile]) -> None:
         repository, _, tag = stage.image.rpartition(":")
         assert repository and "/" not in tag, f"{name}: {stage.image} has no explicit tag"
         assert tag != "latest", f"{name}: {stage.image} uses latest"
-        assert re.match(r"^\d+\.\d+\.\d+", tag), f"{name}: {stage.image} is not pinned to an exact version"
+        # a patch release (python:3.11.14-…, node:20.19.4-…) or a Debian point release (debian:12.12-slim)
+        exact = r"^\d+\.\d+\.\d+-" if repository != "debian" else r"^\d+\.\d+-slim$"
+        assert re.match(exact, tag), f"{name}: {stage.image} is not pinned to an exact version"
     assert any("not digest" in c or "not by digest" in c for c in dockerfile.comments), (
         f"{name}: say why the bases are pinned by tag and not by digest"
     )
@@ -130,54 +174,53 @@ def test_healthcheck_where_it_means_something(image: tuple[str, Dockerfile]) -> 
     name, dockerfile = image
     has_port = bool(dockerfile.final.values("EXPOSE"))
     checks = dockerfile.final.values("HEALTHCHECK")
-    if IMAGES[name][1]:
+    expected = IMAGES[name].healthcheck
+    if expected is not None:
         assert has_port and checks, f"{name}: a server image needs a HEALTHCHECK"
-        assert "/health" in checks[0], checks
+        assert expected in checks[0], checks
     else:
-        assert not has_port and not checks, name
+        assert not checks, name
         assert any(c.startswith("No HEALTHCHECK:") for c in dockerfile.comments), f"{name}: say why not"
 
 
-def dockerignore_patterns() -> list[str]:
-    lines = (REPO / ".dockerignore").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
-def ignored(relative: str, patterns: list[str]) -> bool:
-    """Docker's rule, simplified: a path is excluded when it or one of its parents matches a pattern."""
-
-    def regex(pattern: str) -> re.Pattern[str]:
-        out = re.escape(pattern.strip("/")).replace(r"\*\*/", "(.*/)?").replace(r"\*\*", ".*")
-        return re.compile("^" + out.replace(r"\*", "[^/]*").replace(r"\?", "[^/]") + "$")
-
-    parts = Path(relative).parts
-    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(regex(p).match(c) for p in patterns for c in candidates)
+def ignored(relative: str) -> bool:
+    return is_ignored(relative, ignore_rules(REPO))
 
 
 def test_ignore_rules_work_as_intended() -> None:
-    patterns = dockerignore_patterns()
     for path in (".venv/bin/python", "frontend/node_modules/x/y.js", "pipeline/tests/test_x.py", ".git/HEAD"):
-        assert ignored(path, patterns), path
+        assert ignored(path), path
     for path in ("pipeline/src/telemetra/cli.py", "frontend/src/App.tsx", "pyproject.toml", "README.md"):
-        assert not ignored(path, patterns), path
+        assert not ignored(path), path
+
+
+def copied_files(dockerfile: Dockerfile) -> list[str]:
+    """The context paths the Dockerfile's COPY instructions read (not those copying from a stage)."""
+    copies = [v for stage in dockerfile.stages for n, v in stage.instructions if n == "COPY"]
+    return [source for value in copies if "--from" not in value for source in value.split()[:-1]]
 
 
 def test_what_the_build_copies_is_in_the_context(image: tuple[str, Dockerfile]) -> None:
     name, dockerfile = image
-    patterns = dockerignore_patterns()
-    for stage in dockerfile.stages:
-        for source in (v for n, v in stage.instructions if n == "COPY" and not v.startswith("--from")):
-            *sources, _ = source.split()
-            for relative in sources:
-                assert (REPO / relative).exists(), f"{name}: COPY {relative} does not exist"
-                assert not ignored(relative.rstrip("/"), patterns), f"{name}: {relative} is in .dockerignore"
+    for relative in copied_files(dockerfile):
+        assert (REPO / relative).exists(), f"{name}: COPY {relative} does not exist"
+        assert not ignored(relative.rstrip("/")), f"{name}: {relative} is in .dockerignore"
+
+
+def test_the_scripts_images_run_are_executable_and_valid(image: tuple[str, Dockerfile]) -> None:
+    name, dockerfile = image
+    for relative in copied_files(dockerfile):
+        if relative.endswith(".sh"):
+            shell = "bash" if (REPO / relative).read_text().startswith("#!/bin/bash") else "sh"
+            subprocess.run([shell, "-n", str(REPO / relative)], check=True)
+            assert (REPO / relative).stat().st_mode & 0o111, f"{name}: {relative} is not executable"
 
 
 def test_entry_points_exist(image: tuple[str, Dockerfile]) -> None:
     name, dockerfile = image
     final = dockerfile.final
     command = (final.values("ENTRYPOINT") or final.values("CMD"))[-1]
+    copies = final.values("COPY")
     if name == "api":
         assert '"-m", "telemetra.services"' in command
     elif name == "operator":
@@ -193,26 +236,63 @@ def test_entry_points_exist(image: tuple[str, Dockerfile]) -> None:
         assert command == '["telemetra"]'
         scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
         assert scripts["telemetra"] == "telemetra.cli:main"
-    else:
-        assert command == '["/opt/entrypoint.sh"]'  # Spark's Kubernetes entrypoint (driver/executor modes)
-        copies = final.values("COPY")
-        assert any("--from=spark" in c and "/opt/entrypoint.sh" in c for c in copies)
+    elif name == "spark":
+        assert command == '["/opt/entrypoint.sh"]'  # driver/executor modes of Spark on Kubernetes
+        assert "pipeline/docker/spark-entrypoint.sh /opt/entrypoint.sh" in copies
         assert "pipeline/docker/spark_main.py /opt/telemetra/spark_main.py" in copies
+    elif name == "kafka":  # the chart's contract
+        assert command == '["/opt/kafka/bin/telemetra-kafka-start"]'
+        assert "pipeline/docker/kafka-start.sh /opt/kafka/bin/telemetra-kafka-start" in copies
+    elif name == "postgresql":  # the official image's: the entrypoint initialises, then runs the command
+        assert command == '["docker-entrypoint.sh"]' and final.values("CMD") == ['["postgres"]']
+        assert "services/docker/postgresql-entrypoint.sh /usr/local/bin/docker-entrypoint.sh" in copies
+    else:
+        assert name == "redis" and command == '["redis-server"]'
+
+
+def test_final_images_carry_no_build_tools(image: tuple[str, Dockerfile]) -> None:
+    """Nothing in the final stage, or the stages it is built on, installs compilers, Maven or npm; pip's
+    cache is off; the Python images install the runtime extras only (no dev/test tooling)."""
+    name, dockerfile = image
+    by_alias = {s.alias: s for s in dockerfile.stages if s.alias}
+    stage: Stage | None = dockerfile.final
+    while stage is not None:
+        for run in stage.values("RUN"):
+            for packages in re.findall(r"apt-get install ([^&]*)", run):
+                installed = {word for word in packages.split() if not word.startswith("-")}
+                assert not installed & BUILD_TOOLS, (
+                    f"{name}: the final image installs {installed & BUILD_TOOLS}"
+                )
+            assert "pip install" not in run or "--no-cache-dir" in run, f"{name}: pip keeps a cache: {run}"
+        stage = by_alias.get(stage.image)
+    for stage in dockerfile.stages:
+        for run in stage.values("RUN"):
+            if "pip install" in run and stage is not dockerfile.final:
+                env = " ".join(stage.values("ENV"))
+                assert "PIP_NO_CACHE_DIR=1" in env, f"{name}: a pip cache in stage {stage.alias}"
+            for extras in re.findall(r"requirements\.py pyproject\.toml([^>]*)>", run):
+                assert set(extras.split()) <= {"spark", "operator"}, f"{name}: installs {extras}"
+    if name in PYTHON_IMAGES:
+        runs = " ".join(run for stage in dockerfile.stages for run in stage.values("RUN"))
+        assert "prune-dev-tooling.sh" in runs, f"{name}: ships the development tooling"
 
 
 def test_python_images_match_the_project_interpreter() -> None:
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
     minimum = tuple(int(x) for x in requires.removeprefix(">=").split("."))
-    for relative, _ in IMAGES.values():
-        for stage in parse(relative).stages:
+    for expected in IMAGES.values():
+        for stage in parse(expected.dockerfile).stages:
             if stage.image.startswith("python:"):
                 version = tuple(int(x) for x in stage.image.split(":")[1].split("-")[0].split("."))
-                assert version[:2] >= minimum, f"{relative}: {stage.image} is older than {requires}"
-                assert version[:2] == sys.version_info[:2], f"{relative}: tests run on another Python minor"
+                assert version[:2] >= minimum, (
+                    f"{expected.dockerfile}: {stage.image} is older than {requires}"
+                )
+                assert version[:2] == sys.version_info[:2], (
+                    f"{expected.dockerfile}: tests run on another Python"
+                )
 
 
 def test_dockerignore_keeps_local_state_and_credentials_out() -> None:
-    patterns = dockerignore_patterns()
     for path in (
         ".venv/lib",
         "frontend/dist/index.html",
@@ -220,7 +300,51 @@ def test_dockerignore_keeps_local_state_and_credentials_out() -> None:
         "deploy/.env",
         "tls/x.key",
     ):
-        assert ignored(path, patterns), path
+        assert ignored(path), path
+
+
+# -- what the images leave out --------------------------------------------------------------------------------
+
+PRUNE_SCRIPT = REPO / "pipeline" / "docker" / "prune-dev-tooling.sh"
+SOURCE_ROOTS = [REPO / part / "src" for part in ("pipeline", "services", "operator")]
+
+
+def pruned_modules() -> list[str]:
+    """The modules prune-dev-tooling.sh deletes from the images (paths relative to the package)."""
+    command = " ".join(line.rstrip("\\") for line in PRUNE_SCRIPT.read_text().splitlines() if line.strip())
+    paths = command.split("rm -r ", 1)[1].split()
+    return ["telemetra." + path.removesuffix(".py").replace("/", ".") for path in paths]
+
+
+def module_name(path: Path) -> str:
+    root = next(r for r in SOURCE_ROOTS if path.is_relative_to(r))
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_pruned_tooling_exists() -> None:
+    for module in pruned_modules():
+        assert importlib.util.find_spec(module) is not None, f"{PRUNE_SCRIPT.name} names a missing {module}"
+
+
+def test_the_product_never_imports_the_pruned_tooling() -> None:
+    pruned = pruned_modules()
+
+    def is_pruned(module: str) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in pruned)
+
+    for root in SOURCE_ROOTS:
+        for path in root.rglob("*.py"):
+            if is_pruned(module_name(path)):
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                assert not any(is_pruned(n) for n in names), f"{path.relative_to(REPO)} imports {names}"
 
 
 # -- the Spark image --------------------------------------------------------------------------------------
@@ -234,17 +358,38 @@ def pom_spark_version() -> str:
 
 
 def test_spark_connector_is_resolved_in_a_build_stage() -> None:
-    dockerfile = parse(IMAGES["spark"][0])
+    dockerfile = parse(IMAGES["spark"].dockerfile)
     connector = next(s for s in dockerfile.stages if s.alias == "connector")
-    assert connector.image.startswith("maven:")
+    assert connector.image == "jre"  # Debian's Maven on the same Java runtime (no maven:* base)
     # the POM telemetra.spark.jars resolves for local mode: one definition of the connector's jars
     assert f"{POM.relative_to(REPO)} pom.xml" in connector.values("COPY")
-    (run,) = connector.values("RUN")
-    assert "dependency:copy-dependencies" in run and "-DincludeScope=runtime" in run
-    assert "--from=connector /build/jars/ /opt/spark/jars/" in dockerfile.final.values("COPY")
+    assert any("resolve-jars.sh pom.xml /build/jars" in run for run in connector.values("RUN"))
+    resolve = (REPO / "pipeline" / "docker" / "resolve-jars.sh").read_text()
+    assert "dependency:copy-dependencies" in resolve and "-DincludeScope=runtime" in resolve
+    assert (
+        "--from=connector /build/jars/ /opt/venv/lib/python3.11/site-packages/pyspark/jars/"
+        in dockerfile.final.values("COPY")
+    )
     root = ET.parse(POM).getroot()
     artifacts = [d.findtext(f"{MAVEN}artifactId") for d in root.iter(f"{MAVEN}dependency")]
     assert artifacts == ["spark-sql-kafka-0-10_2.13"]
+
+
+def test_spark_home_is_the_pyspark_wheel() -> None:
+    """SPARK_HOME=/opt/spark links to the installed pyspark, whose jars/ and bin/spark-submit are Spark's."""
+    dockerfile = parse(IMAGES["spark"].dockerfile)
+    assert dockerfile.final.image == "jre"
+    assert not any(s.image.startswith("apache/spark") for s in dockerfile.stages)
+    links = " ".join(dockerfile.final.values("RUN"))
+    assert "ln -s /opt/venv/lib/python3.11/site-packages/pyspark /opt/spark" in links
+    jre = next(s for s in dockerfile.stages if s.alias == "jre")
+    installed = " ".join(jre.values("RUN"))
+    for package in ("openjdk-17-jre-headless", "tini", "libnss-wrapper"):
+        assert package in installed, package
+    spec = importlib.util.find_spec("pyspark")
+    assert spec is not None and spec.origin is not None
+    home = Path(spec.origin).parent
+    assert (home / "bin" / "spark-submit").is_file() and (home / "jars").is_dir()
 
 
 def test_the_job_uses_the_baked_connector_without_maven() -> None:
@@ -254,20 +399,20 @@ def test_the_job_uses_the_baked_connector_without_maven() -> None:
 
     env = dict(
         line.split("=", 1)
-        for value in parse(IMAGES["spark"][0]).final.values("ENV")
+        for value in parse(IMAGES["spark"].dockerfile).final.values("ENV")
         for line in value.split()
         if "=" in line
     )
     assert env[JARS_ENV] == f"/opt/spark/jars/spark-sql-kafka-0-10_2.13-{pom_spark_version()}.jar"
     assert env["SPARK_HOME"] == "/opt/spark"
-    assert env["PYSPARK_PYTHON"] == env["PYSPARK_DRIVER_PYTHON"] == "/usr/local/bin/python3"
+    assert env["PYSPARK_PYTHON"] == env["PYSPARK_DRIVER_PYTHON"] == "/opt/venv/bin/python"
 
 
 def test_one_spark_version_everywhere() -> None:
-    """Base image, connector, pyspark (local mode and tests), the chart's default and the operator's."""
+    """pyspark (the image's Spark, local mode and tests), the connector, the chart's default and the operator's."""
     version = pom_spark_version()
-    spark_stage = next(s for s in parse(IMAGES["spark"][0]).stages if s.alias == "spark")
-    assert spark_stage.image.startswith(f"apache/spark:{version}-scala2.13-")
+    venv = next(s for s in parse(IMAGES["spark"].dockerfile).stages if s.alias == "venv")
+    assert any("requirements.py pyproject.toml spark" in run for run in venv.values("RUN"))
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["spark"]
     assert f"pyspark=={version}" in extras
     chart_values = yaml.safe_load((REPO / "charts" / "telemetra" / "values.yaml").read_text())
@@ -297,3 +442,38 @@ def test_spark_main_calls_the_job() -> None:
     assert any(i.module == "telemetra.spark.job" and [a.name for a in i.names] == ["main"] for i in imports)
     assert "raise SystemExit(main())" in source
     assert importlib.util.find_spec("telemetra.spark.job") is not None, "telemetra.spark.job is missing"
+
+
+# -- Kafka and the Spark operator ---------------------------------------------------------------------------
+
+
+def test_kafka_is_the_local_brokers_version() -> None:
+    dockerfile = parse(IMAGES["kafka"].dockerfile)
+    jars = next(s for s in dockerfile.stages if s.alias == "jars")
+    assert f"KAFKA_VERSION={CANDIDATE_VERSIONS[0]}" in jars.values("ARG")
+    assert f"{KAFKA_POM.relative_to(REPO)} pom.xml" in jars.values("COPY")
+    assert dockerfile.final.values("USER") == ["10001:10001"]
+    assert dockerfile.final.values("EXPOSE") == ["9092 9093"]
+
+
+def test_the_spark_operator_runs_the_way_upstreams_chart_starts_it() -> None:
+    """Upstream's chart gives only args (`controller start`, `webhook start`) to the image's entrypoint.sh,
+    which runs /usr/bin/spark-operator under tini; our image keeps that layout on the Spark image."""
+    dockerfile = parse(SPARK_OPERATOR_DOCKERFILE)
+    (stage,) = dockerfile.stages
+    assert stage.image == "${SPARK_IMAGE}"  # the telemetra-spark image's content tag, from `make images`
+    assert stage.values("USER")[-1] == "185:185"
+    assert stage.values("ENTRYPOINT") == ['["/usr/bin/entrypoint.sh"]']
+    assert {"spark-operator /usr/bin/spark-operator", "entrypoint.sh /usr/bin/entrypoint.sh"} <= set(
+        stage.values("COPY")
+    )
+    top = f"spark-operator-{SPARK_OPERATOR_VERSION}"
+    with tarfile.open(SPARK_OPERATOR_SOURCE) as archive:
+        entrypoint = archive.extractfile(f"{top}/entrypoint.sh")
+        chart = archive.extractfile(f"{top}/charts/spark-operator-chart/templates/controller/deployment.yaml")
+        assert entrypoint is not None and chart is not None
+        assert "/usr/bin/tini -s -- /usr/bin/spark-operator" in entrypoint.read().decode()
+        template = chart.read().decode()
+    assert "command:" not in template and "- controller\n        - start" in template
+    operators = yaml.safe_load((REPO / "charts" / "operators" / "operators.yaml").read_text())["operators"]
+    assert f"v{operators['spark-operator']['version']}" == SPARK_OPERATOR_VERSION

@@ -172,7 +172,7 @@ class RedisCache:
                     self._dispatch(message["data"])
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             with contextlib.suppress(Exception):
                 await client.aclose()
 

@@ -1,0 +1,262 @@
+"""The Kubernetes journey on real pods: `make cluster` → the images → the Spark operator and the telemetra chart
+→ `kubectl apply` the minimal example → producer, Kafka, the Spark driver and executors, PostgreSQL → the API pod
+serves advancing windows → the dashboard renders them in Chromium → the driver pod is killed mid-run and the
+stored windows still equal the embedded engine's over the topic's events → suspend, resume → delete, and nothing
+of the stream is left (topics included).
+
+Nothing here runs on a kwok node: the node is :class:`NodeCluster` (containerd, kubelet, kube-proxy, CoreDNS).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from support import differences, engine_outputs, wait_for
+
+from telemetra.localstack.process import terminate, track
+from telemetra.operator.localstack.binaries import ensure_binaries
+from telemetra.operator.localstack.images import built_images
+from telemetra.operator.localstack.node import NodeCluster
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "charts" / "telemetra"
+VALUES = CHART / "examples" / "values-node.yaml"
+SPARK_OPERATOR = ROOT / "charts" / "operators"
+NAMESPACE, RELEASE, STREAM = "telemetra", "telemetra", "demo"
+STREAM_SELECTOR = f"telemetra.io/stream={STREAM}"
+EVENTS_TOPIC = f"telemetra.{STREAM}.events"
+KAFKA_BOOTSTRAP = f"{RELEASE}-kafka-kafka-bootstrap:9092"
+IN_POD_KAFKA = Path(__file__).with_name("in_pod_kafka.py")
+KUBECTL = ensure_binaries() / "kubectl"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@dataclass
+class Platform:
+    node: NodeCluster
+    api: str  # http://127.0.0.1:PORT, a port-forward to the API Service
+
+    def kubectl(self, *args: str, timeout: float = 120, stdin: Path | None = None) -> str:
+        if stdin is None:
+            return self.node.kubectl("--namespace", NAMESPACE, *args, timeout=timeout).stdout
+        result = subprocess.run(
+            [str(KUBECTL), "--namespace", NAMESPACE, *args],
+            env=self.node.env(), stdin=stdin.open("rb"), capture_output=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
+        return result.stdout.decode()
+
+    def objects(self, kind: str, selector: str = STREAM_SELECTOR) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(self.kubectl("get", kind, "-l", selector, "-o", "json"))[
+            "items"
+        ]
+        return items
+
+    def running(self, selector: str) -> list[str]:
+        return [
+            pod["metadata"]["name"]
+            for pod in self.objects("pods", selector)
+            if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+        ]
+
+    def get(self, path: str) -> Any:
+        response = httpx.get(self.api + path, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def windows(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.get(f"/api/v1/streams/{STREAM}/metrics?limit=1000")["items"]
+        return [w for w in items if w.get("final", True)]
+
+    def latest_window(self) -> str:
+        return max((str(w["window_start"]) for w in self.windows()), default="")
+
+    def in_pod_kafka(self, *args: str) -> str:
+        """``in_pod_kafka.py`` run by the operator's pod (it has aiokafka, and the NetworkPolicy admits it)."""
+        return self.kubectl(
+            "exec", "-i", f"deployment/{RELEASE}-operator", "--", "python", "-", KAFKA_BOOTSTRAP, *args,
+            stdin=IN_POD_KAFKA, timeout=180,
+        )  # fmt: skip
+
+    def topics(self) -> set[str]:
+        return set(self.in_pod_kafka().split())
+
+    def events(self) -> list[bytes]:
+        """Every record of the stream's events topic (all partitions), in event-time order."""
+        lines = [line.encode() for line in self.in_pod_kafka(EVENTS_TOPIC).splitlines() if line]
+        return sorted(lines, key=lambda line: str(orjson.loads(line)["ts"]))
+
+    def driver_uid(self) -> str | None:
+        drivers = [
+            p for p in self.objects("pods", "spark-role=driver") if p["status"].get("phase") == "Running"
+        ]
+        return drivers[0]["metadata"]["uid"] if drivers else None
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
+    images = built_images()
+    cluster = NodeCluster(tmp_path_factory.mktemp("node"), crds=())
+    cluster.start()
+    try:
+        cluster.load_images(images.values())
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(
+    node: NodeCluster, helm_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    images = built_images()
+    helm = [str(helm_binary), "--kubeconfig", str(node.kubeconfig)]
+    spark_operator_chart = _spark_operator_chart(tmp_path_factory.mktemp("spark-operator"))
+    spark_operator_image = images["telemetra-spark-operator"]
+    repository, tag = spark_operator_image.rsplit(":", 1)
+    node.kubectl("create", "namespace", NAMESPACE)  # the Spark operator's job namespace, as deploy.sh does
+    _run(
+        [*helm, "install", "spark-operator", str(spark_operator_chart), "--namespace", "spark-operator",
+         "--create-namespace", "--values", str(SPARK_OPERATOR / "spark-operator.yaml"),
+         "--set", f"spark.jobNamespaces={{{NAMESPACE}}}", "--set", "image.registry=localhost",
+         "--set", f"image.repository={repository.removeprefix('localhost/')}", "--set", f"image.tag={tag}",
+         "--set", "image.pullPolicy=Never", "--wait", "--timeout", "5m"],
+        timeout=330,
+    )  # fmt: skip
+    tags = {
+        "api.imageTag": "telemetra-api",
+        "operator.imageTag": "telemetra-operator",
+        "producer.imageTag": "telemetra-producer",
+        "spark.imageTag": "telemetra-spark",
+        "kafka.image": "telemetra-kafka",
+        "postgresql.image": "telemetra-postgresql",
+        "redis.image": "telemetra-redis",
+    }
+    settings = [
+        f"{key}={images[name] if key.endswith('.image') else images[name].rsplit(':', 1)[1]}"
+        for key, name in tags.items()
+    ]
+    _run(
+        [*helm, "install", RELEASE, str(CHART), "--namespace", NAMESPACE,
+         "--values", str(VALUES), *(arg for s in settings for arg in ("--set", s)), "--wait", "--timeout", "8m"],
+        timeout=500,
+    )  # fmt: skip
+    forward = subprocess.Popen(
+        [str(KUBECTL), "--kubeconfig", str(node.kubeconfig), "--namespace", NAMESPACE, "port-forward",
+         f"service/{RELEASE}-api", "0:80", "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    track(forward)
+    try:
+        assert forward.stdout is not None
+        announced = forward.stdout.readline().decode()
+        port = re.search(r"127\.0\.0\.1:(\d+)", announced)
+        assert port, announced
+        yield Platform(node, f"http://127.0.0.1:{port.group(1)}")
+    finally:
+        terminate(forward)
+
+
+def test_the_platform_runs_in_real_pods(platform: Platform) -> None:
+    pods = json.loads(platform.kubectl("get", "pods", "-o", "json"))["items"]
+    components = {pod["metadata"]["labels"].get("app.kubernetes.io/component") for pod in pods}
+    assert {"api", "operator", "kafka", "postgresql", "redis"} <= components, components
+    for pod in pods:
+        assert pod["spec"]["nodeName"] == "telemetra-node"
+        assert pod["status"]["phase"] == "Running", pod["metadata"]["name"]
+        assert pod["spec"]["securityContext"].get("runAsNonRoot") is True, pod["metadata"]["name"]
+    assert platform.get("/health")["status"] == "ok"
+
+
+def test_a_stream_from_kubectl_apply_to_the_dashboard(platform: Platform, tmp_path: Path) -> None:
+    platform.kubectl("apply", "-f", str(ROOT / "operator" / "examples" / "minimal.yaml"))
+    wait_for(lambda: platform.running(f"{STREAM_SELECTOR},app.kubernetes.io/component=producer"), 180,
+             "the producer pod")  # fmt: skip
+    wait_for(lambda: platform.running("spark-role=driver"), 300, "the Spark driver pod")
+    wait_for(lambda: platform.running("spark-role=executor"), 300, "a Spark executor pod")
+    assert EVENTS_TOPIC in platform.topics()
+
+    first = wait_for(platform.latest_window, 300, "a stored window")
+    wait_for(lambda: platform.latest_window() > first, 60, "the windows advancing")
+    assert platform.get(f"/api/v1/streams/{STREAM}")["stream_id"] == STREAM
+    _renders_the_stream(platform.api, tmp_path)
+
+
+def test_killing_the_driver_loses_and_doubles_nothing(platform: Platform) -> None:
+    driver, uid = platform.running("spark-role=driver")[0], platform.driver_uid()
+    killed_at = platform.latest_window()
+    platform.kubectl("delete", "pod", driver, "--wait=false")
+    wait_for(lambda: platform.driver_uid() not in (None, uid), 300, "a new driver")
+    before = platform.latest_window()
+    wait_for(lambda: platform.latest_window() > before, 240, "windows after the restart")
+
+    expected, _ = engine_outputs(platform.events())
+    stored = sorted(platform.windows(), key=lambda w: str(w["window_start"]))
+    last = expected[-1]["window_start"]
+    stored = [w for w in stored if w["window_start"] <= last]
+    expected = [w for w in expected if w["window_start"] >= stored[0]["window_start"]]
+    assert stored[0]["window_start"] <= killed_at < stored[-1]["window_start"]  # across the restart
+    assert differences(stored, expected) == []
+
+
+def test_suspend_and_resume(platform: Platform) -> None:
+    platform.kubectl(
+        "patch", "telemetrastream", STREAM, "--type=merge", "-p", '{"spec":{"state":"suspended"}}'
+    )
+    wait_for(lambda: not platform.running(STREAM_SELECTOR) and not platform.running("spark-role"), 180,
+             "the producer and the job's pods gone")  # fmt: skip
+    platform.kubectl("patch", "telemetrastream", STREAM, "--type=merge", "-p", '{"spec":{"state":"running"}}')
+    wait_for(lambda: platform.running(f"{STREAM_SELECTOR},app.kubernetes.io/component=producer"), 180,
+             "the producer back")  # fmt: skip
+    wait_for(lambda: platform.running("spark-role=driver"), 300, "the driver back")
+
+
+def test_deleting_the_stream_leaves_nothing_behind(platform: Platform) -> None:
+    platform.kubectl("delete", "telemetrastream", STREAM, "--timeout=180s", timeout=200)
+    wait_for(lambda: EVENTS_TOPIC not in platform.topics(), 120, "the topics deleted")
+    for kind in ("deployments", "sparkapplications", "configmaps", "services"):
+        wait_for(lambda kind=kind: platform.objects(kind) == [], 120, f"the stream's {kind} deleted")  # type: ignore[misc]
+    wait_for(lambda: not platform.running("spark-role"), 180, "the job's pods gone")
+
+
+def _renders_the_stream(api: str, tmp_path: Path) -> None:
+    """Chromium (headless) loads the stream page through the port-forward and renders its metrics."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is installed by make system-deps"
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=15000", "--dump-dom",
+         f"{api}/streams/{STREAM}"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = " ".join(re.sub(r"<[^>]+>", " ", result.stdout).split())
+    assert f"{STREAM} · Just Chatting" in text, text[:3000]  # the stream's header, from its stream_meta
+    assert re.search(r"Viewers [\d,]+ ", text) and re.search(r"Chat / s [\d.]+ ", text), text[:3000]
+
+
+def _spark_operator_chart(directory: Path) -> Path:
+    """The Spark operator's chart at the pinned version, from the vendored source archive."""
+    archive = SPARK_OPERATOR / "vendor" / "spark-operator-v2.5.2.tar.gz"
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if "/charts/spark-operator-chart/" in m.name]
+        tar.extractall(directory, members=members, filter="data")
+    return next(directory.glob("*/charts/spark-operator-chart"))
+
+
+def _run(argv: list[str], timeout: float) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{' '.join(argv[:3])} …: {result.stderr[-3000:]}"
