@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube cluster images kind-up kind-images deploy kind-demo bench clean
+.PHONY: help setup system-deps kube-bin frontend demo stack test lint format schemas crd golden kafka kube cluster cluster-deploy images kind-up kind-images deploy kind-demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -88,8 +88,11 @@ kafka: setup ## run a local single-node Kafka broker in the foreground (prints K
 kube: kube-bin ## run a local Kubernetes control plane (etcd, apiserver, kcm, scheduler, kwok); prints KUBECONFIG
 	$(BIN)/python -m telemetra.operator.localstack
 
-cluster: kube-bin system-deps ## run a real one-node Kubernetes (containerd, kubelet, kube-proxy, CoreDNS; root); prints KUBECONFIG
-	$(BIN)/python -m telemetra.operator.localstack.node $(CLUSTER_FLAGS)
+cluster: kube-bin system-deps images ## a real one-node Kubernetes with the images loaded (containerd, kubelet, CoreDNS; root)
+	$(BIN)/python -m telemetra.operator.localstack.node --images
+
+cluster-deploy: setup ## install the Spark operator and the chart on `make cluster`'s node (with the images of `make images`)
+	$(BIN)/python -m telemetra.operator.localstack.deploy
 
 # Every image the platform runs, built with podman without a registry (bases made with mmdebstrap), tagged by
 # content; installs podman & co. with apt-get when missing. Tags in ~/.cache/telemetra/images/tags.json.

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,11 @@ from support import differences, engine_outputs, wait_for
 
 from telemetra.localstack.process import terminate, track
 from telemetra.operator.localstack.binaries import ensure_binaries
+from telemetra.operator.localstack.deploy import deploy
 from telemetra.operator.localstack.images import built_images
 from telemetra.operator.localstack.node import NodeCluster
 
 ROOT = Path(__file__).resolve().parents[1]
-CHART = ROOT / "charts" / "telemetra"
-VALUES = CHART / "examples" / "values-node.yaml"
-SPARK_OPERATOR = ROOT / "charts" / "operators"
 NAMESPACE, RELEASE, STREAM = "telemetra", "telemetra", "demo"
 STREAM_SELECTOR = f"telemetra.io/stream={STREAM}"
 EVENTS_TOPIC = f"telemetra.{STREAM}.events"
@@ -118,41 +115,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
 
 
 @pytest.fixture(scope="module")
-def platform(
-    node: NodeCluster, helm_binary: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
-    images = built_images()
-    helm = [str(helm_binary), "--kubeconfig", str(node.kubeconfig)]
-    spark_operator_chart = _spark_operator_chart(tmp_path_factory.mktemp("spark-operator"))
-    spark_operator_image = images["telemetra-spark-operator"]
-    repository, tag = spark_operator_image.rsplit(":", 1)
-    node.kubectl("create", "namespace", NAMESPACE)  # the Spark operator's job namespace, as deploy.sh does
-    _run(
-        [*helm, "install", "spark-operator", str(spark_operator_chart), "--namespace", "spark-operator",
-         "--create-namespace", "--values", str(SPARK_OPERATOR / "spark-operator.yaml"),
-         "--set", f"spark.jobNamespaces={{{NAMESPACE}}}", "--set", "image.registry=localhost",
-         "--set", f"image.repository={repository.removeprefix('localhost/')}", "--set", f"image.tag={tag}",
-         "--set", "image.pullPolicy=Never", "--wait", "--timeout", "5m"],
-        timeout=330,
-    )  # fmt: skip
-    tags = {
-        "api.imageTag": "telemetra-api",
-        "operator.imageTag": "telemetra-operator",
-        "producer.imageTag": "telemetra-producer",
-        "spark.imageTag": "telemetra-spark",
-        "kafka.image": "telemetra-kafka",
-        "postgresql.image": "telemetra-postgresql",
-        "redis.image": "telemetra-redis",
-    }
-    settings = [
-        f"{key}={images[name] if key.endswith('.image') else images[name].rsplit(':', 1)[1]}"
-        for key, name in tags.items()
-    ]
-    _run(
-        [*helm, "install", RELEASE, str(CHART), "--namespace", NAMESPACE,
-         "--values", str(VALUES), *(arg for s in settings for arg in ("--set", s)), "--wait", "--timeout", "8m"],
-        timeout=500,
-    )  # fmt: skip
+def platform(node: NodeCluster) -> Iterator[Platform]:
+    deploy(node.kubeconfig, NAMESPACE)
     forward = subprocess.Popen(
         [str(KUBECTL), "--kubeconfig", str(node.kubeconfig), "--namespace", NAMESPACE, "port-forward",
          f"service/{RELEASE}-api", "0:80", "--address", "127.0.0.1"],
@@ -246,17 +210,3 @@ def _renders_the_stream(api: str, tmp_path: Path) -> None:
     text = " ".join(re.sub(r"<[^>]+>", " ", result.stdout).split())
     assert f"{STREAM} · Just Chatting" in text, text[:3000]  # the stream's header, from its stream_meta
     assert re.search(r"Viewers [\d,]+ ", text) and re.search(r"Chat / s [\d.]+ ", text), text[:3000]
-
-
-def _spark_operator_chart(directory: Path) -> Path:
-    """The Spark operator's chart at the pinned version, from the vendored source archive."""
-    archive = SPARK_OPERATOR / "vendor" / "spark-operator-v2.5.2.tar.gz"
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if "/charts/spark-operator-chart/" in m.name]
-        tar.extractall(directory, members=members, filter="data")
-    return next(directory.glob("*/charts/spark-operator-chart"))
-
-
-def _run(argv: list[str], timeout: float) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    assert result.returncode == 0, f"{' '.join(argv[:3])} …: {result.stderr[-3000:]}"
