@@ -174,12 +174,13 @@ class Reconciler:
         self.claims = TopicClaims()
 
     async def claim_existing(self) -> None:
-        """``admin`` mode, at start-up: the streams that exist claim their topics, oldest first, so a younger
-        stream with the same id never touches them, whichever stream's loop runs first. One list request."""
+        """``admin`` mode, at start-up: the streams that exist claim their topics, the ones that held them before
+        (their status shows no TopicConflict) first, then oldest first, so a younger stream with the same id never
+        touches them, whichever stream's loop runs first. One list request."""
         if self.kafka is None:
             return
         bodies = await self.kube.list(STREAM_KIND, self.settings.watch_namespace or None)
-        for body in sorted(bodies, key=_age):
+        for body in sorted(bodies, key=_claim_order):
             stream = Stream.from_body(body, self.settings)
             self.claims.claim(stream, [t.name for t in topics.topic_specs(stream)])
 
@@ -499,10 +500,13 @@ class Reconciler:
         return events
 
 
-def _age(body: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Sorts streams oldest first (creation timestamps have a resolution of one second)."""
+def _claim_order(body: Mapping[str, Any]) -> tuple[bool, str, str, str]:
+    """Streams that reported a topic conflict last, then oldest first (creation timestamps have a resolution of
+    one second, so two streams made in the same second are told apart by what their status recorded)."""
     meta = body["metadata"]
-    return meta.get("creationTimestamp") or "", meta["namespace"], meta["name"]
+    conditions = body.get("status", {}).get("conditions") or []
+    conflicted = any(c.get("reason") == "TopicConflict" for c in conditions)
+    return conflicted, meta.get("creationTimestamp") or "", meta["namespace"], meta["name"]
 
 
 def _failed(child: Child) -> st.Check:
