@@ -13,10 +13,10 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Self
+from typing import IO, Any, Self
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 
@@ -134,6 +134,39 @@ def wait_until(
         if time.monotonic() > deadline:
             raise ServerError(f"{what} not ready after {timeout:.0f} s; {log}:\n{tail(log)}")
         time.sleep(0.05)
+
+
+def run_with_heartbeat(
+    command: list[str],
+    *,
+    output: IO[Any],
+    what: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    every: float = 60.0,
+) -> int:
+    """Run a long build step with its output in ``output``; say "still <what> (N min)" every ``every`` seconds,
+    and stop the step if we are interrupted. Returns its exit code."""
+    started = beat = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+    )
+    try:
+        while process.poll() is None:
+            time.sleep(1.0)
+            if time.monotonic() - beat >= every:
+                beat = time.monotonic()
+                progress(f"  still {what} ({duration(beat - started)})")
+    finally:
+        if process.poll() is None:  # interrupted: do not leave the step running
+            process.terminate()
+            process.wait()
+    returncode: int = process.returncode
+    return returncode
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def tail(path: Path, lines: int = 30) -> str:

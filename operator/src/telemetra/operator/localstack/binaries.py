@@ -25,7 +25,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from telemetra.localstack.process import ServerError, cache_root, progress, tail
+from telemetra.localstack.process import ServerError, cache_root, progress, run_with_heartbeat, tail
 
 KUBE_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.16"
@@ -52,7 +51,6 @@ KUBE_COMMANDS = (
 BINARIES = (*KUBE_COMMANDS, "etcd", "kwok")
 
 GO_MODULES = Path(__file__).parent / "go"
-_HEARTBEAT_SECONDS = 60.0
 
 
 def kube_bin_dir() -> Path:
@@ -327,26 +325,14 @@ def _go(args: list[str], *, cwd: Path, log: Path, gobin: Path | None = None) -> 
             "building the Kubernetes binaries needs Go >= 1.26 on PATH (https://go.dev/dl/); or set "
             "TELEMETRA_KUBE_BIN / TELEMETRA_HELM to prebuilt binaries"
         )
-    started = time.monotonic()
     with log.open("ab") as output:
         output.write(f"$ go {' '.join(args)}\n".encode())
         output.flush()
-        process = subprocess.Popen(
-            [go, *args], cwd=cwd, env=go_env(gobin), stdin=subprocess.DEVNULL, stdout=output, stderr=output
+        returncode = run_with_heartbeat(
+            [go, *args], output=output, what="compiling", env=go_env(gobin), cwd=cwd
         )
-        try:
-            beat = started
-            while process.poll() is None:
-                time.sleep(1.0)
-                if time.monotonic() - beat >= _HEARTBEAT_SECONDS:
-                    beat = time.monotonic()
-                    progress(f"  still compiling ({(beat - started) / 60:.0f} min)")
-        finally:
-            if process.poll() is None:  # interrupted: do not leave the compiler running
-                process.terminate()
-                process.wait()
-    if process.returncode != 0:
-        raise ServerError(f"go {args[0]} failed ({process.returncode}); {log}:\n{tail(log, 40)}")
+    if returncode != 0:
+        raise ServerError(f"go {args[0]} failed ({returncode}); {log}:\n{tail(log, 40)}")
 
 
 def main() -> int:

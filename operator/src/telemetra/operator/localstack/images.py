@@ -31,9 +31,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
-from telemetra.localstack.process import ServerError, cache_root, progress
+from telemetra.localstack.process import ServerError, cache_root, duration, progress, run_with_heartbeat
 from telemetra.operator.localstack.bases import (
     SUITE,
     make_debian_archive,
@@ -61,7 +60,6 @@ SPARK_OPERATOR_VERSION = "v2.5.2"
 SPARK_OPERATOR_SOURCE = (
     REPO / "charts" / "operators" / "vendor" / f"spark-operator-{SPARK_OPERATOR_VERSION}.tar.gz"
 )
-_HEARTBEAT_SECONDS = 60.0
 
 
 def images_dir() -> Path:
@@ -199,7 +197,7 @@ class Builder:
         size = int(podman("image", "inspect", "--format", "{{.Size}}", image, env=self.env).strip())
         seconds = time.monotonic() - started
         progress(
-            f"{spec.name}: {'built in ' + _duration(seconds) if fresh else 'up to date'} ({_megabytes(size)})"
+            f"{spec.name}: {'built in ' + duration(seconds) if fresh else 'up to date'} ({_megabytes(size)})"
         )
         return BuiltImage(spec.name, image, size)
 
@@ -231,7 +229,7 @@ class Builder:
         with log.open("w") as output:
             output.write(f"$ {' '.join(command)}\n")
             output.flush()
-            returncode = _run_with_heartbeat(command, self.env, output, f"building {name}")
+            returncode = run_with_heartbeat(command, output=output, what=f"building {name}", env=self.env)
         if returncode != 0:
             raise ImageError(f"building {name} failed ({returncode}): {_last_log_line(log)}; log: {log}")
 
@@ -347,26 +345,7 @@ def _load_one(tag: str, address: Path | str, namespace: str, env: Mapping[str, s
         failure = save_errors.read().decode(errors="replace") if save.returncode else imported.stderr
     if save.returncode != 0 or imported.returncode != 0:
         raise ImageError(f"loading {tag} into containerd at {address} failed: {last_line(failure)}")
-    progress(f"loaded {tag} into containerd in {_duration(time.monotonic() - started)}")
-
-
-def _run_with_heartbeat(command: list[str], env: Mapping[str, str], output: IO[str], what: str) -> int:
-    started = beat = time.monotonic()
-    process = subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-    )
-    try:
-        while process.poll() is None:
-            time.sleep(1.0)
-            if time.monotonic() - beat >= _HEARTBEAT_SECONDS:
-                beat = time.monotonic()
-                progress(f"  still {what} ({_duration(beat - started)})")
-    finally:
-        if process.poll() is None:  # interrupted: do not leave the build running
-            process.terminate()
-            process.wait()
-    returncode: int = process.returncode
-    return returncode
+    progress(f"loaded {tag} into containerd in {duration(time.monotonic() - started)}")
 
 
 def _last_log_line(log: Path) -> str:
@@ -375,10 +354,6 @@ def _last_log_line(log: Path) -> str:
 
 def _shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def _megabytes(size: int) -> str:
@@ -401,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for image in built.values():
         print(f"{image.name:<26} {image.image:<48} {_megabytes(image.size):>8}")
-    progress(f"{len(built)} images in {_duration(time.monotonic() - started)}; tags in {tags_file()}")
+    progress(f"{len(built)} images in {duration(time.monotonic() - started)}; tags in {tags_file()}")
     return 0
 
 
