@@ -167,8 +167,10 @@ def test_killing_the_driver_loses_and_doubles_nothing(platform: Platform) -> Non
     wait_for(lambda: platform.latest_window() > before, 240, "windows after the restart")
 
     expected, _ = engine_outputs(platform.events())
-    stored = sorted(platform.windows(), key=lambda w: str(w["window_start"]))
     last = expected[-1]["window_start"]
+    # the job runs a few seconds behind the topic: wait until it has stored every window the engine closed
+    wait_for(lambda: platform.latest_window() >= last, 60, "the job catching up with the topic")
+    stored = sorted(platform.windows(), key=lambda w: str(w["window_start"]))
     stored = [w for w in stored if w["window_start"] <= last]
     expected = [w for w in expected if w["window_start"] >= stored[0]["window_start"]]
     assert stored[0]["window_start"] <= killed_at < stored[-1]["window_start"]  # across the restart
