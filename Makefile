@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 DEBIAN_PACKAGES := openjdk-17-jre-headless:java maven:mvn postgresql:pg_ctlcluster redis-server:redis-server \
 	chromium:chromium fonts-dejavu-core:fc-list openssl:openssl \
 	containerd:containerd runc:runc containernetworking-plugins:/usr/lib/cni/bridge iptables:iptables \
-	iproute2:ip util-linux:nsenter
+	iproute2:ip util-linux:nsenter procps:sysctl
 system-deps: ## install the Debian packages the tests need (Java, Maven, PostgreSQL, Redis, Chromium, containerd), if missing
 	@missing=""; for pair in $(DEBIAN_PACKAGES); do \
 		command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \

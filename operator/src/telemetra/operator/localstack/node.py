@@ -89,6 +89,7 @@ REQUIRED_COMMANDS = {
     "containerd-shim-runc-v2": "containerd",
     "ctr": "containerd",
     "runc": "runc",
+    "sysctl": "procps",
 }
 _NODE_COMPONENTS = ("coredns", "kube-proxy", "kubelet")
 _NODE_PROCESS_NAMES = {"containerd", "containerd-shim", "containerd-shim-runc-v2", "kubelet", "kube-proxy",
