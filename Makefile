@@ -36,7 +36,7 @@ system-deps: ## install the Debian packages the tests need (Java, Maven, Postgre
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and helm, built from the Go module
 # proxy once per version into ~/.cache/telemetra (15-25 min on a cold 2-core machine; a no-op afterwards).
 kube-bin: setup ## build the local Kubernetes control plane and helm from the Go module proxy (cached)
-	$(BIN)/python -m telemetra.operator.localstack.binaries
+	$(BIN)/python -m telemetra.dev.kube.binaries
 
 NPM_STAMP := frontend/node_modules/.installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1  # browser tests use Debian's Chromium; never download one
@@ -57,7 +57,7 @@ demo: setup ## run the embedded platform: producer, engine, API and dashboard (C
 stack: setup system-deps ## the demo on real parts: Kafka (KRaft), Spark (local mode), PostgreSQL, Redis (Ctrl-C stops)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory frontend; \
 	else echo "npm not found: the dashboard is not built; the API docs will be served"; fi
-	$(BIN)/telemetra stack
+	$(BIN)/python -m telemetra.dev.stack
 
 test: setup system-deps kube-bin images $(NPM_STAMP) ## everything: Python suites (own Kafka, PostgreSQL, Redis, a real node), then the dashboard's
 	$(BIN)/pytest
@@ -83,21 +83,21 @@ golden: setup ## regenerate the chart's golden snapshots (review the diff)
 	UPDATE_GOLDEN=1 $(BIN)/pytest charts/tests/test_golden.py
 
 kafka: setup ## run a local single-node Kafka broker in the foreground (prints KAFKA_BOOTSTRAP)
-	$(BIN)/python -m telemetra.localstack.kafka
+	$(BIN)/python -m telemetra.dev.localstack.kafka
 
 kube: kube-bin ## run a local Kubernetes control plane (etcd, apiserver, kcm, scheduler, kwok); prints KUBECONFIG
-	$(BIN)/python -m telemetra.operator.localstack
+	$(BIN)/python -m telemetra.dev.kube
 
 cluster: kube-bin system-deps images ## a real one-node Kubernetes with the images loaded (containerd, kubelet, CoreDNS; root)
-	$(BIN)/python -m telemetra.operator.localstack.node --images
+	$(BIN)/python -m telemetra.dev.kube.node --images
 
 cluster-deploy: setup ## install the Spark operator and the chart on `make cluster`'s node (with the images of `make images`)
-	$(BIN)/python -m telemetra.operator.localstack.deploy
+	$(BIN)/python -m telemetra.dev.kube.deploy
 
 # Every image the platform runs, built with podman without a registry (bases made with mmdebstrap), tagged by
 # content; installs podman & co. with apt-get when missing. Tags in ~/.cache/telemetra/images/tags.json.
 images: setup ## build all images with podman, tagged by content (cached; no Docker, no registry)
-	$(BIN)/python -m telemetra.operator.localstack.images
+	$(BIN)/python -m telemetra.dev.kube.images
 
 # Kubernetes with kind (needs Docker or Podman, kind, helm and kubectl); see charts/README.md.
 kind-up: ## create the local kind cluster (charts/kind/cluster.yaml)

@@ -4,7 +4,7 @@ import sys
 import threading
 from typing import Any
 
-pytest_plugins = ["telemetra.localstack.pytest_plugin"]
+pytest_plugins = ["telemetra.dev.localstack.pytest_kafka"]
 
 
 def _guard_ast_parse() -> None:

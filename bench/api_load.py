@@ -1,8 +1,8 @@
 """API load from a second process on loopback: latency of the metrics endpoint at a fixed request rate, delivery
 lag of live updates to many WebSocket clients on one stream, and the API's peak memory.
 
-The script starts what it needs: a PostgreSQL and a Redis of its own (``telemetra.services.localstack``), writes
-an hour of engine output for three streams through ``ServiceSink``, then runs the API as a separate process
+The script starts what it needs: a PostgreSQL and a Redis of its own (``telemetra.dev.localstack``), writes
+an hour of engine output for three streams through ``ServiceOutput``, then runs the API as a separate process
 (``python -m telemetra.services``, one uvicorn worker, settings from ``TELEMETRA_*``) and loads it:
 
 * **HTTP**: an open-loop generator sends ``GET /api/v1/streams/alpha/metrics`` at ``--rate`` requests/s for
@@ -11,7 +11,7 @@ an hour of engine output for three streams through ``ServiceSink``, then runs th
   The queries are the dashboard's: the last 15 minutes of 10 s windows (90 windows), spread over
   ``--distinct`` different ``from`` values.
 * **WebSocket**: ``--ws-clients`` clients subscribe to one stream; this process then plays the engine and
-  publishes ``--updates`` live windows through ``ServiceSink`` → Redis pub/sub → API → clients. Each client is a
+  publishes ``--updates`` live windows through ``ServiceOutput`` → Redis pub/sub → API → clients. Each client is a
   minimal asyncio protocol that timestamps data as it arrives (before any parsing), so the lag (arrival time −
   the update's ``published_at``) includes the API's fan-out, not the clients' own processing.
 * **Memory**: ``VmHWM`` (peak resident set) of the API process after each phase, from ``/proc``.
@@ -45,13 +45,13 @@ from typing import Any, ClassVar
 import httpx
 
 from telemetra.contract import format_ts
-from telemetra.localstack.process import free_port
+from telemetra.dev.localstack.postgres import PostgresServer
+from telemetra.dev.localstack.process import free_port
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.dev.testing.services import replay_mock
 from telemetra.services.cache import open_cache
-from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.redis import RedisServer
-from telemetra.services.sink import ServiceSink
+from telemetra.services.output import ServiceOutput
 from telemetra.services.storage import open_store
-from telemetra.services.testing import replay_mock
 
 STREAMS = ("alpha", "beta", "gamma")
 START = 1_790_000_100.0
@@ -117,7 +117,7 @@ async def populate(backends: Backends) -> int:
     cache = open_cache(backends.cache_url, namespace=backends.namespace)
     await store.start()
     await cache.start()
-    sink = ServiceSink(store, cache)
+    sink = ServiceOutput(store, cache)
     await sink.write_windows(result.windows)
     await sink.write_moments(result.moments)
     await sink.close()
@@ -381,7 +381,7 @@ async def ws_load(
     store = open_store(backends.store_url)
     await store.start()
     await cache.start()
-    sink = ServiceSink(store, cache)  # this process plays the engine
+    sink = ServiceOutput(store, cache)  # this process plays the engine
     template = replay_mock(["alpha"], seconds=120, rate=5.0, start=START + HOUR).windows[-1]
     for n in range(updates):
         await sink.publish_live([replace(template, messages=n, final=False)])

@@ -10,7 +10,7 @@ import argparse
 import time
 
 from telemetra.analytics.backtest import merge_scores
-from telemetra.analytics.detection_trial import trial
+from telemetra.apps.detection_trial import trial
 
 EPISODES = ["hype@x5", "hype@x3", "raid", "surge", "gift_bomb", "viewer_drop", "sentiment_swing"]
 

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from telemetra.contract import format_ts
-from telemetra.localstack.kafka import KafkaBroker
+from telemetra.dev.localstack.kafka import KafkaBroker
 from telemetra.sinks.base import RawEvent
 from telemetra.sinks.kafka import KafkaSink
 

@@ -1,7 +1,7 @@
 """Operator scale: N TelemetraStreams applied at once → every child created and every stream Ready; the operator's
 peak memory.
 
-The script starts what it needs: a local Kubernetes control plane of its own (``telemetra.operator.localstack``:
+The script starts what it needs: a local Kubernetes control plane of its own (``telemetra.dev.kube``:
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, with the upstream CRDs and ours), extra
 kwok nodes so every producer pod can be scheduled (a node takes 110 pods), and the operator as a separate
 process (``python -m telemetra.operator run``, the settings' defaults unless given: resync 30 s, 3 s while a
@@ -35,10 +35,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from telemetra.operator import testing as t
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.testing import operator as t
 from telemetra.operator.crd import CHART_PATH
 from telemetra.operator.kube import Kube
-from telemetra.operator.localstack.cluster import KubeCluster
 from telemetra.operator.stream import MANAGER
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Kafka → Spark job (``python -m telemetra.spark.job``) → PostgreSQL: sustained throughput, freshness, memory.
+"""Kafka → Spark job (``python -m telemetra.apps.spark_job``) → PostgreSQL: sustained throughput, freshness, memory.
 
 Starts its own Kafka broker, PostgreSQL and Redis, and runs the job through its entry point (a child process,
 as the local stack and the operator run it), one stream.
@@ -40,15 +40,21 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemetra.contract import parse_ts
-from telemetra.localstack.kafka import KafkaBroker
-from telemetra.localstack.process import free_port
+from telemetra.dev.localstack.kafka import KafkaBroker
+from telemetra.dev.localstack.postgres import PostgresServer
+from telemetra.dev.localstack.process import free_port
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.dev.localstack.spark_jars import export_spark_jars
+from telemetra.dev.testing.spark import (
+    JobProcess,
+    engine_reference,
+    read_store,
+    send_events,
+    window_differences,
+)
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.scenarios import parse_scenario
-from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.redis import RedisServer
 from telemetra.sinks.kafka import KafkaSink
-from telemetra.spark.jars import ensure_spark_jars
-from telemetra.spark.testing import JobProcess, engine_reference, read_store, send_events, window_differences
 
 STREAM = "bench"
 LATENESS = 10.0
@@ -424,7 +430,7 @@ def freshness(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ensure_spark_jars()
+    export_spark_jars()  # the jobs it starts inherit $TELEMETRA_SPARK_JARS
     work = Path(tempfile.mkdtemp(prefix="telemetra-spark-bench-"))
     print(
         f"work directory: {work}; load average {loadavg()}; {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC"

@@ -17,9 +17,9 @@ import pytest
 import websockets
 from support import wait_for
 
-from telemetra.localstack.process import free_port
+from telemetra.dev.localstack.process import free_port
 
-TELEMETRA = [sys.executable, "-m", "telemetra.cli"]
+TELEMETRA = [sys.executable, "-m", "telemetra.apps.cli"]
 
 
 class Demo:

@@ -23,11 +23,11 @@ import orjson
 import pytest
 from support import differences, engine_outputs, wait_for
 
-from telemetra.localstack.process import terminate, track
-from telemetra.operator.localstack.binaries import ensure_binaries
-from telemetra.operator.localstack.deploy import deploy
-from telemetra.operator.localstack.images import built_images
-from telemetra.operator.localstack.node import NodeCluster
+from telemetra.dev.kube.binaries import ensure_binaries
+from telemetra.dev.kube.deploy import deploy
+from telemetra.dev.kube.images import built_images
+from telemetra.dev.kube.node import NodeCluster
+from telemetra.dev.localstack.process import terminate, track
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE, RELEASE, STREAM = "telemetra", "telemetra", "demo"

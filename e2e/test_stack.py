@@ -1,4 +1,5 @@
-"""`telemetra stack` from the outside: real Kafka, Spark, PostgreSQL and Redis give the embedded engine's answers.
+"""`make stack` (`python -m telemetra.dev.stack`) from the outside: real Kafka, Spark, PostgreSQL and Redis give
+the embedded engine's answers.
 
 A labelled scenario (a raid on one channel, a chat hype on another) runs at 8× speed for four minutes of event
 time. Once the producer is done, the events are read back from Kafka and replayed through the embedded engine;
@@ -25,8 +26,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from support import differences, engine_outputs, wait_for
 
-from telemetra.localstack.process import free_port
-from telemetra.stack import descendants, query_active
+from telemetra.dev.localstack.process import free_port
+from telemetra.dev.stack import descendants, query_active
 
 STREAMS = ("alpha", "beta")
 SCENARIOS = ("raid@35/alpha", "hype@150+30x5/beta")
@@ -40,7 +41,7 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "stack.out"
         argv = [
-            sys.executable, "-m", "telemetra.cli", "stack", "--port", str(self.port),
+            sys.executable, "-m", "telemetra.dev.stack", "--port", str(self.port),
             "--data-dir", str(data_dir), "--static-dir", str(static_dir), "--streams", ",".join(STREAMS),
             "--rate", "40", "--seed", "11", "--speed", str(SPEED), "--duration", str(EVENT_SECONDS),
             *(arg for scenario in SCENARIOS for arg in ("--scenario", scenario)),

@@ -14,7 +14,7 @@ HELM="${HELM:-helm}"
 KUBECTL="${KUBECTL:-kubectl}"
 KIND="${KIND:-kind}"
 # The images `make kind-images` builds with Docker: name -> Dockerfile (all built from the repository root).
-# `make images` builds these and the local-cluster images with podman (telemetra.operator.localstack.images).
+# `make images` builds these and the local-cluster images with podman (telemetra.dev.kube.images).
 IMAGES=(
   "telemetra-api:services/Dockerfile"
   "telemetra-operator:operator/Dockerfile"

@@ -1,5 +1,5 @@
 """Chart and image tests, offline. What is real: helm v3.22.0 (built from the Go module proxy by
-``telemetra.operator.localstack``; it assumes Kubernetes 1.35), the Kubernetes 1.35 JSON schemas bundled by
+``telemetra.dev.kube``; it assumes Kubernetes 1.35), the Kubernetes 1.35 JSON schemas bundled by
 kubernetes-validate, the upstream CRDs vendored for the test API server (their openAPIV3Schemas validate the
 Strimzi, CloudNativePG and Prometheus-operator objects), and, in ``test_install.py``, a real API server with
 controller manager, scheduler and kwok (pods become Ready without running; no images are pulled).
@@ -23,9 +23,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from telemetra.operator.localstack.cluster import upstream_crds
+from telemetra.dev.kube.cluster import upstream_crds
 
-pytest_plugins = ["telemetra.operator.localstack.pytest_plugin"]
+pytest_plugins = ["telemetra.dev.kube.pytest_plugin"]
 
 CHARTS = Path(__file__).resolve().parents[1]
 REPO = CHARTS.parent

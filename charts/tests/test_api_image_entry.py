@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from telemetra.localstack.process import free_port, port_open, terminate, track, wait_until
+from telemetra.dev.localstack.process import free_port, port_open, terminate, track, wait_until
 
 INDEX = "<!doctype html><title>Telemetra</title><div id=root></div>"
 

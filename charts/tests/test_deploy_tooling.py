@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from telemetra.operator.localstack.cluster import UPSTREAM_CRDS_DIR
+from telemetra.dev.kube.cluster import UPSTREAM_CRDS_DIR
 
 Chart = Any  # conftest.Chart
 CHARTS = Path(__file__).resolve().parents[1]

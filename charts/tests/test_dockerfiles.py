@@ -3,7 +3,7 @@ installable): pinned bases, multi-stage builds where something is built, a non-r
 and no build tools in the final image, a build context that holds what they copy, entry points that exist, and a
 Spark image whose connector is resolved at build time for the same Spark version everywhere. The scripts the
 images run are exercised in test_image_scripts.py; `make images` builds them all (the tooling's own tests are in
-operator/tests/localstack/test_images.py)."""
+dev/tests/kube/test_images.py)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,16 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from telemetra.localstack.kafka import CANDIDATE_VERSIONS
-from telemetra.operator.localstack.dockerfiles import ignore_rules, is_ignored
-from telemetra.operator.localstack.images import IMAGES as BUILT_IMAGES
-from telemetra.operator.localstack.images import SPARK_OPERATOR_SOURCE, SPARK_OPERATOR_VERSION
+from telemetra.dev.kube.dockerfiles import ignore_rules, is_ignored
+from telemetra.dev.kube.images import IMAGES as BUILT_IMAGES
+from telemetra.dev.kube.images import SPARK_OPERATOR_SOURCE, SPARK_OPERATOR_VERSION
+from telemetra.dev.localstack.kafka import CANDIDATE_VERSIONS
 from telemetra.operator.settings import OperatorSettings
 
 REPO = Path(__file__).resolve().parents[2]
-POM = REPO / "pipeline" / "src" / "telemetra" / "spark" / "spark-kafka-pom.xml"  # shared with local mode
-KAFKA_POM = REPO / "pipeline" / "src" / "telemetra" / "localstack" / "kafka-pom.xml"
+DEV_TOOLING = REPO / "dev" / "src" / "telemetra" / "dev"
+POM = DEV_TOOLING / "localstack" / "spark-kafka-pom.xml"  # shared with local mode
+KAFKA_POM = DEV_TOOLING / "localstack" / "kafka-pom.xml"
 MAVEN = "{http://maven.apache.org/POM/4.0.0}"
 SECRETISH = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
 BUILD_TOOLS = {
@@ -235,7 +236,7 @@ def test_entry_points_exist(image: tuple[str, Dockerfile]) -> None:
     elif name == "producer":
         assert command == '["telemetra"]'
         scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-        assert scripts["telemetra"] == "telemetra.cli:main"
+        assert scripts["telemetra"] == "telemetra.apps.cli:main"
     elif name == "spark":
         assert command == '["/opt/entrypoint.sh"]'  # driver/executor modes of Spark on Kubernetes
         assert "pipeline/docker/spark-entrypoint.sh /opt/entrypoint.sh" in copies
@@ -273,8 +274,9 @@ def test_final_images_carry_no_build_tools(image: tuple[str, Dockerfile]) -> Non
             for extras in re.findall(r"requirements\.py pyproject\.toml([^>]*)>", run):
                 assert set(extras.split()) <= {"spark", "operator"}, f"{name}: installs {extras}"
     if name in PYTHON_IMAGES:
-        runs = " ".join(run for stage in dockerfile.stages for run in stage.values("RUN"))
-        assert "prune-dev-tooling.sh" in runs, f"{name}: ships the development tooling"
+        # the package comes from the product source roots: the development tooling (dev/) is not copied
+        sources = [s for s in copied_files(dockerfile) if s.rstrip("/").endswith("/src")]
+        assert sorted(sources) == sorted(f"{part}/src" for part in PRODUCT_PARTS), f"{name}: copies {sources}"
 
 
 def test_python_images_match_the_project_interpreter() -> None:
@@ -305,38 +307,37 @@ def test_dockerignore_keeps_local_state_and_credentials_out() -> None:
 
 # -- what the images leave out --------------------------------------------------------------------------------
 
-PRUNE_SCRIPT = REPO / "pipeline" / "docker" / "prune-dev-tooling.sh"
-SOURCE_ROOTS = [REPO / part / "src" for part in ("pipeline", "services", "operator")]
+# The wheel (and so every image) holds the product source roots only (pyproject.toml's only-include); the
+# development tooling lives in dev/src (telemetra.dev) and dev/tests/test_wheel.py checks the built wheel.
+WHEEL = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+PRODUCT_PARTS = tuple(path.split("/")[0] for path in WHEEL["only-include"])
+SOURCE_ROOTS = [REPO / part / "src" for part in PRODUCT_PARTS]
+DEV_PACKAGE = "telemetra.dev"
 
 
-def pruned_modules() -> list[str]:
-    """The modules prune-dev-tooling.sh deletes from the images (paths relative to the package)."""
-    command = " ".join(line.rstrip("\\") for line in PRUNE_SCRIPT.read_text().splitlines() if line.strip())
-    paths = command.split("rm -r ", 1)[1].split()
-    return ["telemetra." + path.removesuffix(".py").replace("/", ".") for path in paths]
+def test_the_wheel_is_built_from_the_product_roots_only() -> None:
+    assert all(
+        path == f"{part}/src/telemetra"
+        for path, part in zip(WHEEL["only-include"], PRODUCT_PARTS, strict=True)
+    )
+    assert "dev" not in PRODUCT_PARTS
+    assert importlib.util.find_spec(DEV_PACKAGE) is not None  # the editable install has it (dev-mode-dirs)
 
 
-def module_name(path: Path) -> str:
-    root = next(r for r in SOURCE_ROOTS if path.is_relative_to(r))
-    parts = path.relative_to(root).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def test_the_product_holds_no_dev_tooling() -> None:
+    for root in SOURCE_ROOTS:
+        for path in root.rglob("*"):
+            relative = path.relative_to(REPO)
+            assert not (path.is_dir() and path.name in {"localstack", "dev", "upstream-crds"}), relative
+            assert not path.name.startswith("pytest_plugin") and path.name != "testing.py", relative
 
 
-def test_the_pruned_tooling_exists() -> None:
-    for module in pruned_modules():
-        assert importlib.util.find_spec(module) is not None, f"{PRUNE_SCRIPT.name} names a missing {module}"
-
-
-def test_the_product_never_imports_the_pruned_tooling() -> None:
-    pruned = pruned_modules()
-
-    def is_pruned(module: str) -> bool:
-        return any(module == p or module.startswith(p + ".") for p in pruned)
+def test_the_product_never_imports_the_dev_tooling() -> None:
+    def is_dev(module: str) -> bool:
+        return module == DEV_PACKAGE or module.startswith(DEV_PACKAGE + ".")
 
     for root in SOURCE_ROOTS:
         for path in root.rglob("*.py"):
-            if is_pruned(module_name(path)):
-                continue
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.ImportFrom) and node.module:
                     names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
@@ -344,7 +345,7 @@ def test_the_product_never_imports_the_pruned_tooling() -> None:
                     names = [a.name for a in node.names]
                 else:
                     continue
-                assert not any(is_pruned(n) for n in names), f"{path.relative_to(REPO)} imports {names}"
+                assert not any(is_dev(n) for n in names), f"{path.relative_to(REPO)} imports {names}"
 
 
 # -- the Spark image --------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def test_spark_connector_is_resolved_in_a_build_stage() -> None:
     dockerfile = parse(IMAGES["spark"].dockerfile)
     connector = next(s for s in dockerfile.stages if s.alias == "connector")
     assert connector.image == "jre"  # Debian's Maven on the same Java runtime (no maven:* base)
-    # the POM telemetra.spark.jars resolves for local mode: one definition of the connector's jars
+    # the POM telemetra.dev.localstack.spark_jars resolves for local mode: one definition of the connector's jars
     assert f"{POM.relative_to(REPO)} pom.xml" in connector.values("COPY")
     assert any("resolve-jars.sh pom.xml /build/jars" in run for run in connector.values("RUN"))
     resolve = (REPO / "pipeline" / "docker" / "resolve-jars.sh").read_text()
@@ -393,8 +394,8 @@ def test_spark_home_is_the_pyspark_wheel() -> None:
 
 
 def test_the_job_uses_the_baked_connector_without_maven() -> None:
-    """telemetra.spark.jars resolves jars with Maven unless TELEMETRA_SPARK_JARS names them: the image names
-    the connector it copied into /opt/spark/jars, so a job start downloads nothing."""
+    """A job outside spark-submit takes the connector from TELEMETRA_SPARK_JARS (telemetra.spark.jars): the image
+    names the one it copied into /opt/spark/jars, so a job start resolves and downloads nothing."""
     from telemetra.spark.jars import JARS_ENV
 
     env = dict(
@@ -439,9 +440,13 @@ def test_spark_main_calls_the_job() -> None:
     source = (REPO / "pipeline" / "docker" / "spark_main.py").read_text()
     tree = ast.parse(source)
     imports = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
-    assert any(i.module == "telemetra.spark.job" and [a.name for a in i.names] == ["main"] for i in imports)
+    assert any(
+        i.module == "telemetra.apps.spark_job" and [a.name for a in i.names] == ["main"] for i in imports
+    )
     assert "raise SystemExit(main())" in source
-    assert importlib.util.find_spec("telemetra.spark.job") is not None, "telemetra.spark.job is missing"
+    assert importlib.util.find_spec("telemetra.apps.spark_job") is not None, (
+        "telemetra.apps.spark_job is missing"
+    )
 
 
 # -- Kafka and the Spark operator ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ kwok: pods become Ready without running). Every rendered object is created and a
 own validation (including the CRD's CEL rules for the example streams); then the operator, run as a process
 with the chart's ServiceAccount token and the chart's TELEMETRA_OPERATOR_* settings, reconciles an example
 stream there. Strimzi's Topic Operator and the Spark operator are played by status patches
-(telemetra.operator.testing), as in the operator's own tests."""
+(telemetra.dev.testing.operator), as in the operator's own tests."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from telemetra.operator import testing as t
-from telemetra.operator.localstack.cluster import KubeCluster
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.testing import operator as t
 
 Chart = Any  # conftest.Chart
 RELEASE = "telemetra"

@@ -3,7 +3,7 @@ kwok and the upstream CRDs; one per session) and ``helm_binary``.
 
 The TelemetraStream operator's fixtures (``telemetra_crd``, ``kube``, ``namespaces``, ``operator_process``)
 simulate nothing but the Topic Operator and the Spark operator, whose status the tests write themselves
-(``telemetra.operator.testing``). Real: the API server with our CRD from the chart, the controller manager
+(``telemetra.dev.testing.operator``). Real: the API server with our CRD from the chart, the controller manager
 (garbage collection, Deployments), kwok (pods become Ready) and the operator, run as a subprocess.
 """
 
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from telemetra.operator import testing as t
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.testing import operator as t
 from telemetra.operator.crd import CHART_PATH
 from telemetra.operator.kube import Kube, KubeError
-from telemetra.operator.localstack.cluster import KubeCluster
 
-pytest_plugins = ["telemetra.operator.localstack.pytest_plugin"]
+pytest_plugins = ["telemetra.dev.kube.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parents[2]
 

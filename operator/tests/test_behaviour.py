@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from telemetra.operator import testing as t
+from telemetra.dev.testing import operator as t
 from telemetra.operator.builders.spark import HASH_ANNOTATION, NONCE_ANNOTATION
 from telemetra.operator.kube import Kube
 

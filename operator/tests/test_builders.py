@@ -5,7 +5,6 @@ Kubernetes' OpenAPI schemas."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -13,15 +12,15 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from telemetra.cli import build_parser
+from telemetra.apps.cli import build_parser
+from telemetra.dev.kube.cluster import UPSTREAM_CRDS_DIR as UPSTREAM
+from telemetra.dev.testing.operator import load_example
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import OWNER_ANNOTATION, Stream
-from telemetra.operator.testing import load_example
 from telemetra.producers.scenarios import parse_scenario
 from telemetra.spark.settings import analytics_config_from_json, parse_args
 
-UPSTREAM = Path(__file__).resolve().parents[1] / "src/telemetra/operator/localstack/upstream-crds"
 SETTINGS = OperatorSettings(kafka_namespace="kafka", kafka_cluster="telemetra-kafka")
 
 
@@ -286,8 +285,7 @@ def test_dashboard_configmap_for_the_grafana_sidecar() -> None:
 
 
 def test_the_spark_job_exports_every_metric_the_dashboard_plots() -> None:
-    from telemetra.analytics.moments import Moment
-    from telemetra.analytics.windows import WindowMetrics
+    from telemetra.records import Moment, WindowMetrics
     from telemetra.spark.metrics import JobMetrics
 
     metrics = JobMetrics("demo")

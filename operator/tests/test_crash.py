@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from telemetra.operator import testing as t
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.testing import operator as t
 from telemetra.operator.kube import Kube
-from telemetra.operator.localstack.cluster import KubeCluster
 from telemetra.operator.stream import MANAGER
 
 from .conftest import Namespaces

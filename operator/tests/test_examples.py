@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from telemetra.operator import testing as t
+from telemetra.dev.testing import operator as t
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift
 from telemetra.operator.kube import Kube, kind_for

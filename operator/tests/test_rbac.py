@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from telemetra.operator import testing as t
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.testing import operator as t
 from telemetra.operator.__main__ import rbac_text
 from telemetra.operator.kube import Kube, kind_for
-from telemetra.operator.localstack.cluster import KubeCluster
 
 from .conftest import Namespaces
 

@@ -20,12 +20,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from telemetra.localstack.kafka import KafkaBroker
-from telemetra.operator import testing as t
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.localstack.kafka import KafkaBroker
+from telemetra.dev.testing import operator as t
 from telemetra.operator.builders.topics import HOUR_MS, TopicSpec
 from telemetra.operator.kafka_admin import LiveTopic, kafka_config, plan_topic
 from telemetra.operator.kube import Kube
-from telemetra.operator.localstack.cluster import KubeCluster
 from telemetra.operator.reconcile import TopicClaims
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import Stream

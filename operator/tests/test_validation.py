@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from telemetra.analytics.config import AnalyticsConfig
-from telemetra.operator import testing as t
+from telemetra.dev.testing import operator as t
 from telemetra.operator.kube import Kube, KubeError
 
 from .conftest import Namespaces

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Resolve a POM's runtime dependencies from Maven Central into a directory, in an image's build stage (the
-# way telemetra.localstack.maven does on a workstation):
+# way telemetra.dev.localstack.maven does on a workstation):
 #   resolve-jars.sh POM OUT_DIR [-Dproperty=value ...]
 # Two optional build secrets carry the build machine's Maven settings (a mirror, a proxy) and its Java trust
 # store (e.g. a TLS-intercepting proxy's CA); they are read here and no layer keeps them:

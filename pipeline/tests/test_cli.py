@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from telemetra.cli import main
+from telemetra.apps.cli import main
 
 
 def test_produce_to_file_with_labels_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
+from telemetra.dev.localstack.postgres import PostgresServer
+from telemetra.dev.localstack.pytest_services import postgres_server, redis_server
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.dev.testing.services import SCENARIOS, STREAMS, ServerThread, replay_mock, settings_for_tests
 from telemetra.engine.replay import ReplayResult
 from telemetra.services.api import create_app
-from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.pytest_plugin import postgres_server, redis_server
-from telemetra.services.localstack.redis import RedisServer
+from telemetra.services.output import ServiceOutput
 from telemetra.services.settings import Settings
-from telemetra.services.sink import ServiceSink
-from telemetra.services.testing import SCENARIOS, STREAMS, ServerThread, replay_mock, settings_for_tests
 
 BACKENDS = [("sqlite", "memory"), ("sqlite", "redis"), ("postgres", "memory"), ("postgres", "redis")]
 _names = itertools.count()
@@ -65,13 +65,13 @@ class Api:
     def client(self, **options: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, **options)
 
-    def sink(self) -> ServiceSink:
+    def output(self) -> ServiceOutput:
         state = self.server.state
-        return ServiceSink(state.store, state.cache)
+        return ServiceOutput(state.store, state.cache)
 
     def write(self, result: ReplayResult) -> None:
         async def write() -> None:
-            sink = self.sink()
+            sink = self.output()
             await sink.write_windows(result.windows)
             await sink.write_moments(result.moments)
             assert sink.stats.store_failures == 0 and sink.stats.cache_failures == 0

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.records import WindowMetrics
 from telemetra.services import cursor, rollup
 from telemetra.services.settings import Settings, default_store_url, sqlite_path
 

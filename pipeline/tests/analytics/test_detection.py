@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telemetra.analytics.backtest import KindScore, merge_scores
-from telemetra.analytics.detection_trial import trial
+from telemetra.apps.detection_trial import trial
 
 SEEDS = range(1, 6)
 RATE = 30.0  # events/s: a small channel, where noise makes detection hardest

@@ -5,9 +5,10 @@ from __future__ import annotations
 from builders import chat, event, viewers
 
 from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
-from telemetra.analytics.moments import Moment, describe, moment_id
+from telemetra.analytics.moments import describe, moment_id
 from telemetra.analytics.stream import StreamAnalytics
 from telemetra.contract import Event
+from telemetra.records import Moment
 
 
 def steady_chat(start: float, end: float, per_second: float, users: int = 40) -> list[Event]:

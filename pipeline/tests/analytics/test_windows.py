@@ -7,8 +7,9 @@ from builders import T0, chat, event, viewers
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.analytics.stream import StreamAnalytics
-from telemetra.analytics.windows import WindowMetrics, window_starts
+from telemetra.analytics.windows import window_starts
 from telemetra.contract import Event, format_ts
+from telemetra.records import WindowMetrics
 
 
 def run(

@@ -5,23 +5,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+import orjson
+
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.runner import pump
 from telemetra.producers.scenarios import parse_scenario
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
 from telemetra.sinks.memory import InProcessBus, MemorySink
 
 
 class Collect:
+    """An output port that keeps what it is given."""
+
     def __init__(self) -> None:
+        self.dead_letters: list[DeadLetter] = []
         self.windows: list[WindowMetrics] = []
         self.moments: list[Moment] = []
         self.live: list[WindowMetrics] = []
         self.described: list[tuple[str, str | None, str | None]] = []
         self.stored: set[str] = set()
+
+    async def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        self.dead_letters += letters
 
     async def write_windows(self, windows: Sequence[WindowMetrics]) -> None:
         self.windows += windows
@@ -33,10 +40,13 @@ class Collect:
     async def publish_live(self, windows: Sequence[WindowMetrics]) -> None:
         self.live += windows
 
-    async def describe_stream(self, stream_id: str, title: str | None, category: str | None) -> bool:
-        if stream_id not in self.stored:  # like the store: unknown until its first window
+    async def describe_stream(self, description: StreamDescription) -> bool:
+        if description.stream_id not in self.stored:  # like the store: unknown until its first window
             return False
-        self.described.append((stream_id, title, category))
+        self.described.append((description.stream_id, description.title, description.category))
+        return True
+
+    async def flush(self) -> bool:
         return True
 
 
@@ -44,8 +54,8 @@ async def test_engine_consumes_the_bus_for_many_streams() -> None:
     bus = InProcessBus(capacity=8)
     subscription = bus.subscribe()
     out = Collect()
-    engine = Engine()
-    consumer = asyncio.create_task(run_embedded(subscription, engine, out, live_every=0.0))
+    engine = Engine(live_every=0.0)
+    consumer = asyncio.create_task(run_embedded(subscription, engine, out))
     mock = MockConfig(
         streams=["a", "b", "c"], rate=50, duration=600, seed=5, start=1_790_000_000,
         scenarios=[parse_scenario("hype@400/b")],
@@ -89,10 +99,13 @@ async def test_titles_and_categories_reach_the_sink_once_the_stream_is_stored() 
 async def test_invalid_events_on_the_bus_are_dead_letters_not_crashes() -> None:
     bus = InProcessBus()
     subscription = bus.subscribe()
-    engine = Engine()
-    consumer = asyncio.create_task(run_embedded(subscription, engine, Collect()))
+    engine, out = Engine(), Collect()
+    consumer = asyncio.create_task(run_embedded(subscription, engine, out))
     await bus.publish([{"type": "chat", "stream_id": "a"}, {"nonsense": True}])
     await bus.close()
     await asyncio.wait_for(consumer, 5)
     assert engine.stats.invalid == 2
-    assert "user_id" in engine.dead_letters[0].reason
+    first, second = out.dead_letters
+    assert "user_id" in first.reason and first.stream_id == "a" and first.source == "bus:1"
+    assert second.stream_id is None and second.source == "bus:2"
+    assert orjson.loads(first.raw or "") == {"type": "chat", "stream_id": "a"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from telemetra.analytics.config import AnalyticsConfig
-from telemetra.cli import main
+from telemetra.apps.cli import main
 from telemetra.contract import parse_ts
 from telemetra.engine.replay import replay_lines
 from telemetra.producers.mock import MockConfig, generate_batches

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from telemetra.contract import format_ts, validate_event
-from telemetra.localstack.kafka import KafkaBroker, free_port
+from telemetra.dev.localstack.kafka import KafkaBroker, free_port
 from telemetra.sinks.base import DeliveryError, RawEvent
 from telemetra.sinks.kafka import DEFAULT_TOPIC_TEMPLATE, KafkaSink
 

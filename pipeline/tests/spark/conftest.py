@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.pytest_plugin import postgres_server, redis_server
-from telemetra.services.localstack.redis import RedisServer
+from telemetra.dev.localstack.postgres import PostgresServer
+from telemetra.dev.localstack.pytest_services import postgres_server, redis_server
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.dev.localstack.spark_jars import export_spark_jars
+from telemetra.dev.testing.spark import Backends
 from telemetra.spark.session import create_session
 from telemetra.spark.settings import JobSettings
-from telemetra.spark.testing import Backends
 
 __all__ = ["postgres_server", "redis_server"]  # session fixtures: a real PostgreSQL and Redis, on first use
 _names = itertools.count()
@@ -30,6 +31,7 @@ _names = itertools.count()
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     template = JobSettings(stream_id="tests", kafka_bootstrap="", checkpoint_dir="", store_url="unused")
+    export_spark_jars()  # the Kafka connector, resolved once; jobs started by the tests inherit it too
     session = create_session(template)
     try:
         yield session

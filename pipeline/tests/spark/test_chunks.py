@@ -10,9 +10,10 @@ import pyarrow as pa
 
 from telemetra.analytics.stream import StreamAnalytics, chat_features
 from telemetra.contract import ChatEvent, parse_event
-from telemetra.spark.chunks import CHAT, DEAD, EVENT, ChunkPreparer, decode_items, prepare_items
+from telemetra.dev.testing.spark import engine_reference, scenario_log
+from telemetra.engine.core import CHAT, DEAD, EVENT
+from telemetra.spark.chunks import ChunkPreparer, decode_items, prepare_items
 from telemetra.spark.state import DEAD_LETTER, MOMENT, WINDOW, fold_items
-from telemetra.spark.testing import engine_reference, scenario_log
 
 STREAM = "alpha"
 TOPIC = "telemetra.alpha.events"
@@ -24,7 +25,6 @@ def kafka_batch(values: list[bytes | None], partitions: list[int], offsets: list
             "value": pa.array(values, pa.binary()),
             "partition": pa.array(partitions, pa.int32()),
             "offset": pa.array(offsets, pa.int64()),
-            "timestamp": pa.array([1_790_000_000_000 + o for o in offsets], pa.int64()),
         }
     )
 
@@ -66,18 +66,19 @@ def test_items_carry_scored_chat_other_events_and_dead_letters() -> None:
                             "ts": "2026-11-27T16:00:02Z", "viewers": 10})  # fmt: skip
     other_stream = chat.replace(b'"alpha"', b'"beta"')
     items = prepare_items([chat, b"{not json", viewers, None, other_stream], [4] * 5, [10, 11, 12, 13, 14],
-                          [1_790_000_000_000] * 5, STREAM, TOPIC)  # fmt: skip
+                          STREAM, TOPIC)  # fmt: skip
 
     event = parse_event(chat)
     assert isinstance(event, ChatEvent)
     assert items[0] == (CHAT, *chat_features(event))
     assert items[2] == (EVENT, viewers)
     assert [item[0] for item in items] == [CHAT, DEAD, EVENT, DEAD, DEAD]
-    letters = {item[1]: orjson.loads(item[2]) for item in items if item[0] == DEAD}
+    letters = {item[1]["source"]: item[1] for item in items if item[0] == DEAD}
     assert sorted(letters) == [f"{TOPIC}:4:11", f"{TOPIC}:4:13", f"{TOPIC}:4:14"]
     assert "malformed JSON" in letters[f"{TOPIC}:4:11"]["reason"]
     assert letters[f"{TOPIC}:4:13"]["reason"] == "empty record (no value)"
     assert "does not belong to this topic's stream" in letters[f"{TOPIC}:4:14"]["reason"]
+    assert {letter["stream_id"] for letter in letters.values()} == {STREAM}  # the topic's stream
 
     result = fold_items(StreamAnalytics(STREAM), [items])
     assert (result.rows, result.events, result.dead_letters) == (5, 2, 3)

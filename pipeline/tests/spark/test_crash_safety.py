@@ -15,11 +15,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from telemetra.localstack.kafka import KafkaBroker
-from telemetra.localstack.process import free_port
-from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.redis import RedisServer
-from telemetra.spark.testing import (
+from telemetra.dev.localstack.kafka import KafkaBroker
+from telemetra.dev.localstack.postgres import PostgresServer
+from telemetra.dev.localstack.process import free_port
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.dev.testing.spark import (
     JobProcess,
     Stored,
     engine_reference,

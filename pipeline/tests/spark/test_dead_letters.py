@@ -10,8 +10,7 @@ import base64
 import orjson
 import pytest
 
-from telemetra.spark.job import StreamJob
-from telemetra.spark.testing import (
+from telemetra.dev.testing.spark import (
     Backends,
     engine_reference,
     produce_raw,
@@ -21,6 +20,7 @@ from telemetra.spark.testing import (
     topic_config,
     window_differences,
 )
+from telemetra.spark.job import StreamJob
 
 
 @pytest.mark.kafka
@@ -54,7 +54,7 @@ def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
         kafka_bootstrap,
         trigger_interval_ms=500,
     )
-    with StreamJob(settings, spark=spark, service=backends.service()) as job:
+    with StreamJob(settings, backends.output(), spark=spark) as job:
         query = job.start()
         query.processAllAvailable()
         assert query.isActive

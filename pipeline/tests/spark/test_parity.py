@@ -10,10 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from telemetra.contract import parse_ts
-from telemetra.engine.replay import replay_lines
-from telemetra.services.cache import open_cache
-from telemetra.spark.job import StreamJob
-from telemetra.spark.testing import (
+from telemetra.dev.testing.spark import (
     Backends,
     engine_reference,
     moment_differences,
@@ -22,6 +19,9 @@ from telemetra.spark.testing import (
     scenario_log,
     window_differences,
 )
+from telemetra.engine.replay import replay_lines
+from telemetra.services.cache import open_cache
+from telemetra.spark.job import StreamJob
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -44,7 +44,7 @@ def test_the_spark_job_stores_what_the_embedded_replay_computes(
         max_offsets_per_trigger=2500,  # several batches: the state carries over between them
         records_per_task=700,  # several read tasks per batch, whose chunks must be folded in Kafka order
     )
-    with StreamJob(settings, spark=spark, service=backends.service()) as job:
+    with StreamJob(settings, backends.output(), spark=spark) as job:
         query = job.start()
         query.awaitTermination(240)
         assert not query.isActive and query.exception() is None

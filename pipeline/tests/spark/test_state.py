@@ -13,10 +13,12 @@ import pytest
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.analytics.stream import StreamAnalytics
-from telemetra.analytics.windows import WindowMetrics
 from telemetra.contract import parse_ts
+from telemetra.dev.testing.spark import engine_reference, scenario_log
+from telemetra.records import WindowMetrics
 from telemetra.spark.state import (
     DEAD_LETTER,
+    DESCRIPTION,
     LIVE,
     MOMENT,
     STATS,
@@ -26,7 +28,6 @@ from telemetra.spark.state import (
     process_records,
     state_changes,
 )
-from telemetra.spark.testing import engine_reference, scenario_log
 
 STREAM = "alpha"
 TOPIC = "telemetra.alpha.events"
@@ -58,14 +59,14 @@ def run_batches(
     """Process ``lines`` in batches of ``sizes``, restoring the analytics from the stored state each time."""
     config = config or AnalyticsConfig()
     stored = StoredState()
-    out: dict[str, list] = {WINDOW: [], MOMENT: [], DEAD_LETTER: [], STATS: [], LIVE: []}
+    out: dict[str, list] = {WINDOW: [], MOMENT: [], DEAD_LETTER: [], DESCRIPTION: [], STATS: [], LIVE: []}
     offset = 0
     for size in sizes:
         chunk = lines[offset : offset + size]
         analytics = stored.load(config)
         before = set(analytics.panes)
         offsets = list(range(offset, offset + len(chunk)))
-        result = process_records(analytics, chunk, [0] * len(chunk), offsets, [None] * len(chunk), TOPIC)
+        result = process_records(analytics, chunk, [0] * len(chunk), offsets, TOPIC)
         stored.save(analytics, before, result.touched)
         for kind, key, payload in result.records:
             out[kind].append((key, orjson.loads(payload)))
@@ -145,7 +146,7 @@ def test_the_live_window_is_the_open_one(log: Log) -> None:
 def test_closed_panes_are_stored_without_event_ids(log: Log) -> None:
     stored = StoredState()
     analytics = stored.load(AnalyticsConfig())
-    result = process_records(analytics, log.lines[:8000], [0] * 8000, list(range(8000)), [None] * 8000, TOPIC)
+    result = process_records(analytics, log.lines[:8000], [0] * 8000, list(range(8000)), TOPIC)
     stored.save(analytics, set(), result.touched)
     panes = {start: decode_pane(blob) for start, blob in stored.panes.items()}
     assert set(panes) == set(analytics.panes)
@@ -172,8 +173,7 @@ def test_invalid_records_become_dead_letters_with_their_source() -> None:
     values: list[bytes | None] = [*valid[:10], *bad, *valid[10:]]
     analytics = StreamAnalytics(STREAM)
     offsets = list(range(500, 500 + len(values)))
-    stamps = [1_790_000_000_000 + i for i in range(len(values))]
-    result = process_records(analytics, values, [3] * len(values), offsets, stamps, TOPIC)
+    result = process_records(analytics, values, [3] * len(values), offsets, TOPIC)
     letters = [(key, orjson.loads(payload)) for kind, key, payload in result.records if kind == DEAD_LETTER]
     assert [key for key, _ in letters] == [f"{TOPIC}:3:{510 + i}" for i in range(6)]
     reasons = [letter["reason"] for _, letter in letters]
@@ -184,12 +184,17 @@ def test_invalid_records_become_dead_letters_with_their_source() -> None:
     assert reasons[4] == "empty record (no value)"
     assert reasons[5] == "stream_id: 'bravo' does not belong to this topic's stream"
     first = letters[0][1]
-    assert first["raw"] == "{not json" and first["raw_encoding"] == "utf-8" and first["offset"] == 510
-    assert first["timestamp"] == "2026-09-21T14:13:20.010Z"
+    assert (
+        first["raw"] == "{not json"
+        and first["raw_encoding"] == "utf-8"
+        and first["source"] == f"{TOPIC}:3:510"
+    )
+    assert first["stream_id"] == STREAM and first["raw_bytes"] == 9 and not first["raw_truncated"]
+    assert letters[3][1]["raw_encoding"] == "base64"
     assert base64.b64decode(letters[3][1]["raw"]) == b"\xff\xfe binary"
-    assert "raw" not in letters[4][1]
+    assert letters[4][1]["raw"] is None
     assert result.events == len(valid) and result.dead_letters == 6
     # the valid events are processed exactly as without the invalid ones
     clean = StreamAnalytics(STREAM)
-    process_records(clean, valid, [3] * len(valid), list(range(len(valid))), [None] * len(valid), TOPIC)
+    process_records(clean, valid, [3] * len(valid), list(range(len(valid))), TOPIC)
     assert analytics.live_window() == clean.live_window()

@@ -10,8 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from telemetra.services.sink import ServiceSink
-from telemetra.services.testing import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, ws_receive
+from telemetra.dev.testing.services import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, ws_receive
+from telemetra.services.output import ServiceOutput
 
 SECRET = "jwt-secret-for-tests-0123456789abcdef"
 
@@ -74,7 +74,7 @@ def test_an_idle_stream_is_listed_as_offline(api: Any) -> None:
 
     async def write() -> None:
         state = api.server.state
-        sink = ServiceSink(state.store, state.cache, clock=lambda: time.time() - 7200)
+        sink = ServiceOutput(state.store, state.cache, clock=lambda: time.time() - 7200)
         await sink.write_windows([type(old)(**{**old.to_dict(), "stream_id": "sleepy"})])
 
     api.server.run(write())

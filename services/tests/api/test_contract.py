@@ -11,9 +11,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from telemetra.dev.testing.services import ADMIN_TOKEN
 from telemetra.services.api import create_app
 from telemetra.services.settings import Settings
-from telemetra.services.testing import ADMIN_TOKEN
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -13,11 +13,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from telemetra.contract import parse_ts
-from telemetra.services.api import create_app
-from telemetra.services.localstack.postgres import PostgresServer
-from telemetra.services.localstack.redis import RedisServer
-from telemetra.services.sink import ServiceSink
-from telemetra.services.testing import (
+from telemetra.dev.localstack.postgres import PostgresServer
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.dev.testing.services import (
     ServerThread,
     eventually,
     run_engine,
@@ -25,6 +23,8 @@ from telemetra.services.testing import (
     ws_receive,
     ws_receive_type,
 )
+from telemetra.services.api import create_app
+from telemetra.services.output import ServiceOutput
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -67,7 +67,7 @@ async def test_redis_then_postgres_fail_and_recover_during_a_run(
     )
     server = ServerThread(create_app(settings), settings).start()
     state = server.state
-    sink = ServiceSink(state.store, state.cache, retry_after=settings.sink_retry_s)
+    sink = ServiceOutput(state.store, state.cache, retry_after=settings.sink_retry_s)
     stop = asyncio.Event()
     # 50 simulated seconds per wall second: a window closes every 0.2 s, a live view every 0.2 s.
     engine = asyncio.ensure_future(

@@ -12,13 +12,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.dev.testing.services import eventually, metric_value, silent_websocket
+from telemetra.dev.testing.services import ws_receive as receive
+from telemetra.dev.testing.services import ws_receive_type as receive_type
+from telemetra.records import Moment, WindowMetrics
 from telemetra.services.api.schemas import MomentOut, StreamDetail, WindowOut
 from telemetra.services.storage.codec import window_time
-from telemetra.services.testing import eventually, metric_value, silent_websocket
-from telemetra.services.testing import ws_receive as receive
-from telemetra.services.testing import ws_receive_type as receive_type
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,7 +37,7 @@ def later_window(
 
 
 async def test_snapshot_then_updates(api: Any) -> None:
-    sink = api.sink()
+    sink = api.output()
     async with connect(f"{api.server.ws_url}/ws/live/alpha") as ws:
         snapshot = await receive(ws)
         assert snapshot["type"] == "snapshot" and snapshot["stream_id"] == "alpha"
@@ -69,7 +68,7 @@ async def test_snapshot_then_updates(api: Any) -> None:
 
 
 async def test_two_streams_are_isolated(api: Any) -> None:
-    sink = api.sink()
+    sink = api.output()
     async with (
         connect(f"{api.server.ws_url}/ws/live/beta") as beta,
         connect(f"{api.server.ws_url}/ws/live/gamma") as gamma,
@@ -124,7 +123,7 @@ async def test_a_client_that_never_reads_stays_bounded(make_api: Any, dataset: A
     replace the pending one (one slot per message type) instead of queueing; after ``ws_send_timeout_s`` the
     client is dropped and everything it held is freed."""
     api = make_api(cache=cache, data=dataset, ws_send_timeout_s=2)
-    sink = api.sink()
+    sink = api.output()
     fanout = api.server.state.cache.fanout
     padding = [{"emote": f"Emote{i:05d}", "count": i} for i in range(2000)]  # ~60 KB per message
 
@@ -177,7 +176,7 @@ async def test_refused_subscriptions_close_with_a_reason(api: Any, stream_id: st
 
 
 async def test_moment_updates_replace_by_id(api: Any) -> None:
-    sink = api.sink()
+    sink = api.output()
     base: Moment = dataclasses.replace(
         api.data.moments[0], stream_id="alpha", moment_id="growing", ongoing=True
     )

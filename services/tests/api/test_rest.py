@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemetra.contract import parse_ts
+from telemetra.dev.testing.services import STREAMS, eventually, metric_value
 from telemetra.services.api.schemas import MetricsPage, MomentsPage, Readiness, StreamDetail, StreamList
-from telemetra.services.testing import STREAMS, eventually, metric_value
 
 
 def windows_of(api: Any, stream_id: str) -> list[dict[str, Any]]:
@@ -202,7 +202,7 @@ async def test_a_stream_with_only_an_open_window_has_empty_history(
     """In a stream's first minute only the live cache knows it: its history is empty, not 404."""
     api = make_api()
     opening = dataclasses.replace(dataset.windows[0], stream_id="newcomer", final=False)
-    await api.server.arun(api.sink().publish_live([opening]))
+    await api.server.arun(api.output().publish_live([opening]))
     async with httpx.AsyncClient(base_url=api.url) as client:
         answer = await client.get(path.format("newcomer"))
     assert answer.status_code == 200, answer.text
@@ -306,7 +306,7 @@ async def test_history_answers_are_cached_until_the_stream_changes(api: Any) -> 
     params = {"from": "2026-09-21T14:20:00Z", "limit": 1000}
     path = "/api/v1/streams/delta/metrics"  # a stream of its own: the shared dataset stays as it is
     windows = [dataclasses.replace(w, stream_id="delta") for w in api.data.windows if w.stream_id == "beta"]
-    await api.server.arun(api.sink().write_windows(windows))
+    await api.server.arun(api.output().write_windows(windows))
     async with httpx.AsyncClient(base_url=api.url) as client:
         first = (await client.get(path, params=params)).json()["items"]
         hits = metric_value(api.url, "telemetra_cache_requests", kind="query", result="hit")
@@ -316,7 +316,7 @@ async def test_history_answers_are_cached_until_the_stream_changes(api: Any) -> 
         newer = dataclasses.replace(
             windows[-1], window_start="2026-09-21T14:25:00Z", window_end="2026-09-21T14:26:00Z"
         )
-        await api.server.arun(api.sink().write_windows([newer]))
+        await api.server.arun(api.output().write_windows([newer]))
 
         async def grew() -> bool:
             return len((await client.get(path, params=params)).json()["items"]) == len(first) + 1

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.dev.localstack.redis import RedisServer
+from telemetra.records import Moment, WindowMetrics
 from telemetra.services.cache import CacheUnavailable, LiveCache, open_cache
 from telemetra.services.cache.redis import RedisCache
-from telemetra.services.localstack.redis import RedisServer
 
 KEEP = 3
 

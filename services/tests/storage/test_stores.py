@@ -1,5 +1,5 @@
 """Both stores (SQLite, and a real PostgreSQL) behind the one interface: migrations, upserts by natural key,
-and the queries the API is built on."""
+stream descriptions, dead letters, and the queries the API is built on."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ from typing import Any
 import asyncpg
 import pytest
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
 from telemetra.contract import parse_ts
-from telemetra.services.storage import MomentPosition, Store, StoreUnavailable, open_store
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
+from telemetra.services.storage import (
+    DEFAULT_SLIDE_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+    MomentPosition,
+    Store,
+    StoreUnavailable,
+    migrations,
+    open_store,
+)
 from telemetra.services.storage.codec import window_time
 
 
@@ -61,7 +68,7 @@ async def test_migrations_apply_once(store_url: str) -> None:
         opened = open_store(store_url)
         await opened.start()
         await opened.close()
-    assert await applied_versions(store_url) == [1]
+    assert await applied_versions(store_url) == [1, 2]
 
 
 async def test_windows_round_trip_exactly(store: Store, dataset: Any) -> None:
@@ -149,6 +156,148 @@ async def test_stream_metadata_and_deletion(store: Store, dataset: Any) -> None:
     assert await store.get_stream("alpha") is None
     assert await store.windows("alpha", start=0, end=4e10, align=0, limit=5) == []
     assert await store.recent_moments("alpha", 5) == []
+
+
+def window(stream_id: str, start: float) -> WindowMetrics:
+    return WindowMetrics(
+        stream_id=stream_id,
+        window_start=window_time(start),
+        window_end=window_time(start + 60),
+        messages=3,
+        chat_rate=0.05,
+        unique_chatters=2,
+        top_emotes=[{"emote": "Kappa", "count": 2}],
+        sentiment=0.5,
+        positive=2,
+        neutral=1,
+        negative=0,
+        viewers=10,
+        viewers_max=12,
+        revenue_usd=0.0,
+        transactions={},
+        late_events=0,
+        bits=0,
+        emote_total=2,
+        final=True,
+    )
+
+
+START = parse_ts("2026-09-21T14:15:00Z")
+
+
+async def test_streams_have_default_geometry_until_described(store: Store) -> None:
+    await store.upsert_windows([window("alpha", START)], seen_at=1000.0)
+    stream = await store.get_stream("alpha")
+    assert stream is not None
+    assert (stream.window_seconds, stream.slide_seconds) == (DEFAULT_WINDOW_SECONDS, DEFAULT_SLIDE_SECONDS)
+    assert (stream.window_seconds, stream.slide_seconds) == (60, 10)
+    assert stream.dead_letters == 0
+
+
+async def test_describe_sets_geometry_and_keeps_an_admin_title(store: Store) -> None:
+    await store.upsert_windows([window("alpha", START), window("beta", START)], seen_at=1000.0)
+    assert await store.set_stream_meta("alpha", "Admin title", "Admin category")
+    assert await store.describe_stream(StreamDescription("alpha", None, None, 120, 15))
+    alpha = await store.get_stream("alpha")
+    assert alpha is not None
+    assert (alpha.title, alpha.category) == ("Admin title", "Admin category")  # None keeps what is stored
+    assert (alpha.window_seconds, alpha.slide_seconds) == (120, 15)
+    assert await store.describe_stream(StreamDescription("alpha", "Live title", None, 30, 5))
+    streams = {s.stream_id: s for s in await store.list_streams()}
+    assert (streams["alpha"].title, streams["alpha"].category) == ("Live title", "Admin category")
+    assert (streams["alpha"].window_seconds, streams["alpha"].slide_seconds) == (30, 5)
+    assert (streams["beta"].window_seconds, streams["beta"].slide_seconds) == (60, 10)  # untouched
+    assert streams["alpha"].first_seen == 1000.0 and streams["alpha"].last_activity == 1000.0
+
+
+async def test_describe_of_an_unknown_stream_creates_nothing(store: Store) -> None:
+    assert not await store.describe_stream(StreamDescription("nobody", "Title", "Category", 60, 10))
+    assert await store.get_stream("nobody") is None
+    assert await store.list_streams() == []
+
+
+def letter(stream_id: str | None, source: str, raw: bytes | str | None = b'{"bad": json}') -> DeadLetter:
+    return DeadLetter.of("invalid JSON", raw, source, stream_id)
+
+
+async def test_dead_letters_upsert_list_and_count(store: Store) -> None:
+    await store.upsert_windows([window("alpha", START)], seen_at=1000.0)
+    first, second, third = (letter("alpha", f"telemetra.alpha.events:0:{n}") for n in range(3))
+    binary = letter("beta", "telemetra.beta.events:0:7", b"\xff\xfe\x00")
+    nul = letter(None, "bus:3", b"\x00\x00{}")  # valid UTF-8 with NUL, which PostgreSQL text cannot hold
+    assert binary.raw_encoding == "base64" and nul.raw_encoding == "utf-8"
+    await store.upsert_dead_letters([first, nul], seen_at=1000.0)
+    await store.upsert_dead_letters([second, binary, third], seen_at=1001.0)
+    replayed = dataclasses.replace(first, reason="invalid JSON (again)")
+    await store.upsert_dead_letters([replayed, replayed], seen_at=1005.0)  # same letter: same row
+    await store.upsert_dead_letters([], seen_at=1006.0)
+
+    alpha = await store.dead_letters("alpha", limit=10)
+    newest_pair = sorted([second, third], key=lambda d: d.letter_id, reverse=True)
+    assert [s.letter for s in alpha] == [*newest_pair, replayed]  # newest first, then by id
+    assert [s.stored_at for s in alpha] == [1001.0, 1001.0, 1000.0]  # the replay kept its first time
+    assert [s.letter.letter_id for s in alpha][-1] == first.letter_id
+    assert [s.letter for s in await store.dead_letters("alpha", limit=1)] == newest_pair[:1]
+    everything = await store.dead_letters(None, limit=10)
+    assert len(everything) == 5 and [s.stored_at for s in everything] == [1001.0] * 3 + [1000.0] * 2
+    assert {s.letter for s in everything} == {replayed, second, third, binary, nul}  # exact round trip
+    assert [s.letter for s in await store.dead_letters("", limit=10)] == [nul]  # stream unknown
+    assert await store.dead_letters("nobody", limit=10) == []
+
+    assert await store.count_dead_letters() == {"alpha": 3, "beta": 1, "": 1}
+    streams = {s.stream_id: s for s in await store.list_streams()}
+    assert sorted(streams) == ["alpha"]  # dead letters never create a stream
+    assert streams["alpha"].dead_letters == 3 and streams["alpha"].last_activity == 1000.0
+    stream = await store.get_stream("alpha")
+    assert stream is not None and stream.dead_letters == 3
+
+
+async def test_delete_stream_removes_its_dead_letters(store: Store) -> None:
+    await store.upsert_windows([window("alpha", START)], seen_at=1000.0)
+    await store.upsert_dead_letters(
+        [letter("alpha", "f:1"), letter("alpha", "f:2"), letter("beta", "f:3"), letter(None, "f:4")], 1000.0
+    )
+    assert await store.delete_stream("alpha")
+    assert await store.dead_letters("alpha", limit=10) == []
+    assert await store.count_dead_letters() == {"beta": 1, "": 1}
+    assert await store.delete_stream("beta")  # a stream known only by its dead letters
+    assert await store.count_dead_letters() == {"": 1}
+    assert not await store.delete_stream("beta")
+
+
+async def test_migrating_a_version_1_database_keeps_its_rows(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pending = migrations.pending
+    with monkeypatch.context() as patch:  # a database as the previous release left it
+        patch.setattr(
+            migrations, "pending", lambda d, applied: [m for m in pending(d, applied) if m.version == 1]
+        )
+        old = open_store(store_url)
+        await old.start()
+        await old.upsert_windows([window("alpha", START), window("alpha", START + 10)], seen_at=1000.0)
+        await old.upsert_moments([], seen_at=1000.0)
+        assert await old.set_stream_meta("alpha", "Title", None)
+        await old.close()
+    assert await applied_versions(store_url) == [1]
+
+    store = open_store(store_url)
+    await store.start()
+    try:
+        assert await applied_versions(store_url) == [1, 2]
+        [alpha] = await store.list_streams()
+        assert (alpha.stream_id, alpha.title, alpha.first_seen) == ("alpha", "Title", 1000.0)
+        assert (alpha.window_seconds, alpha.slide_seconds, alpha.dead_letters) == (60, 10, 0)
+        assert alpha.latest_window == window("alpha", START + 10)
+        assert len(await store.windows("alpha", start=0, end=4e10, align=0, limit=10)) == 2
+        assert await store.describe_stream(StreamDescription("alpha", None, "Games", 30, 5))
+        await store.upsert_dead_letters([letter("alpha", "f:1")], seen_at=1001.0)
+        described = await store.get_stream("alpha")
+        assert described is not None
+        assert (described.title, described.category, described.dead_letters) == ("Title", "Games", 1)
+        assert (described.window_seconds, described.slide_seconds) == (30, 5)
+    finally:
+        await store.close()
 
 
 async def test_postgres_that_cannot_be_reached_fails_fast() -> None:

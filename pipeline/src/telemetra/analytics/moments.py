@@ -17,38 +17,14 @@ import hashlib
 import math
 import statistics
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.analytics.panes import Pane
-from telemetra.contract import format_ts
+from telemetra.records import Moment, format_ts
 
 MAD_TO_SIGMA = 1.4826
 KINDS = ("chat_spike", "viewer_surge", "viewer_drop", "sentiment_swing", "revenue_spike", "raid")
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """One episode. Field names are part of the public contract."""
-
-    moment_id: str
-    stream_id: str
-    kind: str
-    start: str
-    end: str
-    metric: str
-    value: float
-    baseline: float
-    score: float
-    threshold: float
-    description: str
-    peak_at: str
-    detected_at: str  # event time at which the episode was first reported
-    ongoing: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def moment_id(stream_id: str, kind: str, start: float) -> str:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.analytics.emotes import recognise_emotes
-from telemetra.analytics.moments import Moment, MomentDetector
+from telemetra.analytics.moments import MomentDetector
 from telemetra.analytics.panes import Pane
 from telemetra.analytics.revenue import revenue_usd
 from telemetra.analytics.sentiment import classify, score
-from telemetra.analytics.windows import WindowMetrics, merge_panes, pane_start
+from telemetra.analytics.windows import merge_panes, pane_start
 from telemetra.contract import ChatEvent, Event, StreamMetaEvent, TransactionEvent, ViewersEvent
+from telemetra.records import Moment, WindowMetrics
 
 
 @dataclass(slots=True)

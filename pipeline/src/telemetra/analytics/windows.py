@@ -1,14 +1,13 @@
-"""Sliding windows: geometry (which windows hold an instant) and the window-metrics record."""
+"""Sliding windows: geometry (which windows hold an instant) and assembling a window's metrics from panes."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from telemetra.analytics.panes import MICRO, NANO, Pane
-from telemetra.contract import format_ts
+from telemetra.records import WindowMetrics, format_bound
 
 
 def pane_start(ts: float, slide: int) -> int:
@@ -20,34 +19,6 @@ def window_starts(ts: float, window: int, slide: int) -> list[int]:
     """Starts of every window ``[start, start + window)`` that contains ``ts``, oldest first."""
     newest = pane_start(ts, slide)
     return list(range(newest - window + slide, newest + 1, slide))
-
-
-@dataclass(frozen=True, slots=True)
-class WindowMetrics:
-    """One stream's metrics over one window. Field names are part of the public contract."""
-
-    stream_id: str
-    window_start: str
-    window_end: str
-    messages: int
-    chat_rate: float
-    unique_chatters: int
-    top_emotes: list[dict[str, Any]]
-    sentiment: float | None
-    positive: int
-    neutral: int
-    negative: int
-    viewers: int | None
-    viewers_max: int | None
-    revenue_usd: float
-    transactions: dict[str, int]
-    late_events: int
-    bits: int
-    emote_total: int
-    final: bool  # False for the provisional view of a window that is still open
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def top_emotes(counts: Counter[str], limit: int) -> list[dict[str, Any]]:
@@ -78,8 +49,8 @@ def merge_panes(
     sentiment_nanos = sum(p.sentiment_nanos for p in panes)
     return WindowMetrics(
         stream_id=stream_id,
-        window_start=format_ts(start).replace(".000Z", "Z"),
-        window_end=format_ts(start + window).replace(".000Z", "Z"),
+        window_start=format_bound(start),
+        window_end=format_bound(start + window),
         messages=messages,
         chat_rate=round(messages / window, 6),
         unique_chatters=len(set().union(*(p.chatters for p in panes))),

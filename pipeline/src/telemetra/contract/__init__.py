@@ -14,8 +14,8 @@ from telemetra.contract.models import (
     TransactionKind,
     ViewersEvent,
 )
-from telemetra.contract.timefmt import format_ts, parse_ts
 from telemetra.contract.validation import InvalidEvent, Problem, parse_event, validate_event
+from telemetra.records import format_ts, parse_ts
 
 __all__ = [
     "EVENT_MODELS",

@@ -1,27 +1,72 @@
-"""The engine shell shared by every way of running the analytics core: validate, route by stream, collect."""
+"""The engine around the analytics core, shared by every way of running it (embedded, replay, the Spark job).
+
+It owns the steps between reading an input and writing a record:
+
+1. **validate and route** (:meth:`Engine.prepare`): an input becomes an *item*: a scored chat message, another
+   valid event, or a dead letter. Pure and per input, so the Spark job runs it in its parallel read tasks.
+2. **fold** (:meth:`Engine.fold`): one stream's items, in arrival order, into that stream's
+   :class:`~telemetra.analytics.stream.StreamAnalytics`; the result is a :class:`Step` (dead letters, closed
+   windows, moments, the stream's description and its provisional live window).
+3. **emit** (:meth:`Engine.emit`): a step through the :class:`~telemetra.engine.ports.OutputPort`, in order,
+   passing on stream descriptions when they change and live windows at the live cadence.
+
+What it does not own is reading and state: the embedded engine reads the in-process bus and keeps each
+stream's analytics in :attr:`Engine.streams` (:meth:`Engine.process`); the Spark job reads Kafka and keeps them in
+its state store.
+
+Items are plain tuples (``marshal``-able, they cross the Spark job's process boundary):
+
+* ``(CHAT, ts, event_id, user_id, emotes, score)``: :func:`~telemetra.analytics.stream.chat_features`;
+* ``(EVENT, event)``: another valid event, as the parsed :class:`~telemetra.contract.Event` or its JSON;
+* ``(DEAD, letter)``: a :class:`~telemetra.records.DeadLetter` as a dict.
+"""
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Mapping
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from telemetra.analytics.config import AnalyticsConfig
-from telemetra.analytics.stream import Output, StreamAnalytics
-from telemetra.contract import Event, InvalidEvent, parse_event, validate_event
+from telemetra.analytics.stream import Output, StreamAnalytics, chat_features
+from telemetra.analytics.windows import pane_start
+from telemetra.contract import ChatEvent, InvalidEvent, parse_event, validate_event
+from telemetra.engine.ports import OutputPort
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
+
+CHAT, EVENT, DEAD = 0, 1, 2
+Item = tuple[Any, ...]
+Input = bytes | str | Mapping[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An input that broke the contract, kept with its reason so nothing is lost silently."""
+@dataclass(slots=True)
+class Step:
+    """What folding some items produced, in the order :meth:`Engine.emit` writes it."""
 
-    reason: str
-    raw: str
-    source: str = ""  # where it came from, e.g. "events.jsonl:17"
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    windows: list[WindowMetrics] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)
+    descriptions: list[StreamDescription] = field(default_factory=list)  # of each stream that had events
+    live: list[WindowMetrics] = field(default_factory=list)  # each such stream's open window (provisional)
+    events: int = 0  # valid events folded in
+    late_events: int = 0
+    duplicates: int = 0
+    touched: set[int] = field(default_factory=set)  # starts of the panes the events went to
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason, "source": self.source, "raw": self.raw}
+    def extend(self, other: Step) -> None:
+        self.dead_letters += other.dead_letters
+        self.windows += other.windows
+        self.moments += other.moments
+        self.descriptions += other.descriptions
+        self.live += other.live
+        self.events += other.events
+        self.late_events += other.late_events
+        self.duplicates += other.duplicates
+        self.touched |= other.touched
 
 
 @dataclass(slots=True)
@@ -32,50 +77,187 @@ class EngineStats:
 
 
 class Engine:
-    """Many streams at once, each with its own watermark, baselines and (optionally) its own settings."""
+    """Validate, route, fold and emit for any number of streams, each with its own settings."""
 
     def __init__(
         self,
         config: AnalyticsConfig | None = None,
         config_for: Callable[[str], AnalyticsConfig | None] | None = None,
-        keep_dead_letters: int | None = 1000,
+        *,
+        live_every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.config = config or AnalyticsConfig()
         self._config_for = config_for
-        self.streams: dict[str, StreamAnalytics] = {}
+        self.streams: dict[str, StreamAnalytics] = {}  # the embedded mode's state
         self.stats = EngineStats()
-        # A long-running engine keeps the latest dead letters (all are counted in stats.invalid); replay keeps all.
-        self.dead_letters: deque[DeadLetter] = deque(maxlen=keep_dead_letters)
+        self.live_every = live_every
+        self._clock = clock
+        self._next_live = -math.inf
+        self._live: dict[str, WindowMetrics] = {}  # newest open window per stream, not yet published
+        self._stored: set[str] = set()  # streams with a closed window written (so they can be described)
+        self._described: dict[str, StreamDescription] = {}
 
-    def stream(self, stream_id: str) -> StreamAnalytics:
-        analytics = self.streams.get(stream_id)
-        if analytics is None:
-            custom = self._config_for(stream_id) if self._config_for else None
-            analytics = self.streams[stream_id] = StreamAnalytics(stream_id, custom or self.config)
-        return analytics
+    # -- validate and route ------------------------------------------------------------------------------
+    def prepare(self, raw: Input, source: str, stream_id: str | None = None) -> Item:
+        """One input as an item. ``stream_id`` is the stream the input was sent to, when the reader knows it
+        (a topic's stream): an event of another stream is a dead letter there."""
+        return self._route(raw, source, stream_id)[1]
 
-    def process(self, event: Event) -> Output:
-        self.stats.events += 1
-        self.stats.by_stream[event.stream_id] = self.stats.by_stream.get(event.stream_id, 0) + 1
-        return self.stream(event.stream_id).process(event)
-
-    def process_raw(self, raw: bytes | str | Mapping[str, Any], source: str = "") -> Output:
-        """Validate then process; an invalid input becomes a dead letter and an empty output."""
+    def _route(self, raw: Input, source: str, stream_id: str | None) -> tuple[str | None, Item]:
+        """The item and the stream it belongs to (for a dead letter: the one it was sent to, if known)."""
         try:
+            if raw is None:
+                raise _Rejected("empty record (no value)")
             event = validate_event(raw) if isinstance(raw, Mapping) else parse_event(raw)
-        except InvalidEvent as error:
-            self.stats.invalid += 1
-            text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-            self.dead_letters.append(DeadLetter(error.reason, text.rstrip("\n")[:2000], source))
-            return Output()
-        return self.process(event)
+            if stream_id is not None and event.stream_id != stream_id:
+                raise _Rejected(f"stream_id: {event.stream_id!r} does not belong to this topic's stream")
+        except (InvalidEvent, _Rejected) as error:
+            sent_to = stream_id if stream_id is not None else _stream_of(raw)
+            data = _json_bytes(raw) if isinstance(raw, Mapping) else raw
+            return sent_to, (DEAD, DeadLetter.of(error.reason, data, source, sent_to).to_dict())
+        if isinstance(event, ChatEvent):
+            return event.stream_id, (CHAT, *chat_features(event))
+        return event.stream_id, (EVENT, event)
 
-    def flush(self) -> Output:
+    def analytics(self, stream_id: str) -> StreamAnalytics:
+        """A new stream's analytics, with its own settings when it has them."""
+        custom = self._config_for(stream_id) if self._config_for else None
+        return StreamAnalytics(stream_id, custom or self.config)
+
+    # -- fold --------------------------------------------------------------------------------------------
+    def fold(
+        self,
+        analytics: StreamAnalytics,
+        items: Iterable[Item],
+        step: Step | None = None,
+        *,
+        live: bool = True,
+    ) -> Step:
+        """Fold one stream's items (in arrival order) into its analytics; returns (or adds to) the step,
+        with the stream's open window when ``live``."""
+        step = Step() if step is None else step
         out = Output()
+        late, duplicates, events = analytics.late_events, analytics.duplicates, 0
+        slide, touched = analytics.slide, step.touched
+        process, process_chat = analytics.process, analytics.process_chat
+        for item in items:
+            tag = item[0]
+            if tag == CHAT:
+                ts = item[1]
+                process_chat(ts, item[2], item[3], item[4], item[5], out)
+            elif tag == DEAD:
+                step.dead_letters.append(DeadLetter.from_dict(item[1]))
+                self.stats.invalid += 1
+                continue
+            else:  # validated already: parsing its JSON again cannot fail
+                event = parse_event(item[1]) if isinstance(item[1], bytes | str) else item[1]
+                ts = event.ts.timestamp()
+                process(event, out)
+            events += 1
+            touched.add(pane_start(ts, slide))
+        step.windows += out.windows
+        step.moments += out.moments
+        step.events += events
+        step.late_events += analytics.late_events - late
+        step.duplicates += analytics.duplicates - duplicates
+        if events:
+            step.descriptions.append(describe(analytics))
+            window = analytics.live_window() if live else None
+            if window is not None:
+                step.live.append(window)
+        self.stats.events += events
+        self.stats.by_stream[analytics.stream_id] = self.stats.by_stream.get(analytics.stream_id, 0) + events
+        return step
+
+    # -- the embedded mode's state -----------------------------------------------------------------------
+    def process(self, inputs: Iterable[tuple[Input, str]], *, live: bool | None = None) -> Step:
+        """Prepare ``(input, source)`` pairs, route them to :attr:`streams` and fold them in; with the open
+        windows when ``live``, by default when the next live update is due."""
+        live = self._clock() >= self._next_live if live is None else live
+        by_stream: dict[str, list[Item]] = {}
+        step = Step()
+        for raw, source in inputs:
+            stream_id, item = self._route(raw, source, None)
+            if item[0] == DEAD:
+                step.dead_letters.append(DeadLetter.from_dict(item[1]))
+                self.stats.invalid += 1
+            else:
+                by_stream.setdefault(str(stream_id), []).append(item)
+        for stream_id, items in by_stream.items():
+            analytics = self.streams.get(stream_id)
+            if analytics is None:
+                analytics = self.streams[stream_id] = self.analytics(stream_id)
+            self.fold(analytics, items, step, live=live)
+        return step
+
+    def flush(self) -> Step:
+        """End of input (replay): close every window and end every episode."""
+        step = Step()
         for analytics in self.streams.values():
-            out.extend(analytics.flush())
-        return out
+            out = analytics.flush()
+            step.windows += out.windows
+            step.moments += out.moments
+        return step
 
     @property
     def late_events(self) -> int:
         return sum(s.late_events for s in self.streams.values())
+
+    # -- emit --------------------------------------------------------------------------------------------
+    async def emit(self, step: Step, port: OutputPort) -> None:
+        """Write a step through the port: dead letters, closed windows, moments, then descriptions that
+        changed (a stream is stored with its first closed window, so it is described from then on) and, at
+        most every ``live_every`` seconds, the newest open window of each stream that had events."""
+        if step.dead_letters:
+            await port.write_dead_letters(step.dead_letters)
+        if step.windows:
+            await port.write_windows(step.windows)
+            self._stored.update(w.stream_id for w in step.windows)
+        if step.moments:
+            await port.write_moments(step.moments)
+        for description in step.descriptions:
+            stream_id = description.stream_id
+            if stream_id not in self._stored or self._described.get(stream_id) == description:
+                continue
+            if await port.describe_stream(description):
+                self._described[stream_id] = description
+        self._live.update((w.stream_id, w) for w in step.live)
+        now = self._clock()
+        if self._live and now >= self._next_live:
+            self._next_live = now + self.live_every
+            live, self._live = list(self._live.values()), {}
+            await port.publish_live(live)
+
+
+class _Rejected(Exception):
+    """An input that is valid or unreadable, but cannot be processed where it was read."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+def describe(analytics: StreamAnalytics) -> StreamDescription:
+    return StreamDescription(
+        analytics.stream_id, analytics.title, analytics.category, analytics.window, analytics.slide
+    )
+
+
+def _stream_of(raw: Input) -> str | None:
+    """The ``stream_id`` an invalid input names, if it names one."""
+    data: Any = raw
+    if isinstance(raw, bytes | str):
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+    value = data.get("stream_id") if isinstance(data, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # not JSON data (a bus carries whatever a producer put on it)
+        return repr(dict(data)).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 import orjson
 
 from telemetra.analytics.config import AnalyticsConfig
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
-from telemetra.engine.core import DeadLetter, Engine
+from telemetra.engine.core import Engine, Step
+from telemetra.records import DeadLetter, Moment, WindowMetrics
+
+BATCH = 4096  # inputs per engine step
 
 
 @dataclass
@@ -27,22 +29,18 @@ class ReplayResult:
 def replay_lines(
     lines: Iterable[bytes], config: AnalyticsConfig | None = None, name: str = ""
 ) -> ReplayResult:
-    engine = Engine(config, keep_dead_letters=None)
-    windows: list[WindowMetrics] = []
-    moments: dict[str, Moment] = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        out = engine.process_raw(line, source=f"{name}:{number}")
-        windows += out.windows
-        moments.update((m.moment_id, m) for m in out.moments)
-    out = engine.flush()
-    windows += out.windows
-    moments.update((m.moment_id, m) for m in out.moments)
+    """Every line through the engine, then the end of input; a dead letter's source is ``name:line``."""
+    engine = Engine(config)
+    step = Step()
+    numbered = ((line, f"{name}:{number}") for number, line in enumerate(lines, 1) if line.strip())
+    while batch := list(itertools.islice(numbered, BATCH)):
+        step.extend(engine.process(batch, live=False))
+    step.extend(engine.flush())
+    moments = {m.moment_id: m for m in step.moments}  # the final version of each episode
     return ReplayResult(
-        windows=sorted(windows, key=lambda w: (w.stream_id, w.window_start)),
+        windows=sorted(step.windows, key=lambda w: (w.stream_id, w.window_start)),
         moments=sorted(moments.values(), key=lambda m: (m.stream_id, m.start, m.kind)),
-        dead_letters=list(engine.dead_letters),
+        dead_letters=step.dead_letters,
         events=engine.stats.events,
         late_events=engine.late_events,
     )

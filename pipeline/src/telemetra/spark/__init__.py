@@ -1,5 +1,5 @@
 """The Spark Structured Streaming job: one stream's Kafka topic through the analytics core into the store and
-the cache. Entry point: ``python -m telemetra.spark.job`` (see :mod:`telemetra.spark.job`)."""
+the engine's output port. Entry point: ``python -m telemetra.apps.spark_job`` (:mod:`telemetra.apps.spark_job`)."""
 
 from telemetra.spark.settings import (
     JobSettings,

@@ -1,40 +1,36 @@
-"""One stream's Spark Structured Streaming job: Kafka → the analytics core → PostgreSQL + Redis.
+"""One stream's Spark Structured Streaming job: Kafka → the engine → its output port. Its entry point (the
+composition root that picks the output) is :mod:`telemetra.apps.spark_job`::
 
-::
-
-    python -m telemetra.spark.job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
+    python -m telemetra.apps.spark_job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
         [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] [--metrics-port 9108] …
 
 The plan: the stream's Kafka topic → :class:`~telemetra.spark.chunks.ChunkPreparer` (``mapInArrow``, in
-the read tasks, in parallel: validate each record against the contract, score chat, pack the results into
-chunks) → grouped by the stream id (one key: one job serves one stream) →
-:class:`~telemetra.spark.processor.AnalyticsProcessor`, which folds the chunks' events into the embedded
-engine's analytics core in offset order and keeps its state in the checkpoint → ``foreachBatch``
-(:class:`~telemetra.spark.writer.OutputWriter`): dead letters to Kafka, windows and moments upserted into the
-store, the latest state published to the cache. A query that fails (Kafka or a dependency gone for longer
-than the retries) is restarted from its checkpoint with a backoff; SIGTERM stops it between writes.
+the read tasks, in parallel: the engine validates and routes each record, scores chat, and the results are
+packed into chunks) → grouped by the stream id (one key: one job serves one stream) →
+:class:`~telemetra.spark.processor.AnalyticsProcessor`, which folds the chunks' items into the analytics core
+with the engine, in offset order, and keeps its state in the checkpoint → ``foreachBatch``
+(:class:`~telemetra.spark.writer.OutputWriter`): the engine emits the step through the output port (dead
+letters, windows and moments stored, descriptions, the live window published), dead letters also to Kafka.
+A query that fails (Kafka or a dependency gone for longer than the retries) is restarted from its checkpoint
+with a backoff; SIGTERM stops it between writes.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
 import warnings
-from collections.abc import Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
-from telemetra.logs import configure_logging
-from telemetra.services.settings import Settings
 from telemetra.spark.chunks import CHUNK_SCHEMA, ChunkPreparer
 from telemetra.spark.metrics import JobMetrics, ProgressListener
 from telemetra.spark.processor import OUTPUT_SCHEMA, AnalyticsProcessor
 from telemetra.spark.session import PANDAS_WARNING, create_session
-from telemetra.spark.settings import JobSettings, analytics_config_to_json, parse_args
-from telemetra.spark.writer import OutputWriter
+from telemetra.spark.settings import JobSettings, analytics_config_to_json
+from telemetra.spark.writer import JobOutput, OutputWriter
 
 log = logging.getLogger("telemetra.spark.job")
 MAX_FAILURES = 20  # consecutive query failures without a batch written in between, then the job exits
@@ -43,7 +39,6 @@ BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before restarting a failed quer
 
 def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
     """Start the streaming query (``writer`` must be started); returns the ``StreamingQuery``."""
-    from pyspark.sql import functions as F
 
     reader = (
         spark.readStream.format("kafka")
@@ -65,9 +60,7 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
         reader = reader.option("maxRecordsPerPartition", str(settings.records_per_task))
     for key, value in settings.kafka_options.items():
         reader = reader.option(key, value)
-    records = reader.load().select(
-        "value", "partition", "offset", F.unix_millis("timestamp").alias("timestamp")
-    )
+    records = reader.load().select("value", "partition", "offset")
     processor = AnalyticsProcessor(settings.stream_id, settings.analytics)
     with warnings.catch_warnings():  # pyspark 4.2 warns that pandas 3 is new to it; it works (tests)
         warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
@@ -96,10 +89,10 @@ class StreamJob:
     namespace, sink retry…), which otherwise come from the environment like the API's.
     """
 
-    def __init__(self, settings: JobSettings, *, spark: Any = None, service: Settings | None = None):
+    def __init__(self, settings: JobSettings, output: JobOutput, *, spark: Any = None):
         self.settings = settings
         self.metrics = JobMetrics(settings.stream_id)
-        self.writer = OutputWriter(settings, self.metrics, service)
+        self.writer = OutputWriter(settings, self.metrics, output)
         self._spark = spark
         self._owns_spark = spark is None
         self._listener: ProgressListener | None = None
@@ -195,9 +188,9 @@ def _first_line(error: Any) -> str:
     return text.splitlines()[0][:500] if text else type(error).__name__
 
 
-def run(settings: JobSettings) -> int:
+def run(settings: JobSettings, output: JobOutput) -> int:
     """The whole job in this process: metrics endpoint, signal handling, query with restarts."""
-    job = StreamJob(settings)
+    job = StreamJob(settings, output)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping", extra={"signal": signal.Signals(signum).name})
@@ -214,15 +207,3 @@ def run(settings: JobSettings) -> int:
         job.close()
     log.info("job ended", extra={"code": code, "seconds": round(time.monotonic() - started, 1)})
     return code
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    settings = parse_args(argv)
-    configure_logging(settings.log_level)
-    # asyncpg logs every failed reconnect with a traceback; the sink already reports an outage once
-    logging.getLogger("asyncpg").setLevel(logging.ERROR)
-    return run(settings)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

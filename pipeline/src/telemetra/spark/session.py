@@ -1,5 +1,6 @@
-"""The SparkSession of a job: local mode tuned for a small machine, the Kafka connector from the local cache,
-and the RocksDB state store that ``transformWithStateInPandas`` requires."""
+"""The SparkSession of a job: local mode tuned for a small machine, the Kafka connector's jars from
+``$TELEMETRA_SPARK_JARS`` (or the caller), and the RocksDB state store that ``transformWithStateInPandas``
+requires."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from telemetra.spark.jars import ensure_spark_jars
+from telemetra.spark.jars import configured_jars
 from telemetra.spark.settings import JobSettings, under_spark_submit
 
 _LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
@@ -58,7 +59,7 @@ def spark_conf(settings: JobSettings, jars: list[Path] | None = None) -> dict[st
         "spark.ui.showConsoleProgress": "false",
     }
     if not under_spark_submit():
-        jars = ensure_spark_jars() if jars is None else jars
+        jars = configured_jars() if jars is None else jars
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)
     if settings.local:
         conf |= {

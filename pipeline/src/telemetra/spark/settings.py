@@ -14,9 +14,8 @@ import orjson
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.contract import STREAM_ID_PATTERN
+from telemetra.records import dead_letter_topic, events_topic
 
-EVENTS_TOPIC = "telemetra.{stream_id}.events"  # what telemetra.sinks.kafka writes
-DEAD_LETTER_TOPIC = "telemetra.{stream_id}.dead-letter"
 STORE_URL_ENV = "TELEMETRA_STORE_URL"
 CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
 DEFAULT_METRICS_PORT = 9108
@@ -53,14 +52,16 @@ class JobSettings:
     spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra --conf KEY=VALUE
     kafka_options: Mapping[str, str] = field(default_factory=dict)  # extra Kafka source options
     log_level: str = "INFO"
+    live_every_s: float = 1.0  # the live cadence: open windows are published at most this often
+    store_retry_s: float = 1.0  # how often a batch waiting for the store retries
 
     def __post_init__(self) -> None:
         if not re.fullmatch(STREAM_ID_PATTERN, self.stream_id):
             raise ValueError(f"stream id {self.stream_id!r} does not match {STREAM_ID_PATTERN}")
         if not self.events_topic:
-            object.__setattr__(self, "events_topic", EVENTS_TOPIC.format(stream_id=self.stream_id))
+            object.__setattr__(self, "events_topic", events_topic(self.stream_id))
         if not self.dead_letter_topic:
-            object.__setattr__(self, "dead_letter_topic", DEAD_LETTER_TOPIC.format(stream_id=self.stream_id))
+            object.__setattr__(self, "dead_letter_topic", dead_letter_topic(self.stream_id))
         if self.events_topic == self.dead_letter_topic:
             raise ValueError("the dead-letter topic must differ from the events topic")
         if self.shuffle_partitions < 1:
@@ -174,7 +175,7 @@ def _duration(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m telemetra.spark.job",
+        prog="python -m telemetra.apps.spark_job",
         description="One stream's Spark Structured Streaming job: Kafka → analytics core → PostgreSQL + Redis.",
     )
     parser.add_argument("--stream-id", required=True)

@@ -1,9 +1,9 @@
 """One micro-batch of one stream through the analytics core, and that core's state as bytes. No Spark here.
 
-:func:`fold_items` is the stateful half of the embedded engine's ``process_raw`` loop for one stream: it feeds
-the items of :mod:`telemetra.spark.chunks` (events already validated, chat already scored) to
-:class:`~telemetra.analytics.stream.StreamAnalytics` in offset order, and returns what closed (windows), what
-was detected (moments), the dead letters and the provisional live window, as output records.
+:func:`fold_items` is the engine's fold (:meth:`~telemetra.engine.core.Engine.fold`) over the items of
+:mod:`telemetra.spark.chunks` (events already validated, chat already scored), in offset order; the engine's
+step (dead letters, closed windows, moments, the stream's description and its provisional live window) leaves
+the stateful operator as output records, which :func:`decode_step` turns back into the step on the driver.
 :func:`process_records` is both halves, for Kafka records in one call.
 
 The state is split so that a micro-batch rewrites only what it changed: the panes (the slide-long buckets,
@@ -28,13 +28,16 @@ from typing import Any
 import orjson
 
 from telemetra.analytics.panes import Pane
-from telemetra.analytics.stream import Output, StreamAnalytics
-from telemetra.analytics.windows import pane_start
-from telemetra.contract import parse_event
-from telemetra.spark.chunks import CHAT, DEAD, Item, prepare_items
+from telemetra.analytics.stream import StreamAnalytics
+from telemetra.engine.core import Engine, Item, Step
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, to_json
+from telemetra.spark.chunks import prepare_items
 
 # Output record kinds, in the order a batch emits them.
-DEAD_LETTER, WINDOW, MOMENT, LIVE, STATS = "dead_letter", "window", "moment", "live", "stats"
+DEAD_LETTER, WINDOW, MOMENT, DESCRIPTION, LIVE, STATS = (
+    "dead_letter", "window", "moment", "description", "live", "stats"
+)  # fmt: skip
+_ENGINE = Engine()  # folding only: the analytics carry their own settings
 
 
 @dataclass(slots=True)
@@ -55,64 +58,64 @@ def process_records(
     values: Sequence[bytes | None],
     partitions: Sequence[int],
     offsets: Sequence[int],
-    timestamps: Sequence[Any],
     topic: str,
 ) -> BatchResult:
     """Process Kafka records (already in partition, offset order) and collect the output records."""
-    items = prepare_items(values, partitions, offsets, timestamps, analytics.stream_id, topic)
+    items = prepare_items(values, partitions, offsets, analytics.stream_id, topic)
     return fold_items(analytics, [items])
 
 
 def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> BatchResult:
-    """Fold the items of a batch's chunks (in Kafka order) into ``analytics``; collect the output records."""
+    """Fold the items of a batch's chunks (in Kafka order) into ``analytics`` with the engine; the step
+    becomes output records (:func:`decode_step` reads them back on the driver)."""
     result = BatchResult()
-    out = Output()
-    stream_id, slide = analytics.stream_id, analytics.slide
-    late, duplicates = analytics.late_events, analytics.duplicates
-    process, process_chat, touched = analytics.process, analytics.process_chat, result.touched
+    step = Step()
     for items in chunks:
         result.rows += len(items)
-        for item in items:
-            tag = item[0]
-            if tag == CHAT:
-                ts = item[1]
-                process_chat(ts, item[2], item[3], item[4], item[5], out)
-            elif tag == DEAD:
-                result.records.append((DEAD_LETTER, item[1], item[2]))
-                result.dead_letters += 1
-                continue
-            else:  # validated already: parsing again cannot fail
-                event = parse_event(item[1])
-                ts = event.ts.timestamp()
-                process(event, out)
-            result.events += 1
-            touched.add(pane_start(ts, slide))
-    for window in out.windows:
-        result.records.append((WINDOW, window.window_start, _json(window.to_dict())))
-    for moment in out.moments:
-        result.records.append((MOMENT, moment.moment_id, _json(moment.to_dict())))
-    result.windows, result.moments = len(out.windows), len(out.moments)
-    live = analytics.live_window()
-    if live is not None:
-        result.records.append((LIVE, live.window_start, _json(live.to_dict())))
+        _ENGINE.fold(analytics, items, step)
+    records = result.records
+    records += [(DEAD_LETTER, d.source, to_json(d)) for d in step.dead_letters]
+    records += [(WINDOW, w.window_start, to_json(w)) for w in step.windows]
+    records += [(MOMENT, m.moment_id, to_json(m)) for m in step.moments]
+    records += [(DESCRIPTION, d.stream_id, to_json(d)) for d in step.descriptions[-1:]]
+    records += [(LIVE, w.window_start, to_json(w)) for w in step.live[-1:]]
+    result.events, result.dead_letters = step.events, len(step.dead_letters)
+    result.windows, result.moments, result.touched = len(step.windows), len(step.moments), step.touched
     stats = {
         "rows": result.rows,
-        "events": result.events,
+        "events": step.events,
         "dead_letters": result.dead_letters,
-        "late_events": analytics.late_events - late,
-        "duplicates": analytics.duplicates - duplicates,
+        "late_events": step.late_events,
+        "duplicates": step.duplicates,
         "watermark": analytics.watermark if math.isfinite(analytics.watermark) else None,
         "max_event_time": analytics.max_ts if math.isfinite(analytics.max_ts) else None,
         "open_panes": len(analytics.panes),
-        "title": analytics.title,  # the broadcast's latest title and category (stream_meta events)
-        "category": analytics.category,
     }
-    result.records.append((STATS, stream_id, _json(stats)))
+    records.append((STATS, analytics.stream_id, orjson.dumps(stats).decode()))
     return result
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def decode_step(records: Iterable[tuple[str, str]]) -> tuple[Step, list[dict[str, Any]]]:
+    """The engine's step and the batch statistics from output records ``(kind, payload)`` in order."""
+    step, stats = Step(), []
+    for kind, payload in records:
+        data = orjson.loads(payload)
+        if kind == DEAD_LETTER:
+            step.dead_letters.append(DeadLetter.from_dict(data))
+        elif kind == WINDOW:
+            step.windows.append(WindowMetrics.from_dict(data))
+        elif kind == MOMENT:
+            step.moments.append(Moment.from_dict(data))
+        elif kind == DESCRIPTION:
+            step.descriptions.append(StreamDescription.from_dict(data))
+        elif kind == LIVE:
+            step.live.append(WindowMetrics.from_dict(data))
+        elif kind == STATS:
+            stats.append(data)
+            step.events += data.get("events", 0)
+            step.late_events += data.get("late_events", 0)
+            step.duplicates += data.get("duplicates", 0)
+    return step, stats
 
 
 # ---------------------------------------------------------------------------------------- state as bytes

@@ -1,14 +1,16 @@
-"""The ``foreachBatch`` writer: dead letters to Kafka, closed windows and moments to the store, the latest
-state to the cache, all through the API service's own code (:class:`~telemetra.services.sink.ServiceSink`).
+"""The ``foreachBatch`` writer: the engine's step of each micro-batch through its output port, and dead
+letters to the stream's dead-letter topic too.
 
 The writes of a batch finish before the batch returns, so Spark commits a batch's offsets only once its
 records are stored: a batch waits (and retries) while the store or Kafka is down, and a crash replays the
-batch, whose upserts (by ``(stream_id, window_start)`` and moment id) rewrite identical rows. Dead letters
-are keyed by their source (``topic:partition:offset``), so a replay repeats the same keys and a compacted
-dead-letter topic keeps one of each. The cache is a live view: while it is down its writes are skipped.
+batch, whose upserts (by ``(stream_id, window_start)``, moment id and dead-letter id) rewrite identical rows.
+Dead letters are keyed by their source (``topic:partition:offset``), so a replay repeats the same keys and a
+compacted dead-letter topic keeps one of each. The live cache is a view: while it is down its writes are
+skipped.
 
-ServiceSink is async; one event loop in a background thread, owned by the writer, runs it for every batch,
-so its connection pools live as long as the job.
+The output is async; one event loop in a background thread, owned by the writer, runs it for every batch,
+so its connection pools live as long as the job. Which output (the services' store writer and live
+publisher, in the platform) is the composition root's choice: see :mod:`telemetra.apps.spark_job`.
 """
 
 from __future__ import annotations
@@ -19,23 +21,18 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
-from telemetra.services.cache import LiveCache, open_cache
-from telemetra.services.settings import Settings
-from telemetra.services.sink import ServiceSink
-from telemetra.services.storage import Store, StoreUnavailable, open_store
+from telemetra.engine.core import Engine, Step
+from telemetra.engine.ports import OutputPort
+from telemetra.records import DeadLetter, to_json
 from telemetra.spark.metrics import JobMetrics
 from telemetra.spark.settings import JobSettings
-from telemetra.spark.state import DEAD_LETTER, LIVE, MOMENT, STATS, WINDOW
+from telemetra.spark.state import decode_step
 
 T = TypeVar("T")
 log = logging.getLogger("telemetra.spark.writer")
@@ -47,32 +44,22 @@ class JobStopping(RuntimeError):
     on the next start)."""
 
 
-@dataclass(slots=True)
-class Batch:
-    """One micro-batch's output records, decoded."""
+class OutputCounts(Protocol):
+    store_failures: int
+    cache_failures: int
+    live_published: int
+    buffered: int
 
-    dead_letters: list[tuple[str, str]] = field(default_factory=list)  # (key, JSON)
-    windows: list[WindowMetrics] = field(default_factory=list)
-    moments: list[Moment] = field(default_factory=list)
-    live: list[WindowMetrics] = field(default_factory=list)
-    stats: list[dict[str, Any]] = field(default_factory=list)
 
-    @classmethod
-    def from_rows(cls, rows: list[Any]) -> Batch:
-        batch = cls()
-        for row in sorted(rows, key=lambda r: r["seq"]):
-            kind, key, payload = row["kind"], row["key"], row["payload"]
-            if kind == DEAD_LETTER:
-                batch.dead_letters.append((key, payload))
-            elif kind == WINDOW:
-                batch.windows.append(WindowMetrics(**orjson.loads(payload)))
-            elif kind == MOMENT:
-                batch.moments.append(Moment(**orjson.loads(payload)))
-            elif kind == LIVE:
-                batch.live.append(WindowMetrics(**orjson.loads(payload)))
-            elif kind == STATS:
-                batch.stats.append(orjson.loads(payload))
-        return batch
+class JobOutput(OutputPort, Protocol):
+    """The output port with a lifecycle and the counters the job's metrics report."""
+
+    @property
+    def stats(self) -> OutputCounts: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self, grace: float = 5.0) -> None: ...
 
 
 class LoopThread:
@@ -101,49 +88,26 @@ class LoopThread:
 class OutputWriter:
     """Called by Spark as ``foreachBatch(writer)``; ``start`` before the query, ``close`` after it."""
 
-    def __init__(self, settings: JobSettings, metrics: JobMetrics, service: Settings | None = None):
+    def __init__(self, settings: JobSettings, metrics: JobMetrics, output: JobOutput):
         self.settings = settings
         self.metrics = metrics
-        self.service = service or Settings(store_url=settings.store_url, cache_url=settings.cache_url)
+        self.output = output
+        self.engine = Engine(live_every=settings.live_every_s)  # emits: descriptions and the live cadence
         self._runner: LoopThread | None = None
-        self._store: Store | None = None
-        self._cache: LiveCache | None = None
-        self._sink: ServiceSink | None = None
         self._producer: AIOKafkaProducer | None = None
         self._topic_checked = False
         self._stopping = threading.Event()
         self._last_counted = -1  # batches at or below were counted in the metrics (replays are not)
-        self._sink_counts = (0, 0, 0)  # store failures, cache failures, live published: seen so far
+        self._output_counts = (0, 0, 0)  # store failures, cache failures, live published: seen so far
         self.config_mismatch_reported = False
         self.batches_written = 0  # by this process, replays included
-        self._described: tuple[str | None, str | None] | None = None  # title and category last stored
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         self._stopping.clear()
         if self._runner is None:
             self._runner = LoopThread()
-            self._runner.run(self._open())
-
-    async def _open(self) -> None:
-        service = self.service
-        self._store = open_store(
-            service.store_url, pool_size=service.store_pool_size, timeout=service.dependency_timeout_s
-        )
-        self._cache = open_cache(
-            service.cache_url,
-            namespace=service.cache_namespace,
-            recent_moments=service.recent_moments,
-            timeout=service.dependency_timeout_s,
-        )
-        try:
-            await self._store.start()
-        except StoreUnavailable as error:  # the first batch waits for it
-            log.warning(
-                "store unavailable at start-up; batches will wait for it", extra={"error": str(error)}
-            )
-        await self._cache.start()
-        self._sink = ServiceSink.from_settings(self._store, self._cache, service)
+            self._runner.run(self.output.start())
 
     def request_stop(self) -> None:
         """Make a batch that waits for a dependency give up (it is replayed on the next start)."""
@@ -161,81 +125,58 @@ class OutputWriter:
         runner.close()
 
     async def _close(self, grace: float) -> None:
-        if self._sink is not None:
-            await self._sink.close(grace)
+        await self.output.close(grace)
         if self._producer is not None:
             await self._producer.stop()
-        if self._cache is not None:
-            await self._cache.close()
-        if self._store is not None:
-            await self._store.close()
 
     # -- foreachBatch ------------------------------------------------------------------------------------
     def __call__(self, frame: Any, batch_id: int) -> None:
         if self._runner is None:
             raise RuntimeError("OutputWriter.start() was not called")
         started = time.monotonic()
-        batch = Batch.from_rows(frame.collect())  # runs the micro-batch: Kafka, the analytics, the state
+        rows = sorted(
+            frame.collect(), key=lambda r: r["seq"]
+        )  # runs the micro-batch: Kafka, analytics, state
+        step, stats = decode_step((row["kind"], row["payload"]) for row in rows)
         computed = time.monotonic()
-        waited = self._runner.run(self._write(batch, batch_id))
+        waited = self._runner.run(self._write(step, batch_id))
         self.batches_written += 1
-        self._account(batch, batch_id, waited, computed - started, time.monotonic() - computed)
+        self._account(step, stats, batch_id, waited, computed - started, time.monotonic() - computed)
 
-    async def _write(self, batch: Batch, batch_id: int) -> float:
-        sink = self._sink
-        assert sink is not None
-        if batch.dead_letters:
-            await self._send_dead_letters(batch.dead_letters, batch_id)
-        if batch.windows:
-            await sink.write_windows(batch.windows)
-        if batch.moments:
-            await sink.write_moments(batch.moments)
-        waited = await self._until_stored(sink, batch_id)
-        await self._describe(sink, batch)
-        if batch.live:
-            await sink.publish_live(batch.live[-1:])
-        return waited
+    async def _write(self, step: Step, batch_id: int) -> float:
+        if step.dead_letters:
+            await self._send_dead_letters(step.dead_letters, batch_id)
+        await self.engine.emit(step, self.output)
+        return await self._until_stored(batch_id)
 
-    async def _describe(self, sink: ServiceSink, batch: Batch) -> None:
-        """Pass on a changed title and category, as the embedded engine does. The stream is stored with its
-        first closed window, so metadata that arrives earlier is retried with the next windows."""
-        if not batch.stats:
-            return
-        meta = (batch.stats[-1].get("title"), batch.stats[-1].get("category"))
-        if meta == (None, None) or meta == self._described:
-            return
-        known = self._described is not None or bool(batch.windows)
-        if known and await sink.describe_stream(self.settings.stream_id, *meta):
-            self._described = meta
-
-    async def _until_stored(self, sink: ServiceSink, batch_id: int) -> float:
+    async def _until_stored(self, batch_id: int) -> float:
         """Wait until nothing is pending for the store; the time waited."""
         started = time.monotonic()
         warned = False
-        while not await sink.flush():
+        while not await self.output.flush():
             if self._stopping.is_set():
                 raise JobStopping(f"stopped while batch {batch_id} waited for the store")
             if not warned:
                 warned = True
                 log.warning(
                     "store unavailable: the batch waits for it",
-                    extra={"batch_id": batch_id, "buffered": sink.stats.buffered},
+                    extra={"batch_id": batch_id, "buffered": self.output.stats.buffered},
                 )
-            await asyncio.sleep(self.service.sink_retry_s)
+            await asyncio.sleep(self.settings.store_retry_s)
         waited = time.monotonic() - started if warned else 0.0
         if warned:
             log.info("store back: batch stored", extra={"batch_id": batch_id, "waited_s": round(waited, 3)})
         return waited
 
-    async def _send_dead_letters(self, letters: list[tuple[str, str]], batch_id: int) -> None:
+    async def _send_dead_letters(self, letters: list[DeadLetter], batch_id: int) -> None:
         topic = self.settings.dead_letter_topic
         warned = False
         while True:
             try:
                 producer = await self._dead_letter_producer()
                 futures = [
-                    await producer.send(topic, value=payload.encode(), key=key.encode())
-                    for key, payload in letters
+                    await producer.send(topic, value=to_json(letter).encode(), key=letter.source.encode())
+                    for letter in letters
                 ]
                 await asyncio.gather(*futures)
                 return
@@ -303,18 +244,25 @@ class OutputWriter:
             await admin.close()
 
     # -- metrics -----------------------------------------------------------------------------------------
-    def _account(self, batch: Batch, batch_id: int, waited: float, compute: float, write: float) -> None:
+    def _account(
+        self,
+        step: Step,
+        batch_stats: list[dict[str, Any]],
+        batch_id: int,
+        waited: float,
+        compute: float,
+        write: float,
+    ) -> None:
         metrics = self.metrics
-        sink = self._sink
-        assert sink is not None
-        failures = (sink.stats.store_failures, sink.stats.cache_failures, sink.stats.live_published)
-        deltas = [now - before for now, before in zip(failures, self._sink_counts, strict=True)]
-        self._sink_counts = failures
+        counts = self.output.stats
+        failures = (counts.store_failures, counts.cache_failures, counts.live_published)
+        deltas = [now - before for now, before in zip(failures, self._output_counts, strict=True)]
+        self._output_counts = failures
         metrics.store_failures.inc(deltas[0])
         metrics.cache_failures.inc(deltas[1])
         metrics.live_published.inc(deltas[2])
         metrics.store_wait.inc(waited)
-        for stats in batch.stats:
+        for stats in batch_stats:
             metrics.set_watermark(stats.get("watermark"))
             metrics.config_mismatch.set(1 if stats.get("config_mismatch") else 0)
             if stats.get("config_mismatch") and not self.config_mismatch_reported:
@@ -329,32 +277,30 @@ class OutputWriter:
         self._last_counted = batch_id
         metrics.batches.inc()
         metrics.last_batch.set(batch_id)
-        metrics.dead_letters.inc(len(batch.dead_letters))
-        metrics.windows_written.inc(len(batch.windows))
-        metrics.moments_written.inc(len(batch.moments))
-        metrics.record_windows(batch.windows)
-        metrics.record_moments(batch.moments)
-        for stats in batch.stats:
+        metrics.dead_letters.inc(len(step.dead_letters))
+        metrics.windows_written.inc(len(step.windows))
+        metrics.moments_written.inc(len(step.moments))
+        metrics.record_windows(step.windows)
+        metrics.record_moments(step.moments)
+        for stats in batch_stats:
             metrics.events.inc(stats.get("events", 0))
             metrics.late_events.inc(stats.get("late_events", 0))
             metrics.duplicates.inc(stats.get("duplicates", 0))
             metrics.state_restores.labels(self.settings.stream_id, stats.get("restored", "unknown")).inc()
-        level = (
-            logging.INFO if batch.windows or batch.moments or batch.dead_letters or waited else logging.DEBUG
-        )
+        level = logging.INFO if step.windows or step.moments or step.dead_letters or waited else logging.DEBUG
         if log.isEnabledFor(level):
             log.log(
                 level,
                 "batch written",
                 extra={
                     "batch_id": batch_id,
-                    "events": sum(s.get("events", 0) for s in batch.stats),
-                    "windows": len(batch.windows),
-                    "moments": len(batch.moments),
-                    "dead_letters": len(batch.dead_letters),
+                    "events": step.events,
+                    "windows": len(step.windows),
+                    "moments": len(step.moments),
+                    "dead_letters": len(step.dead_letters),
                     "compute_s": round(compute, 3),
                     "write_s": round(write, 3),
-                    "worker_s": batch.stats[-1].get("seconds") if batch.stats else None,
-                    "restored": batch.stats[-1].get("restored") if batch.stats else None,
+                    "worker_s": batch_stats[-1].get("seconds") if batch_stats else None,
+                    "restored": batch_stats[-1].get("restored") if batch_stats else None,
                 },
             )

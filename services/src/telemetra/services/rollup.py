@@ -1,20 +1,20 @@
-"""Roll-ups of window metrics for long ranges.
+"""Roll-ups of window metrics for long ranges, for any window geometry.
 
-The engine emits 60 s windows every 10 s, so consecutive windows overlap by 50 s and summing them would count
-each event six times. A roll-up therefore only uses *tiling* windows, those whose start is a multiple of 60 s:
-they are the non-overlapping minutes of the stream.
+A stream's windows are ``window_seconds`` long and a new one starts every ``slide_seconds`` (60 s and 10 s by
+default; a TelemetraStream may choose others), so consecutive windows overlap and summing them would count
+each event several times. A roll-up therefore only uses *tiling* windows, those whose start is a multiple of
+the window length: they are the non-overlapping, back-to-back windows of the stream.
 
-* ``10s``: every window, as stored (the raw 10 s slide).
-* ``1m``: the tiling windows themselves (each covers exactly its minute).
-* ``5m``: five consecutive tiling windows merged into one 300 s bucket aligned to 5 minutes. Sums stay exact
-  (messages, revenue, sentiment class counts, transactions, bits, emotes); ``chat_rate`` is messages over 300 s
-  (a minute without a window had no events); ``sentiment`` is the message-weighted mean; ``viewers`` the last
+* ``10s``, the finest resolution: every window, as stored (one per slide).
+* a resolution equal to the window length: the tiling windows themselves.
+* a resolution that is a multiple of the window length (``1m`` of 30 s windows, ``5m`` of 60 s windows): that
+  many consecutive tiling windows merged into one bucket aligned to the resolution. Sums stay exact (messages,
+  revenue, sentiment class counts, transactions, bits, emotes); ``chat_rate`` is messages over the bucket (a
+  tile without a window had no events); ``sentiment`` is the message-weighted mean; ``viewers`` the last
   sample, ``viewers_max`` the maximum. Two fields are approximations because the windows no longer hold raw
-  data: ``unique_chatters`` is the largest minute's (a lower bound of the 5-minute count) and ``top_emotes``
-  re-ranks the sums of each minute's top list.
-
-This assumes the default 60 s window length: with another length, 1m/5m select the windows that start on
-minute boundaries, which are not tiling.
+  data: ``unique_chatters`` is the largest tile's (a lower bound of the bucket's count) and ``top_emotes``
+  re-ranks the sums of each tile's top list.
+* any other resolution cannot be built exactly from the stream's windows and is refused (:class:`NotTiling`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,30 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from telemetra.analytics.windows import WindowMetrics, top_emotes
-from telemetra.contract import parse_ts
+from telemetra.analytics.windows import top_emotes
+from telemetra.records import WindowMetrics, parse_ts
 from telemetra.services.storage.codec import window_time
 
-TILE = 60
 RESOLUTIONS = {"10s": 10, "1m": 60, "5m": 300}
+FINEST = "10s"
 TOP_EMOTES = 10
+
+
+class NotTiling(ValueError):
+    """The resolution is not a multiple of the stream's window length."""
+
+
+def tiles_per_bucket(resolution: str, window_seconds: int) -> int:
+    """How many tiling windows make one bucket of ``resolution`` (0: the finest, every stored window)."""
+    if resolution == FINEST:
+        return 0
+    step = RESOLUTIONS[resolution]
+    if step % window_seconds:
+        raise NotTiling(
+            f"resolution {resolution} needs windows whose length divides {step} s; "
+            f"this stream's windows are {window_seconds} s (use {FINEST})"
+        )
+    return step // window_seconds
 
 
 def merge(stream_id: str, bucket_start: int, length: int, windows: Sequence[WindowMetrics]) -> WindowMetrics:

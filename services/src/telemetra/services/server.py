@@ -1,5 +1,5 @@
 """Running the API with uvicorn: ``python -m telemetra.services`` (settings from ``TELEMETRA_*``; the API image's
-command), or :func:`serve` from another asyncio program (``telemetra demo`` and ``telemetra stack`` run it next to
+command), or :func:`serve` from another asyncio program (``telemetra demo`` and ``make stack`` run it next to
 their engines)."""
 
 from __future__ import annotations

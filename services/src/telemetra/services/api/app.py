@@ -15,7 +15,7 @@ from telemetra.services.api.dashboard import mount_dashboard
 from telemetra.services.api.middleware import BodyLimit, RequestContext
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
-from telemetra.services.api.routes import admin, health, live, moments, streams
+from telemetra.services.api.routes import admin, dead_letters, health, live, moments, streams
 from telemetra.services.api.routes import metrics as metrics_routes
 from telemetra.services.api.state import AppState
 from telemetra.services.cache import LiveCache
@@ -37,7 +37,7 @@ def create_app(
     metrics: Metrics | None = None,
 ) -> FastAPI:
     """The API over the backends named by ``settings``, or over ``store``/``cache`` objects the caller owns
-    (embedded mode: the engine's :class:`~telemetra.services.sink.ServiceSink` writes to the same ones)."""
+    (embedded mode: the engine's :class:`~telemetra.services.output.ServiceOutput` writes to the same ones)."""
     settings = settings or Settings()
     install_request_id_logging()
     state = AppState(settings, store=store, cache=cache, metrics=metrics)
@@ -76,7 +76,7 @@ def create_app(
     app.state.telemetra = state
     app.state.reader = Reader(state)
     errors.install(app)
-    for module in (health, streams, metrics_routes, moments, live, admin):
+    for module in (health, streams, metrics_routes, moments, dead_letters, live, admin):
         app.include_router(module.router)
     mount_dashboard(app, settings.dashboard_dir)  # after the API's routes, so they win
     if settings.cors_origins:
@@ -99,7 +99,7 @@ def create_app(
     return app
 
 
-READ_TAGS = frozenset({"streams", "metrics", "moments"})
+READ_TAGS = frozenset({"streams", "metrics", "moments", "dead letters"})
 
 
 def _document_public_reads(app: FastAPI, settings: Settings) -> None:

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
 
+    from telemetra.services.output import ServiceOutput
     from telemetra.services.settings import Settings
-    from telemetra.services.sink import ServiceSink
 
 log = logging.getLogger("telemetra.services.api")
 request_id_var: ContextVar[str | None] = ContextVar("telemetra_request_id", default=None)
@@ -74,23 +74,36 @@ class Metrics:
             registry=r,
         )
 
+        self.dead_letters = Gauge(
+            "telemetra_dead_letters_stored",
+            "Dead letters in the store by stream (stream_id empty: inputs that named no stream).",
+            ["stream_id"],
+            registry=r,
+        )
+
+    def count_dead_letters(self, counts: dict[str, int]) -> None:
+        self.dead_letters.clear()
+        for stream_id, count in counts.items():
+            self.dead_letters.labels(stream_id).set(count)
+
     def cache_hit(self, hit: bool, kind: str = "snapshot") -> None:
         self.cache_requests.labels(kind, "hit" if hit else "miss").inc()
 
-    def watch_sink(self, sink: ServiceSink) -> None:
-        """Export a sink's counters (embedded mode: the engine writes in this process)."""
-        self.registry.register(_SinkCollector(sink))
+    def watch_output(self, output: ServiceOutput) -> None:
+        """Export the engine output's counters (embedded mode: the engine writes in this process)."""
+        self.registry.register(_OutputCollector(output))
 
 
-class _SinkCollector(Collector):
-    def __init__(self, sink: ServiceSink):
-        self.sink = sink
+class _OutputCollector(Collector):
+    def __init__(self, output: ServiceOutput):
+        self.output = output
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        stats = self.sink.stats
+        stats = self.output.stats
         counters = {
             "windows_stored": "Closed windows written to the store.",
             "moments_stored": "Moment versions written to the store.",
+            "dead_letters_stored": "Dead letters written to the store.",
             "live_published": "Provisional windows published to the cache.",
             "store_failures": "Store write attempts that failed (retried).",
             "cache_failures": "Cache writes that failed.",
@@ -98,9 +111,9 @@ class _SinkCollector(Collector):
             "dropped": "Records given up because the store buffer was full.",
         }
         for name, text in counters.items():
-            yield CounterMetricFamily(f"telemetra_sink_{name}", text, value=getattr(stats, name))
+            yield CounterMetricFamily(f"telemetra_output_{name}", text, value=getattr(stats, name))
         yield GaugeMetricFamily(
-            "telemetra_sink_buffered", "Records waiting for the store.", value=stats.buffered
+            "telemetra_output_buffered", "Records waiting for the store.", value=stats.buffered
         )
 
 

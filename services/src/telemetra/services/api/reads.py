@@ -9,15 +9,14 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
-from telemetra.contract import format_ts, parse_ts
+from telemetra.records import Moment, WindowMetrics, format_ts, parse_ts
 from telemetra.services import rollup
-from telemetra.services.api.errors import NotFound, Unavailable
+from telemetra.services.api.errors import NotFound, Unavailable, field_error
 from telemetra.services.api.state import AppState
 from telemetra.services.cache import CacheUnavailable, Snapshot
 from telemetra.services.cache.base import merge_moments, moment_order
 from telemetra.services.storage import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage.base import DEFAULT_SLIDE_SECONDS, DEFAULT_WINDOW_SECONDS
 from telemetra.services.storage.codec import record as as_record
 
 T = TypeVar("T")
@@ -86,6 +85,7 @@ class Reader:
             snapshot.moments if snapshot else (), stored_moments or (), self.settings.recent_moments
         )
         detail["recent_moments"] = recent
+        detail["dead_letters"] = record.dead_letters if record else 0
         detail["degraded"] = sorted(set(failures))
         return detail
 
@@ -113,6 +113,8 @@ class Reader:
             "viewers": _first("viewers", live_window, latest_window),
             "chat_rate": _first("chat_rate", live_window, latest_window),
             "latest_moment": latest_moment,
+            "window_seconds": record.window_seconds if record else DEFAULT_WINDOW_SECONDS,
+            "slide_seconds": record.slide_seconds if record else DEFAULT_SLIDE_SECONDS,
             "latest_window": latest_window,
             "live_window": live_window,
         }
@@ -121,29 +123,36 @@ class Reader:
     async def metrics_page(
         self, stream_id: str, *, start: float, end: float, limit: int, after: float | None, resolution: str
     ) -> tuple[Record, float | None]:
-        """A page of windows, oldest first, and the position to continue after (None on the last page)."""
-        step = rollup.RESOLUTIONS[resolution]
+        """A page of windows, oldest first, and the position to continue after (None on the last page).
+        Roll-ups follow the stream's own window length (:mod:`telemetra.services.rollup`)."""
         low = start if after is None else max(start, after + 0.001)
-        if step <= rollup.TILE:
-            rows = await self.store.windows(
-                stream_id, start=low, end=end, align=0 if step < 60 else step, limit=limit + 1
-            )
+        window = await self._window_seconds(stream_id) if resolution != rollup.FINEST else 0
+        try:
+            per_bucket = rollup.tiles_per_bucket(resolution, window) if window else 0
+        except rollup.NotTiling as error:
+            raise field_error(("query", "resolution"), str(error)) from None
+        if per_bucket <= 1:
+            rows = await self.store.windows(stream_id, start=low, end=end, align=window, limit=limit + 1)
             items: list[Any] = rows[:limit]  # dataclasses: orjson encodes them directly
         else:
-            items, rows = await self._rolled_up(stream_id, low, end, limit, step)
+            items, rows = await self._rolled_up(stream_id, low, end, limit, window, per_bucket)
         if not items:
             await self._must_exist(stream_id)
         next_after = parse_ts(items[-1].window_start) if len(rows) > limit else None
         return {"stream_id": stream_id, "resolution": resolution, "items": items}, next_after
 
+    async def _window_seconds(self, stream_id: str) -> int:
+        record = await self.store.get_stream(stream_id)
+        return record.window_seconds if record else DEFAULT_WINDOW_SECONDS
+
     async def _rolled_up(
-        self, stream_id: str, low: float, end: float, limit: int, step: int
+        self, stream_id: str, low: float, end: float, limit: int, window: int, per_bucket: int
     ) -> tuple[list[WindowMetrics], list[Any]]:
+        step = window * per_bucket
         first = math.ceil(low / step) * step  # buckets start at or after `low`…
         last = math.ceil(end / step) * step  # …and before `end`: take their windows up to the bucket's end
-        per_bucket = step // rollup.TILE
         tiles = await self.store.windows(
-            stream_id, start=first, end=last, align=rollup.TILE, limit=(limit + 1) * per_bucket
+            stream_id, start=first, end=last, align=window, limit=(limit + 1) * per_bucket
         )
         grouped = rollup.buckets(tiles, step)
         items = [rollup.merge(stream_id, start, step, windows) for start, windows in grouped[:limit]]
@@ -176,6 +185,15 @@ class Reader:
             return
         if await _attempt(self.cache.snapshot(stream_id), [], "cache") is None:
             raise NotFound("unknown stream")
+
+    # -- dead letters ------------------------------------------------------------------------------------
+    async def dead_letters(self, stream_id: str | None, limit: int) -> Record:
+        stored = await self.store.dead_letters(stream_id, limit=limit)
+        items = [
+            {"letter_id": s.letter.letter_id, **s.letter.to_dict(), "stored_at": format_ts(s.stored_at)}
+            for s in stored
+        ]
+        return {"items": items}
 
     # -- live --------------------------------------------------------------------------------------------
     async def stored_state(self, stream_id: str) -> tuple[Record | None, list[Record]]:

@@ -76,12 +76,15 @@ class StreamSummary(_Model):
     viewers: int | None = Field(description="Current viewers (open window, else the last closed one).")
     chat_rate: float | None = Field(description="Current messages per second.")
     latest_moment: MomentOut | None
+    window_seconds: int = Field(gt=0, description="Length of the stream's windows.")
+    slide_seconds: int = Field(gt=0, description="How often a new window starts (the finest resolution).")
 
 
 class StreamDetail(StreamSummary):
     latest_window: WindowOut | None = Field(description="The newest closed window.")
     live_window: WindowOut | None = Field(description="The provisional view of the open window, while live.")
     recent_moments: list[MomentOut] = Field(description="Newest first.")
+    dead_letters: int = Field(ge=0, description="Stored dead letters (inputs that broke the contract).")
     degraded: list[str] = Field(description="Backends that could not be read for this answer.")
 
 
@@ -101,6 +104,24 @@ class MomentsPage(_Model):
     stream_id: str
     items: list[MomentOut] = Field(description="Newest first.")
     next_cursor: str | None
+
+
+class DeadLetterOut(_Model):
+    """An input that broke the contract: why, where it was read, and the input itself."""
+
+    letter_id: str
+    stream_id: str | None = Field(description="The stream it was sent to, when known.")
+    reason: str
+    source: str = Field(description="Where it was read: `topic:partition:offset`, `bus:n` or `file:line`.")
+    raw: str | None = Field(description="The input, as UTF-8 text or base64 (`raw_encoding`).")
+    raw_encoding: Literal["utf-8", "base64"]
+    raw_bytes: int = Field(ge=0)
+    raw_truncated: bool
+    stored_at: AwareDatetime
+
+
+class DeadLettersPage(_Model):
+    items: list[DeadLetterOut] = Field(description="Newest first.")
 
 
 class StreamMetaIn(_Model):

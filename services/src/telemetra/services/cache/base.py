@@ -17,8 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.records import Moment, WindowMetrics
 from telemetra.services.storage.codec import record
 
 WINDOW, LIVE, MOMENTS, STATUS = "window", "live", "moments", "status"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.records import Moment, WindowMetrics
 from telemetra.services.cache.base import (
     LIVE,
     MOMENTS,

@@ -24,8 +24,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.records import Moment, WindowMetrics
 from telemetra.services.cache.base import (
     LIVE,
     MOMENTS,
@@ -69,9 +68,16 @@ class RedisCache:
     name = "redis"
 
     def __init__(
-        self, url: str, *, namespace: str = "telemetra", recent_moments: int = 20, timeout: float = 2.0
+        self,
+        url: str,
+        *,
+        namespace: str = "telemetra",
+        recent_moments: int = 20,
+        timeout: float = 2.0,
+        subscribe: bool = True,
     ):
         self.url = url
+        self.subscribe = subscribe
         self.ns = namespace
         self.fanout = FanOut()
         self._keep = recent_moments
@@ -108,7 +114,10 @@ class RedisCache:
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the subscription task; waits briefly for it, but a Redis that is down does not fail
-        start-up: the task keeps trying and ``healthy`` says how it goes."""
+        start-up: the task keeps trying and ``healthy`` says how it goes. A publisher only does nothing."""
+        if not self.subscribe:
+            self._healthy = True  # each write reports its own failure
+            return
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_forever(), name="telemetra-redis-pubsub")
         with contextlib.suppress(TimeoutError):

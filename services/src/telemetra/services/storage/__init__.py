@@ -1,10 +1,27 @@
-"""Storage of closed window metrics and moments behind one interface, chosen by URL."""
+"""Storage of closed window metrics, moments and dead letters behind one interface, chosen by URL."""
 
 from __future__ import annotations
 
-from telemetra.services.storage.base import MomentPosition, Store, StoreUnavailable, StreamRecord
+from telemetra.services.storage.base import (
+    DEFAULT_SLIDE_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+    MomentPosition,
+    Store,
+    StoredDeadLetter,
+    StoreUnavailable,
+    StreamRecord,
+)
 
-__all__ = ["MomentPosition", "Store", "StoreUnavailable", "StreamRecord", "open_store"]
+__all__ = [
+    "DEFAULT_SLIDE_SECONDS",
+    "DEFAULT_WINDOW_SECONDS",
+    "MomentPosition",
+    "Store",
+    "StoreUnavailable",
+    "StoredDeadLetter",
+    "StreamRecord",
+    "open_store",
+]
 
 
 def open_store(url: str, *, pool_size: int = 8, timeout: float = 2.0) -> Store:

@@ -1,14 +1,19 @@
-"""The store interface: closed window metrics and moments, upserted by their natural keys, and the history
-queries the API needs. Times cross this interface as epoch seconds (UTC)."""
+"""The store interface: closed window metrics, moments and dead letters, upserted by their natural keys, what
+each stream is (title, category, window geometry), and the history queries the API needs. Times cross this
+interface as epoch seconds (UTC)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
+
+# A stream's window geometry until its engine describes it (streams stored before migration 2 included): the
+# defaults of the engine's AnalyticsConfig.
+DEFAULT_WINDOW_SECONDS: Final = 60
+DEFAULT_SLIDE_SECONDS: Final = 10
 
 
 class StoreUnavailable(RuntimeError):
@@ -25,6 +30,18 @@ class StreamRecord:
     last_activity: float  # wall-clock time the engine last reported the stream
     latest_window: WindowMetrics | None
     latest_moment: Moment | None
+    window_seconds: int = DEFAULT_WINDOW_SECONDS  # as last described by the engine, else the defaults
+    slide_seconds: int = DEFAULT_SLIDE_SECONDS
+    dead_letters: int = 0  # dead letters stored for the stream
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    """A dead letter as stored: the letter (``stream_id`` None when unknown) and when it was first stored.
+    Its key is ``letter.letter_id``."""
+
+    letter: DeadLetter
+    stored_at: float  # epoch seconds; a replay of the same letter keeps the first time
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,5 +99,24 @@ class Store(Protocol):
     async def set_stream_meta(self, stream_id: str, title: str | None, category: str | None) -> bool:
         """Set the title and category; False when the stream is unknown."""
 
+    async def describe_stream(self, description: StreamDescription) -> bool:
+        """Record what the engine knows of a stream: its window geometry always, its title and category only
+        where the description has them (None keeps the stored value, so an engine that has seen no
+        ``stream_meta`` event does not erase a title set by an admin). False when the stream is unknown:
+        describing never creates a stream (window and moment upserts do)."""
+
+    async def upsert_dead_letters(self, letters: Sequence[DeadLetter], seen_at: float) -> None:
+        """Store dead letters by ``letter_id``: a replay rewrites the same row and keeps its first
+        ``stored_at`` (``seen_at`` of the first write). Never creates or touches a stream."""
+
+    async def dead_letters(self, stream_id: str | None, *, limit: int) -> list[StoredDeadLetter]:
+        """Stored dead letters of ``stream_id`` (``None``: of every stream; ``""``: those of no known stream),
+        newest first (``stored_at``, then ``letter_id``, descending), at most ``limit``."""
+
+    async def count_dead_letters(self) -> dict[str, int]:
+        """Stored dead letters per stream id (``""`` for those of no known stream); streams without any are
+        absent."""
+
     async def delete_stream(self, stream_id: str) -> bool:
-        """Forget a stream's history; False when it was unknown."""
+        """Forget a stream's history (windows, moments, dead letters); False when there was nothing to
+        forget."""

@@ -1,17 +1,19 @@
 """Record ⇄ row conversions shared by the stores. The API's wire format is exactly the engine's ``to_dict``:
-window bounds without fractional seconds (they are aligned), moment times with milliseconds."""
+window bounds without fractional seconds (they are aligned), moment times with milliseconds. Dead letters are
+stored so they read back exactly (same ``letter_id``), even when their text holds NUL characters, which a
+PostgreSQL ``text`` column cannot."""
 
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import orjson
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
-from telemetra.contract import format_ts, parse_ts
+from telemetra.records import DeadLetter, Moment, WindowMetrics, format_ts, parse_ts
+from telemetra.services.storage.base import DEFAULT_SLIDE_SECONDS, DEFAULT_WINDOW_SECONDS
 
 # The columns of ``window_metrics`` after the key, in the order of the WindowMetrics fields.
 WINDOW_VALUE_FIELDS = (
@@ -112,3 +114,59 @@ def moment_from_values(values: Mapping[str, Any], times: tuple[float, float, flo
 
 def to_ms(epoch: float) -> int:
     return round(epoch * 1000)
+
+
+def stream_geometry(values: Row) -> tuple[int, int]:
+    """A ``streams`` row's window and slide seconds; the engine's defaults while NULL (not described yet)."""
+    window, slide = values["window_seconds"], values["slide_seconds"]
+    return (
+        DEFAULT_WINDOW_SECONDS if window is None else window,
+        DEFAULT_SLIDE_SECONDS if slide is None else slide,
+    )
+
+
+# ------------------------------------------------------------------------------------------- dead letters
+
+# The columns of ``dead_letters`` before the time of storage, in the order of ``dead_letter_values``.
+DEAD_LETTER_COLUMNS = (
+    "letter_id", "stream_id", "reason", "source", "raw", "raw_encoding", "raw_bytes", "raw_truncated",
+)  # fmt: skip
+# The stored ``raw_encoding`` of UTF-8 text that holds NUL: kept as base64 of its UTF-8, decoded on reading.
+NUL_SAFE_ENCODING: Final = "utf-8+base64"
+
+
+def _nul_free(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
+
+
+def dead_letter_values(letter: DeadLetter) -> tuple[Any, ...]:
+    """The row of a dead letter without its time: ``stream_id`` "" when unknown; ``raw`` text with NUL stored
+    as base64 (exact on reading); NUL in ``reason``/``source`` (not part of the key) replaced by U+FFFD."""
+    raw, encoding = letter.raw, letter.raw_encoding
+    if raw is not None and "\x00" in raw:
+        raw, encoding = base64.b64encode(raw.encode(errors="surrogateescape")).decode(), NUL_SAFE_ENCODING
+    return (
+        letter.letter_id,
+        _nul_free(letter.stream_id or ""),
+        _nul_free(letter.reason),
+        _nul_free(letter.source),
+        raw,
+        encoding,
+        letter.raw_bytes,
+        letter.raw_truncated,
+    )
+
+
+def dead_letter_from_values(values: Row) -> DeadLetter:
+    raw, encoding = values["raw"], values["raw_encoding"]
+    if encoding == NUL_SAFE_ENCODING and raw is not None:
+        raw, encoding = base64.b64decode(raw).decode(errors="surrogateescape"), "utf-8"
+    return DeadLetter(
+        stream_id=values["stream_id"] or None,
+        reason=values["reason"],
+        source=values["source"],
+        raw=raw,
+        raw_encoding=encoding,
+        raw_bytes=values["raw_bytes"],
+        raw_truncated=bool(values["raw_truncated"]),
+    )

@@ -17,16 +17,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
-from telemetra.contract import parse_ts
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
 from telemetra.services.storage import migrations
-from telemetra.services.storage.base import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage.base import MomentPosition, StoredDeadLetter, StoreUnavailable, StreamRecord
 from telemetra.services.storage.codec import (
+    DEAD_LETTER_COLUMNS,
     JSON_FIELDS,
     WINDOW_VALUE_FIELDS,
+    dead_letter_from_values,
+    dead_letter_values,
     moment_from_values,
     moment_times,
+    stream_geometry,
     window_from_values,
     window_values,
 )
@@ -71,6 +73,17 @@ _TOUCH_STREAM = (
     "INSERT INTO streams (stream_id, first_seen, last_activity) VALUES ($1, $2, $2)"
     " ON CONFLICT (stream_id) DO UPDATE SET last_activity = GREATEST(streams.last_activity, excluded.last_activity)"
 )
+_DEAD_LETTER_COLUMNS = (*DEAD_LETTER_COLUMNS, "stored_at")
+_UPSERT_DEAD_LETTER = (
+    f"INSERT INTO dead_letters ({', '.join(_DEAD_LETTER_COLUMNS)}) VALUES ("
+    + ", ".join(f"${i}" for i in range(1, len(_DEAD_LETTER_COLUMNS) + 1))
+    + ") ON CONFLICT (letter_id) DO UPDATE SET "  # a replay: same row, first stored_at kept
+    + ", ".join(f"{c} = excluded.{c}" for c in DEAD_LETTER_COLUMNS[1:])
+)
+_COUNT_DEAD_LETTERS = "SELECT stream_id, count(*) AS n FROM dead_letters GROUP BY stream_id"
+_COUNT_DEAD_LETTERS_OF = (
+    "SELECT stream_id, count(*) AS n FROM dead_letters WHERE stream_id = ANY($1::text[]) GROUP BY stream_id"
+)
 _LATEST_WINDOWS = (
     "SELECT w.* FROM unnest($1::text[]) AS s(stream_id) CROSS JOIN LATERAL (SELECT * FROM window_metrics x"
     " WHERE x.stream_id = s.stream_id ORDER BY x.window_start DESC LIMIT 1) w"
@@ -89,6 +102,10 @@ def _window(row: asyncpg.Record) -> WindowMetrics:
     return window_from_values(
         row["stream_id"], row["window_start"].timestamp(), row["window_end"].timestamp(), row
     )
+
+
+def _dead_letter(row: asyncpg.Record) -> StoredDeadLetter:
+    return StoredDeadLetter(dead_letter_from_values(row), row["stored_at"].timestamp())
 
 
 def _moment(row: asyncpg.Record) -> Moment:
@@ -242,13 +259,40 @@ class PostgresStore:
         )
         return bool(status != "UPDATE 0")
 
+    async def describe_stream(self, description: StreamDescription) -> bool:
+        d = description
+        status = await self._run(
+            lambda c: c.execute(
+                "UPDATE streams SET window_seconds = $2, slide_seconds = $3, title = coalesce($4, title),"
+                " category = coalesce($5, category) WHERE stream_id = $1",
+                d.stream_id,
+                d.window_seconds,
+                d.slide_seconds,
+                d.title,
+                d.category,
+            )
+        )
+        return bool(status != "UPDATE 0")
+
+    async def upsert_dead_letters(self, letters: Sequence[DeadLetter], seen_at: float) -> None:
+        rows = [(*dead_letter_values(letter), _dt(seen_at)) for letter in letters]
+        if not rows:
+            return
+
+        async def work(connection: Conn) -> None:
+            async with connection.transaction():
+                await connection.executemany(_UPSERT_DEAD_LETTER, rows)
+
+        await self._run(work)
+
     async def delete_stream(self, stream_id: str) -> bool:
         async def work(connection: Conn) -> bool:
             async with connection.transaction():
                 await connection.execute("DELETE FROM window_metrics WHERE stream_id = $1", stream_id)
                 await connection.execute("DELETE FROM moments WHERE stream_id = $1", stream_id)
+                letters = await connection.execute("DELETE FROM dead_letters WHERE stream_id = $1", stream_id)
                 status = await connection.execute("DELETE FROM streams WHERE stream_id = $1", stream_id)
-            return bool(status != "DELETE 0")
+            return status != "DELETE 0" or letters != "DELETE 0"
 
         return await self._run(work)
 
@@ -268,18 +312,38 @@ class PostgresStore:
         ids = [row["stream_id"] for row in rows]
         windows = {r["stream_id"]: _window(r) for r in await connection.fetch(_LATEST_WINDOWS, ids)}
         moments = {r["stream_id"]: _moment(r) for r in await connection.fetch(_LATEST_MOMENTS, ids)}
+        counts = await self._dead_letter_counts(connection, ids)
         return [
-            StreamRecord(
-                stream_id=row["stream_id"],
-                title=row["title"],
-                category=row["category"],
-                first_seen=row["first_seen"].timestamp(),
-                last_activity=row["last_activity"].timestamp(),
-                latest_window=windows.get(row["stream_id"]),
-                latest_moment=moments.get(row["stream_id"]),
-            )
+            self._record(row, windows.get(row["stream_id"]), moments.get(row["stream_id"]), counts)
             for row in rows
         ]
+
+    @staticmethod
+    def _record(
+        row: asyncpg.Record, window: WindowMetrics | None, moment: Moment | None, counts: dict[str, int]
+    ) -> StreamRecord:
+        window_seconds, slide_seconds = stream_geometry(row)
+        return StreamRecord(
+            stream_id=row["stream_id"],
+            title=row["title"],
+            category=row["category"],
+            first_seen=row["first_seen"].timestamp(),
+            last_activity=row["last_activity"].timestamp(),
+            latest_window=window,
+            latest_moment=moment,
+            window_seconds=window_seconds,
+            slide_seconds=slide_seconds,
+            dead_letters=counts.get(row["stream_id"], 0),
+        )
+
+    @staticmethod
+    async def _dead_letter_counts(connection: Conn, ids: list[str] | None) -> dict[str, int]:
+        """Per stream id, of ``ids`` (None: of all)."""
+        if ids is None:
+            rows = await connection.fetch(_COUNT_DEAD_LETTERS)
+        else:
+            rows = await connection.fetch(_COUNT_DEAD_LETTERS_OF, ids)
+        return {row["stream_id"]: row["n"] for row in rows}
 
     async def windows(
         self, stream_id: str, *, start: float, end: float, align: int, limit: int
@@ -316,6 +380,18 @@ class PostgresStore:
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
         sql = "SELECT * FROM moments WHERE stream_id = $1 ORDER BY start_at DESC, moment_id DESC LIMIT $2"
         return [_moment(row) for row in await self._run(lambda c: c.fetch(sql, stream_id, limit))]
+
+    async def dead_letters(self, stream_id: str | None, *, limit: int) -> list[StoredDeadLetter]:
+        order = " ORDER BY stored_at DESC, letter_id DESC LIMIT $1"
+        if stream_id is None:
+            rows = await self._run(lambda c: c.fetch("SELECT * FROM dead_letters" + order, limit))
+        else:
+            sql = "SELECT * FROM dead_letters WHERE stream_id = $2" + order
+            rows = await self._run(lambda c: c.fetch(sql, limit, stream_id))
+        return [_dead_letter(row) for row in rows]
+
+    async def count_dead_letters(self) -> dict[str, int]:
+        return await self._run(lambda c: self._dead_letter_counts(c, None))
 
 
 def _dropped(error: BaseException) -> bool:

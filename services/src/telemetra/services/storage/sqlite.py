@@ -11,15 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telemetra.analytics.moments import Moment
-from telemetra.analytics.windows import WindowMetrics
-from telemetra.contract import parse_ts
+from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
 from telemetra.services.storage import migrations
-from telemetra.services.storage.base import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage.base import MomentPosition, StoredDeadLetter, StoreUnavailable, StreamRecord
 from telemetra.services.storage.codec import (
+    DEAD_LETTER_COLUMNS,
     WINDOW_VALUE_FIELDS,
+    dead_letter_from_values,
+    dead_letter_values,
     moment_from_values,
     moment_times,
+    stream_geometry,
     to_ms,
     window_from_values,
     window_values,
@@ -44,6 +46,13 @@ _UPSERT_MOMENT = (
 _TOUCH_STREAM = (
     "INSERT INTO streams (stream_id, first_seen_ms, last_activity_ms) VALUES (?, ?, ?)"
     " ON CONFLICT (stream_id) DO UPDATE SET last_activity_ms = max(last_activity_ms, excluded.last_activity_ms)"
+)
+_DEAD_LETTER_COLUMNS = (*DEAD_LETTER_COLUMNS, "stored_at_ms")
+_UPSERT_DEAD_LETTER = (
+    f"INSERT INTO dead_letters ({', '.join(_DEAD_LETTER_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(_DEAD_LETTER_COLUMNS))})"
+    " ON CONFLICT (letter_id) DO UPDATE SET "  # a replay: same row, first stored_at kept
+    + ", ".join(f"{c} = excluded.{c}" for c in DEAD_LETTER_COLUMNS[1:])
 )
 # Errors that mean "cannot use the database right now" rather than "this statement is wrong".
 _PROGRAMMING_HINTS = ("no such", "syntax error", "has no column", "already exists")
@@ -152,8 +161,21 @@ def _moment(row: sqlite3.Row) -> Moment:
     return moment_from_values(dict(row), times)
 
 
-def _stream(db: sqlite3.Connection, row: sqlite3.Row) -> StreamRecord:
+def _dead_letter(row: sqlite3.Row) -> StoredDeadLetter:
+    return StoredDeadLetter(dead_letter_from_values(row), row["stored_at_ms"] / 1000)
+
+
+def _dead_letter_counts(db: sqlite3.Connection, stream_id: str | None) -> dict[str, int]:
+    sql = "SELECT stream_id, count(*) FROM dead_letters"
+    args: tuple[str, ...] = ()
+    if stream_id is not None:
+        sql, args = sql + " WHERE stream_id = ?", (stream_id,)
+    return {row[0]: row[1] for row in db.execute(sql + " GROUP BY stream_id", args)}
+
+
+def _stream(db: sqlite3.Connection, row: sqlite3.Row, dead_letters: dict[str, int]) -> StreamRecord:
     stream_id = row["stream_id"]
+    window_seconds, slide_seconds = stream_geometry(row)
     window = db.execute(
         "SELECT * FROM window_metrics WHERE stream_id = ? ORDER BY window_start_ms DESC LIMIT 1", (stream_id,)
     ).fetchone()
@@ -169,6 +191,9 @@ def _stream(db: sqlite3.Connection, row: sqlite3.Row) -> StreamRecord:
         last_activity=row["last_activity_ms"] / 1000,
         latest_window=_window(window) if window else None,
         latest_moment=_moment(moment) if moment else None,
+        window_seconds=window_seconds,
+        slide_seconds=slide_seconds,
+        dead_letters=dead_letters.get(stream_id, 0),
     )
 
 
@@ -261,29 +286,55 @@ class SqliteStore:
         await self._write(work)
         return changed[0] > 0
 
+    async def describe_stream(self, description: StreamDescription) -> bool:
+        d = description
+        changed: list[int] = []
+
+        def work(db: sqlite3.Connection) -> None:
+            cursor = db.execute(
+                "UPDATE streams SET window_seconds = ?, slide_seconds = ?, title = coalesce(?, title),"
+                " category = coalesce(?, category) WHERE stream_id = ?",
+                (d.window_seconds, d.slide_seconds, d.title, d.category, d.stream_id),
+            )
+            changed.append(cursor.rowcount)
+
+        await self._write(work)
+        return changed[0] > 0
+
+    async def upsert_dead_letters(self, letters: Sequence[DeadLetter], seen_at: float) -> None:
+        rows = [(*dead_letter_values(letter), to_ms(seen_at)) for letter in letters]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(_UPSERT_DEAD_LETTER, rows)
+
+        if rows:
+            await self._write(work)
+
     async def delete_stream(self, stream_id: str) -> bool:
         deleted: list[int] = []
 
         def work(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM window_metrics WHERE stream_id = ?", (stream_id,))
             db.execute("DELETE FROM moments WHERE stream_id = ?", (stream_id,))
+            deleted.append(db.execute("DELETE FROM dead_letters WHERE stream_id = ?", (stream_id,)).rowcount)
             deleted.append(db.execute("DELETE FROM streams WHERE stream_id = ?", (stream_id,)).rowcount)
 
         await self._write(work)
-        return deleted[0] > 0
+        return sum(deleted) > 0
 
     # -- reads -------------------------------------------------------------------------------------------
     async def list_streams(self) -> list[StreamRecord]:
         def read(db: sqlite3.Connection) -> list[StreamRecord]:
             rows = db.execute("SELECT * FROM streams ORDER BY stream_id").fetchall()
-            return [_stream(db, row) for row in rows]
+            counts = _dead_letter_counts(db, None)
+            return [_stream(db, row, counts) for row in rows]
 
         return await self._read(read)
 
     async def get_stream(self, stream_id: str) -> StreamRecord | None:
         def read(db: sqlite3.Connection) -> StreamRecord | None:
             row = db.execute("SELECT * FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
-            return _stream(db, row) if row else None
+            return _stream(db, row, _dead_letter_counts(db, stream_id)) if row else None
 
         return await self._read(read)
 
@@ -324,3 +375,11 @@ class SqliteStore:
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
         sql = "SELECT * FROM moments WHERE stream_id = ? ORDER BY start_ms DESC, moment_id DESC LIMIT ?"
         return await self._read(lambda db: [_moment(row) for row in db.execute(sql, (stream_id, limit))])
+
+    async def dead_letters(self, stream_id: str | None, *, limit: int) -> list[StoredDeadLetter]:
+        where, args = ("WHERE stream_id = ? ", [stream_id, limit]) if stream_id is not None else ("", [limit])
+        sql = f"SELECT * FROM dead_letters {where}ORDER BY stored_at_ms DESC, letter_id DESC LIMIT ?"
+        return await self._read(lambda db: [_dead_letter(row) for row in db.execute(sql, args)])
+
+    async def count_dead_letters(self) -> dict[str, int]:
+        return await self._read(lambda db: _dead_letter_counts(db, None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
@@ -9,6 +11,7 @@ from starlette.responses import Response
 from telemetra.services.api.deps import State, json_response
 from telemetra.services.api.schemas import Health, Readiness
 from telemetra.services.api.state import DependencyStatus
+from telemetra.services.storage import StoreUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -43,4 +46,6 @@ def _check(status: DependencyStatus) -> dict[str, object]:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(state: State) -> Response:
+    with contextlib.suppress(StoreUnavailable):  # the last counts stay; /ready says the store is down
+        state.metrics.count_dead_letters(await state.store.count_dead_letters())
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,311 @@
+"""The ``telemetra`` command line. Every flag is documented here and in the README."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from telemetra.logs import configure_logging
+
+
+def _stream_list(text: str) -> list[str]:
+    from telemetra.contract.models import STREAM_ID_PATTERN
+
+    streams = [s.strip() for s in text.split(",") if s.strip()]
+    import re
+
+    bad = [s for s in streams if not re.match(STREAM_ID_PATTERN, s)]
+    if not streams or bad:
+        raise argparse.ArgumentTypeError(f"stream ids must match {STREAM_ID_PATTERN}: {bad or text!r}")
+    return streams
+
+
+def _scenario(text: str) -> Any:
+    from telemetra.producers.scenarios import parse_scenario
+
+    try:
+        return parse_scenario(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _timestamp(text: str) -> float:
+    from telemetra.contract import parse_ts
+
+    try:
+        return parse_ts(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so the command can flush and exit cleanly."""
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        return await main(stop)
+
+    return asyncio.run(runner())
+
+
+# -- produce -----------------------------------------------------------------------------------------------
+def cmd_produce(args: argparse.Namespace) -> int:
+    from telemetra.producers.mock import MockConfig, generate_batches, labels
+    from telemetra.producers.runner import pump
+    from telemetra.sinks import open_sink
+
+    config = MockConfig(
+        streams=args.streams,
+        rate=args.rate,
+        duration=args.duration,
+        seed=args.seed,
+        scenarios=args.scenario,
+        **({"start": args.start} if args.start is not None else {}),
+    )
+    if args.labels:
+        Path(args.labels).write_bytes(b"".join(orjson.dumps(label) + b"\n" for label in labels(config)))
+
+    async def main(stop: asyncio.Event) -> int:
+        await pump(generate_batches(config), open_sink(args.sink), speed=args.speed, stop=stop)
+        return 0
+
+    return _run_until_signal(main)
+
+
+# -- ingest ------------------------------------------------------------------------------------------------
+def cmd_ingest_twitch(args: argparse.Namespace) -> int:
+    from telemetra.sinks import open_sink
+    from telemetra.sources.twitch import HelixCredentials, run_twitch
+
+    helix = None
+    if args.client_id and os.environ.get("TWITCH_CLIENT_SECRET"):
+        helix = HelixCredentials(client_id=args.client_id, client_secret=os.environ["TWITCH_CLIENT_SECRET"])
+
+    async def main(stop: asyncio.Event) -> int:
+        sink = open_sink(args.sink)
+        await sink.start()
+        try:
+            await run_twitch(args.channel.lower().lstrip("#"), sink, url=args.url, helix=helix, stop=stop)
+        finally:
+            await sink.close()
+        return 0
+
+    return _run_until_signal(main)
+
+
+def cmd_ingest_replay(args: argparse.Namespace) -> int:
+    from telemetra.sinks import open_sink
+    from telemetra.sources.replay import replay_file
+
+    async def main(stop: asyncio.Event) -> int:
+        sink = open_sink(args.sink)
+        await sink.start()
+        try:
+            stats = await replay_file(args.events, sink, speed=args.speed, stop=stop)
+        finally:
+            await sink.close()
+        print(orjson.dumps(stats, default=vars).decode(), file=sys.stderr)
+        return 0
+
+    return _run_until_signal(main)
+
+
+# -- demo ------------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from telemetra.apps.demo import DemoOptions, run_demo
+
+    static = Path(args.static_dir) if args.static_dir else None
+    options = DemoOptions(
+        host=args.host, port=args.port, data_dir=Path(args.data_dir), static_dir=static, rate=args.rate
+    )
+
+    async def main(stop: asyncio.Event) -> int:
+        await run_demo(options, stop)
+        return 0
+
+    return _run_until_signal(main)
+
+
+# -- replay / backtest ------------------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace) -> int:
+    from telemetra.analytics.config import AnalyticsConfig
+    from telemetra.engine.replay import replay_file, write_outputs
+
+    config = AnalyticsConfig(window=args.window, slide=args.slide, lateness=args.lateness)
+    result = replay_file(Path(args.events), config)
+    counts = write_outputs(result, Path(args.out))
+    summary = {**counts, "events": result.events, "late_events": result.late_events}
+    print(orjson.dumps(summary).decode())
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Score moments against ground-truth labels: precision, recall, F1 and delay per kind."""
+    from telemetra.analytics.backtest import score_moments
+
+    def load(path: str) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]
+
+    scores = score_moments(load(args.moments), load(args.labels), tolerance=args.tolerance)
+    for kind, score in sorted(scores.items()):
+        print(orjson.dumps({"kind": kind, **score.summary()}).decode())
+    return 0
+
+
+# -- contract ----------------------------------------------------------------------------------------------
+def cmd_contract_export(args: argparse.Namespace) -> int:
+    from telemetra.contract.schemas import export_schemas
+
+    for path in export_schemas(Path(args.dir)):
+        print(path)
+    return 0
+
+
+def cmd_contract_check(args: argparse.Namespace) -> int:
+    """Validate a JSON Lines file; print each invalid line with its reasons."""
+    from telemetra.contract import InvalidEvent, parse_event
+
+    invalid = total = 0
+    with Path(args.events).open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            total += 1
+            try:
+                parse_event(line)
+            except InvalidEvent as error:
+                invalid += 1
+                print(f"{args.events}:{number}: {error.reason}")
+    print(f"{total - invalid} valid, {invalid} invalid", file=sys.stderr)
+    return 1 if invalid else 0
+
+
+# -- parser ------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from telemetra.contract.schemas import SCHEMA_DIR
+
+    parser = argparse.ArgumentParser(prog="telemetra", description="Real-time analytics for live streams.")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("TELEMETRA_LOG_LEVEL", "INFO"),
+        help="DEBUG, INFO, WARNING or ERROR (env TELEMETRA_LOG_LEVEL; default INFO)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    produce = commands.add_parser("produce", help="generate realistic mock traffic with labelled scenarios")
+    produce.add_argument(
+        "--streams", type=_stream_list, default=["demo"], help="comma-separated stream ids (default: demo)"
+    )
+    produce.add_argument("--rate", type=float, default=200.0, help="mean events/s per stream (default 200)")
+    produce.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
+    produce.add_argument(
+        "--seed", type=int, default=7, help="random seed; same seed, same events (default 7)"
+    )
+    produce.add_argument(
+        "--scenario",
+        type=_scenario,
+        action="append",
+        default=[],
+        help="inject KIND@START[+DURATION][xFACTOR][/STREAM], repeatable; kinds: hype, raid, "
+        "surge, gift_bomb, sentiment_swing, viewer_drop",
+    )
+    produce.add_argument(
+        "--sink",
+        default="file://events.jsonl",
+        help="kafka://HOST:PORT[?topic=T], file://PATH or memory:// (default file://events.jsonl)",
+    )
+    produce.add_argument("--labels", help="write ground-truth scenario labels to this JSON Lines file")
+    produce.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="1 = real time, N = N× faster, 0 = as fast as possible (default 1)",
+    )
+    produce.add_argument(
+        "--start", type=_timestamp, help="RFC 3339 event time of the first second (default: now)"
+    )
+    produce.set_defaults(handler=cmd_produce)
+
+    ingest = commands.add_parser("ingest", help="ingest real traffic").add_subparsers(
+        dest="source", required=True, metavar="SOURCE"
+    )
+    twitch = ingest.add_parser("twitch", help="read a Twitch channel's chat (anonymous, read-only)")
+    twitch.add_argument("--channel", required=True, help="channel login, e.g. shroud")
+    twitch.add_argument("--sink", required=True, help="where events go (see produce --sink)")
+    twitch.add_argument("--url", default="wss://irc-ws.chat.twitch.tv:443", help="Twitch chat WebSocket URL")
+    twitch.add_argument(
+        "--client-id",
+        default=os.environ.get("TWITCH_CLIENT_ID"),
+        help="Helix client id for viewer counts (env TWITCH_CLIENT_ID; the secret is read "
+        "from env TWITCH_CLIENT_SECRET)",
+    )
+    twitch.set_defaults(handler=cmd_ingest_twitch)
+    replay = ingest.add_parser("replay", help="replay a JSON Lines event log into a sink")
+    replay.add_argument("events", help="JSON Lines event log")
+    replay.add_argument("--sink", required=True, help="where events go (see produce --sink)")
+    replay.add_argument("--speed", type=float, default=1.0, help="1 = original pace, N = N× faster, 0 = max")
+    replay.set_defaults(handler=cmd_ingest_replay)
+
+    default_static = Path(__file__).resolve().parents[3] / "frontend" / "dist"
+    demo = commands.add_parser("demo", help="run the whole platform in this process on embedded defaults")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="port of the API and dashboard (default 8000)")
+    demo.add_argument(
+        "--data-dir", default=".telemetra", help="where the SQLite history lives (default .telemetra)"
+    )
+    demo.add_argument("--static-dir", default=str(default_static), help="built dashboard to serve at /")
+    demo.add_argument("--rate", type=float, default=40.0, help="mean events/s per demo stream (default 40)")
+    demo.set_defaults(handler=cmd_demo)
+
+    replay_cmd = commands.add_parser("replay", help="run the engine over an event log as fast as possible")
+    replay_cmd.add_argument("events", help="JSON Lines event log")
+    replay_cmd.add_argument(
+        "--out", required=True, help="directory for metrics.jsonl, moments.jsonl, dead_letters.jsonl"
+    )
+    replay_cmd.add_argument("--window", type=int, default=60, help="window length in seconds (default 60)")
+    replay_cmd.add_argument("--slide", type=int, default=10, help="window slide in seconds (default 10)")
+    replay_cmd.add_argument(
+        "--lateness", type=float, default=10.0, help="allowed lateness in seconds (default 10)"
+    )
+    replay_cmd.set_defaults(handler=cmd_replay)
+
+    backtest = commands.add_parser("backtest", help="score detected moments against scenario labels")
+    backtest.add_argument("--moments", required=True, help="moments.jsonl written by replay")
+    backtest.add_argument("--labels", required=True, help="labels.jsonl written by produce --labels")
+    backtest.add_argument("--tolerance", type=float, default=20.0, help="seconds of slack around an episode")
+    backtest.set_defaults(handler=cmd_backtest)
+
+    contract = commands.add_parser("contract", help="the event contract").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    export = contract.add_parser("export", help="write the JSON Schema files generated from the models")
+    export.add_argument("--dir", default=str(SCHEMA_DIR), help=f"output directory (default {SCHEMA_DIR})")
+    export.set_defaults(handler=cmd_contract_export)
+    check = contract.add_parser("check", help="validate a JSON Lines event file; exit 1 if any is invalid")
+    check.add_argument("events", help="JSON Lines event log")
+    check.set_defaults(handler=cmd_contract_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""One stream's Spark job with the services' output: the store writer and the live publisher.
+
+::
+
+    python -m telemetra.apps.spark_job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
+        [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] [--metrics-port 9108] …
+
+The job (:mod:`telemetra.spark.job`) knows only the engine's output port; this root opens the services'
+implementation from the job's store and cache URLs (the output's own tuning, such as its buffer limit, comes
+from the service's ``TELEMETRA_*`` settings).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from telemetra.logs import configure_logging
+from telemetra.services.output import open_output
+from telemetra.services.settings import Settings
+from telemetra.spark.job import run
+from telemetra.spark.settings import JobSettings, parse_args
+
+
+def output_settings(job: JobSettings) -> Settings:
+    return Settings(store_url=job.store_url, cache_url=job.cache_url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(argv)
+    configure_logging(settings.log_level)
+    # asyncpg logs every failed reconnect with a traceback; the output already reports an outage once
+    logging.getLogger("asyncpg").setLevel(logging.ERROR)
+    return run(settings, open_output(output_settings(settings)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

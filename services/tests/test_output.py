@@ -1,0 +1,140 @@
+"""The engine's sink over a real SQLite store and the in-process cache, with outages injected into the store
+and cache objects (the buffering and retry policy is pure logic; the fault tests exercise real outages)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from telemetra.dev.testing.services import eventually
+from telemetra.records import WindowMetrics
+from telemetra.services.cache import CacheUnavailable
+from telemetra.services.cache.memory import MemoryCache
+from telemetra.services.output import ServiceOutput
+from telemetra.services.storage import StoreUnavailable
+from telemetra.services.storage.sqlite import SqliteStore
+
+
+class Flaky:
+    """Wraps a real backend; while ``down`` is set its write methods raise the backend's unavailability."""
+
+    def __init__(self, inner: Any, error: type[Exception], methods: Sequence[str]):
+        self._inner, self._error, self._methods = inner, error, set(methods)
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if name not in self._methods:
+            return attribute
+
+        async def maybe_failing(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise self._error("injected outage")
+            return await attribute(*args, **kwargs)
+
+        return maybe_failing
+
+
+@pytest.fixture
+async def backends(tmp_path: Path) -> AsyncIterator[tuple[Flaky, Flaky]]:
+    store = SqliteStore(tmp_path / "sink.db")
+    await store.start()
+    try:
+        yield (
+            Flaky(store, StoreUnavailable, ["upsert_windows", "upsert_moments"]),
+            Flaky(MemoryCache(), CacheUnavailable, ["put_windows", "put_live", "put_moments"]),
+        )
+    finally:
+        await store.close()
+
+
+def closed_windows(dataset: Any, stream_id: str = "alpha") -> list[WindowMetrics]:
+    return [w for w in dataset.windows if w.stream_id == stream_id]
+
+
+async def stored(store: Any, stream_id: str = "alpha") -> list[WindowMetrics]:
+    result: list[WindowMetrics] = await store.windows(stream_id, start=0, end=4e10, align=0, limit=10_000)
+    return result
+
+
+async def test_write_through_to_store_and_cache(backends: Any, dataset: Any) -> None:
+    store, cache = backends
+    sink = ServiceOutput(store, cache)
+    windows = closed_windows(dataset)
+    provisional = dataclasses.replace(windows[-1], final=False)
+    await sink.write_windows([*windows, provisional])  # a provisional window never reaches the store
+    await sink.write_moments(dataset.moments)
+    await sink.publish_live([provisional])
+    assert await stored(store) == windows
+    snapshot = await cache.snapshot("alpha")
+    assert snapshot.window == windows[-1].to_dict() and snapshot.live == provisional.to_dict()
+    assert sink.stats.windows_stored == len(windows) and sink.stats.moments_stored == len(dataset.moments)
+    assert sink.stats.live_published == 1
+
+
+async def test_store_outage_buffers_then_catches_up_by_itself(backends: Any, dataset: Any) -> None:
+    store, cache = backends
+    sink = ServiceOutput(store, cache, retry_after=0.05)
+    windows = closed_windows(dataset)
+    store.down = True
+    for window in windows:
+        await sink.write_windows([window])
+    moment = dataset.moments[0]
+    for version in range(5):  # a growing episode re-emitted: buffered once, latest version wins
+        await sink.write_moments([dataclasses.replace(moment, score=float(version))])
+    assert sink.stats.buffered == len(windows) + 1
+    assert sink.stats.store_failures >= 1
+    assert (await cache.snapshot("alpha")).window == windows[-1].to_dict()  # the cache stayed fresh
+    store.down = False
+    await eventually(lambda: sink.stats.buffered == 0, 5, "the retry task flushed the buffer")
+    assert await stored(store) == windows
+    assert [
+        m.score for m in await store.recent_moments(moment.stream_id, 10) if m.moment_id == moment.moment_id
+    ] == [4.0]
+    assert sink.stats.dropped == 0
+    await sink.close()
+
+
+async def test_the_buffer_is_bounded_and_drops_are_counted(
+    backends: Any, dataset: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, cache = backends
+    sink = ServiceOutput(store, cache, buffer_limit=10, retry_after=60)
+    store.down = True
+    windows = closed_windows(dataset)[:25]
+    with caplog.at_level(logging.ERROR, logger="telemetra.services.output"):
+        for window in windows:
+            await sink.write_windows([window])
+    assert sink.stats.buffered == 10 and sink.stats.dropped == 15
+    assert any("dropped" in r.getMessage() for r in caplog.records)
+    store.down = False
+    assert await sink.flush()
+    assert await stored(store) == windows[-10:]  # the newest were kept
+    await sink.close()
+
+
+async def test_cache_outage_does_not_stop_the_store(backends: Any, dataset: Any) -> None:
+    store, cache = backends
+    sink = ServiceOutput(store, cache, retry_after=60)
+    cache.down = True
+    windows = closed_windows(dataset)
+    await sink.write_windows(windows[:10])
+    await sink.write_windows(windows[10:])  # within the back-off: not even tried
+    await sink.publish_live([dataclasses.replace(windows[-1], final=False)])
+    assert await stored(store) == windows
+    assert sink.stats.cache_failures == 1 and sink.stats.cache_skipped == 2
+
+
+async def test_close_gives_up_on_a_store_that_stays_down(backends: Any, dataset: Any) -> None:
+    store, cache = backends
+    sink = ServiceOutput(store, cache, retry_after=0.05)
+    store.down = True
+    await sink.write_windows(closed_windows(dataset)[:3])
+    await asyncio.wait_for(sink.close(grace=0.2), 5)
+    assert sink.stats.dropped == 3  # counted, and logged: never lost silently
