@@ -63,10 +63,11 @@ test: setup system-deps kube-bin images $(NPM_STAMP) ## everything: Python suite
 	$(BIN)/pytest
 	cd frontend && npm run openapi:check && npm test && npm run e2e
 
-lint: setup $(NPM_STAMP) ## ruff (lint + format check), mypy, eslint and tsc
+lint: setup $(NPM_STAMP) ## ruff (lint + format check), mypy, the import contracts (layers), eslint and tsc
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	cd frontend && npm run lint && npm run typecheck
 
 format: setup ## apply ruff's fixes and formatting

@@ -1,11 +1,13 @@
-"""Dead letters: invalid records mixed into a stream's topic land in its dead-letter topic with the reason, the
-source offset and the raw value; the valid ones are processed as if the invalid ones were not there; the job
-keeps running."""
+"""Dead letters: invalid records mixed into a stream's topic land in its dead-letter topic and in the store
+with the reason, the source offset and the raw value, the same records the embedded engine stores for the same
+inputs; the valid ones are processed as if the invalid ones were not there; the job keeps running."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,17 +17,23 @@ from telemetra.dev.testing.spark import (
     engine_reference,
     produce_raw,
     read_store,
+    read_order,
     read_topic,
     scenario_log,
     topic_config,
     window_differences,
 )
+from telemetra.engine.core import Engine
+from telemetra.records import DeadLetter
+from telemetra.services.cache import open_cache
+from telemetra.services.output import ServiceOutput
+from telemetra.services.storage import open_store
 from telemetra.spark.job import StreamJob
 
 
 @pytest.mark.kafka
 def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
-    spark: object, kafka_bootstrap: str, backends: Backends
+    spark: object, kafka_bootstrap: str, backends: Backends, tmp_path: Path
 ) -> None:
     stream = backends.stream_id
     valid = scenario_log(stream, seconds=150, rate=30).lines
@@ -63,8 +71,8 @@ def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
             f"{topic}:0:{offset}".encode() for offset in expected_offsets
         ]
         bodies = [orjson.loads(record.value) for record in letters]
-        assert [body["offset"] for body in bodies] == expected_offsets
-        assert all(body["source"] == f"{topic}:0:{body['offset']}" for body in bodies)
+        assert [body["source"] for body in bodies] == [f"{topic}:0:{offset}" for offset in expected_offsets]
+        assert all(body["stream_id"] == stream for body in bodies)
         reasons = [body["reason"] for body in bodies]
         assert reasons[0].startswith("<event>: malformed JSON")
         assert reasons[1] == "ts: Field required"
@@ -100,3 +108,35 @@ def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
     reference = engine_reference(valid)
     assert len(reference.windows) > 5
     assert not window_differences(stored.windows, reference.windows)
+    # Stored, one per input, as on the topic; and the same records as the embedded engine's for the inputs
+    # that are invalid wherever they are read (not a tombstone, not another stream's event on this topic).
+    assert [letter.to_dict() for letter in stored.dead_letters] == [orjson.loads(r.value) for r in letters]
+    anywhere = [*invalid[:4], part_two[10]]
+    embedded = asyncio.run(embedded_dead_letters(anywhere, tmp_path / "embedded.db"))
+    from_spark = [
+        d for d in stored.dead_letters if d.source not in {f"{topic}:0:{expected_offsets[i]}" for i in (4, 5)}
+    ]
+    assert [parity(d) for d in from_spark] == [parity(d) for d in embedded]
+    assert [d.stream_id for d in embedded] == [None, stream, stream, None, stream]  # as the input names it
+    assert [d.source for d in embedded] == [f"bus:{i}" for i in range(1, 6)]
+
+
+def parity(letter: DeadLetter) -> dict[str, Any]:
+    """Everything but where it was read (a Kafka offset, a bus position) and the stream, which only Kafka
+    knows for an input that does not name one."""
+    return {k: v for k, v in letter.to_dict().items() if k not in ("source", "stream_id")}
+
+
+async def embedded_dead_letters(inputs: list[bytes | None], database: Path) -> list[DeadLetter]:
+    """The embedded engine's dead letters for ``inputs``, through the services' output into a store."""
+    store = open_store(f"sqlite:///{database}")
+    await store.start()
+    try:
+        output = ServiceOutput(store, open_cache("memory://"))
+        engine = Engine()
+        await engine.emit(engine.process((raw, f"bus:{i}") for i, raw in enumerate(inputs, 1)), output)
+        assert await output.flush()
+        stored = await store.dead_letters(None, limit=100)
+    finally:
+        await store.close()
+    return sorted((s.letter for s in stored), key=read_order)

@@ -27,7 +27,7 @@ from telemetra.dev.localstack.spark_jars import ensure_spark_jars
 from telemetra.engine.core import Engine
 from telemetra.producers.mock import MockConfig, generate_batches, labels
 from telemetra.producers.scenarios import parse_scenario
-from telemetra.records import Moment, WindowMetrics
+from telemetra.records import DeadLetter, Moment, WindowMetrics
 from telemetra.services.output import ServiceOutput, open_output
 from telemetra.services.settings import Settings
 from telemetra.services.storage import open_store
@@ -223,6 +223,7 @@ class Stored:
     windows: list[WindowMetrics]
     moments: list[Moment]
     meta: tuple[str | None, str | None] | None = None  # the stream's title and category; None: not stored
+    dead_letters: list[DeadLetter] = field(default_factory=list)  # in the order they were read (by source)
 
 
 async def read_store(url: str, stream_id: str) -> Stored:
@@ -233,10 +234,18 @@ async def read_store(url: str, stream_id: str) -> Stored:
         windows = await store.windows(stream_id, start=0, end=4e9, align=0, limit=1_000_000)
         moments = await store.moments(stream_id, kinds=(), start=0, end=4e9, before=None, limit=100_000)
         stream = await store.get_stream(stream_id)
+        letters = await store.dead_letters(stream_id, limit=100_000)
     finally:
         await store.close()
     meta = (stream.title, stream.category) if stream is not None else None
-    return Stored(windows, sorted(moments, key=lambda m: (m.stream_id, m.start, m.kind)), meta)
+    moments = sorted(moments, key=lambda m: (m.stream_id, m.start, m.kind))
+    return Stored(windows, moments, meta, sorted((s.letter for s in letters), key=read_order))
+
+
+def read_order(letter: DeadLetter) -> tuple[str, int]:
+    """A dead letter's place in what was read: its source's position (``…:offset``, ``bus:n``)."""
+    where, _, position = letter.source.rpartition(":")
+    return where, int(position)
 
 
 # ---------------------------------------------------------------------------------------------------- process
