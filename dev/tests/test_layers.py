@@ -43,7 +43,11 @@ def test_the_tree_keeps_every_contract() -> None:
     ("module", "source", "broken"),
     [
         # the analytics core is below the engine
-        ("pipeline-src/telemetra/analytics/leak.py", "from telemetra.engine.core import Engine\n", "> engine"),
+        (
+            "pipeline-src/telemetra/analytics/leak.py",
+            "from telemetra.engine.core import Engine\n",
+            "> engine",
+        ),
         # the Spark job may reach the services only through a composition root
         (
             "pipeline-src/telemetra/spark/leak.py",
@@ -60,5 +64,7 @@ def test_a_layering_violation_fails_lint(tmp_path: Path, module: str, source: st
     result = lint_imports(roots, tmp_path)
     assert result.returncode != 0
     assert "0 broken" not in result.stdout
-    assert f"{module.split('/', 1)[1].removesuffix('.py').replace('/', '.')} ->" in result.stdout  # the import
+    assert (
+        f"{module.split('/', 1)[1].removesuffix('.py').replace('/', '.')} ->" in result.stdout
+    )  # the import
     assert broken in result.stdout.replace("\n", " ")

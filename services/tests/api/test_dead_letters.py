@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from telemetra.dev.testing.services import mock_lines, metric_value
+from telemetra.dev.testing.services import metric_value, mock_lines
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
 from telemetra.services.api.schemas import DeadLettersPage

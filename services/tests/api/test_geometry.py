@@ -3,6 +3,7 @@ geometry by the engine, served with it, and rolled up to exact 1-minute and 5-mi
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -122,7 +123,7 @@ def test_roll_ups_follow_the_streams_window(api: Any, lines: list[bytes], resolu
 def test_the_finest_resolution_is_every_window_of_the_slide(api: Any) -> None:
     items = served(api, "10s")
     starts = [parse_ts(w["window_start"]) for w in items]
-    assert {b - a for a, b in zip(starts, starts[1:], strict=False)} == {5.0}
+    assert {b - a for a, b in itertools.pairwise(starts)} == {5.0}
     assert all(parse_ts(w["window_end"]) - parse_ts(w["window_start"]) == 30 for w in items)
 
 
