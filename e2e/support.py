@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from telemetra.engine.core import Engine
-from telemetra.engine.replay import replay_lines
+from telemetra.engine.offline import process_lines
 
 
 def wait_for(check: Callable[[], Any], within: float, what: str, log: Path | None = None) -> Any:
@@ -31,7 +31,7 @@ def wait_for(check: Callable[[], Any], within: float, what: str, log: Path | Non
 
 def engine_outputs(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """What a running engine has written after these events: closed windows, the latest version of each moment.
-    (``replay_lines`` also flushes at the end of its input; a live job has no end, so nothing is flushed.)"""
+    (``process_lines`` also flushes at the end of its input; a live job has no end, so nothing is flushed.)"""
     engine = Engine(keep_dead_letters=None)
     windows: list[dict[str, Any]] = []
     moments: dict[str, dict[str, Any]] = {}
@@ -41,7 +41,7 @@ def engine_outputs(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[
         moments.update((m.moment_id, m.to_dict()) for m in out.moments)
     assert not engine.dead_letters and engine.late_events == 0
     # The same closed windows as the replay tool's, which flushes the still-open ones on top.
-    replayed = [w.to_dict() for w in replay_lines(lines).windows]
+    replayed = [w.to_dict() for w in process_lines(lines).windows]
     assert windows == replayed[: len(windows)] and len(replayed) > len(windows)
     return windows, sorted(moments.values(), key=lambda m: (m["start"], m["moment_id"]), reverse=True)
 

@@ -27,7 +27,8 @@ from telemetra.dev.stack import (
     query_active,
     spark_command,
 )
-from telemetra.sinks.kafka import DEFAULT_TOPIC_TEMPLATE, KafkaSink
+from telemetra.records import events_topic
+from telemetra.sinks.kafka import KafkaSink
 
 
 def test_a_process_family_is_found_and_reaped_by_pid() -> None:
@@ -155,7 +156,7 @@ def test_a_taken_port_stops_the_stack_before_anything_starts(
 async def test_event_time_resumes_after_the_newest_event_in_kafka(kafka_bootstrap: str) -> None:
     """After a faster-than-real-time run, a restart must not write events the job's watermark calls late."""
     streams = [f"stack-{uuid.uuid4().hex[:8]}", f"stack-{uuid.uuid4().hex[:8]}"]
-    topics = [DEFAULT_TOPIC_TEMPLATE.format(stream_id=s) for s in streams]
+    topics = [events_topic(s) for s in streams]
     assert await _ensure_topics(kafka_bootstrap, topics) == []  # created, so empty
     assert await _ensure_topics(kafka_bootstrap, topics) == topics
     now = time.time()

@@ -17,8 +17,8 @@ import pytest
 from telemetra.dev.localstack.postgres import PostgresServer
 from telemetra.dev.localstack.pytest_services import postgres_server, redis_server
 from telemetra.dev.localstack.redis import RedisServer
-from telemetra.dev.testing.services import SCENARIOS, STREAMS, ServerThread, replay_mock, settings_for_tests
-from telemetra.engine.replay import ReplayResult
+from telemetra.dev.testing.services import SCENARIOS, STREAMS, ServerThread, process_mock, settings_for_tests
+from telemetra.engine.offline import OfflineResult
 from telemetra.services.api import create_app
 from telemetra.services.output import ServiceOutput
 from telemetra.services.settings import Settings
@@ -29,10 +29,10 @@ __all__ = ["postgres_server", "redis_server"]  # session fixtures: a real Postgr
 
 
 @pytest.fixture(scope="session")
-def dataset() -> ReplayResult:
+def dataset() -> OfflineResult:
     """Ten minutes of three streams through the real engine: 65 closed windows per stream, and moments
     (a chat spike on each, a raid on beta, a gift bomb on gamma)."""
-    return replay_mock(STREAMS, seconds=600, scenarios=SCENARIOS)
+    return process_mock(STREAMS, seconds=600, scenarios=SCENARIOS)
 
 
 def store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -55,7 +55,7 @@ class Api:
 
     server: ServerThread
     settings: Settings
-    data: ReplayResult
+    data: OfflineResult
     backends: tuple[str, str]
 
     @property
@@ -69,7 +69,7 @@ class Api:
         state = self.server.state
         return ServiceOutput(state.store, state.cache)
 
-    def write(self, result: ReplayResult) -> None:
+    def write(self, result: OfflineResult) -> None:
         async def write() -> None:
             sink = self.output()
             await sink.write_windows(result.windows)
@@ -79,9 +79,9 @@ class Api:
         self.server.run(write())
 
 
-def start_api(settings: Settings, data: ReplayResult | None, backends: tuple[str, str]) -> Api:
+def start_api(settings: Settings, data: OfflineResult | None, backends: tuple[str, str]) -> Api:
     server = ServerThread(create_app(settings), settings).start()
-    api = Api(server, settings, data or ReplayResult([], [], [], 0, 0), backends)
+    api = Api(server, settings, data or OfflineResult([], [], [], 0, 0), backends)
     if data is not None:
         api.write(data)
     return api
@@ -89,7 +89,7 @@ def start_api(settings: Settings, data: ReplayResult | None, backends: tuple[str
 
 @pytest.fixture(scope="module", params=BACKENDS, ids=["+".join(b) for b in BACKENDS])
 def api(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dataset: ReplayResult
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dataset: OfflineResult
 ) -> Iterator[Api]:
     store_kind, cache_kind = request.param
     settings = settings_for_tests(
@@ -111,7 +111,7 @@ def make_api(
     started: list[Api] = []
 
     def start(
-        store: str = "sqlite", cache: str = "memory", data: ReplayResult | None = None, **overrides: Any
+        store: str = "sqlite", cache: str = "memory", data: OfflineResult | None = None, **overrides: Any
     ) -> Api:
         settings = settings_for_tests(
             store_url(store, request, tmp_path_factory.mktemp(store)), cache_url(cache, request), **overrides

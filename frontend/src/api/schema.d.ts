@@ -23,6 +23,23 @@ export interface paths {
         patch: operations["update_stream_api_v1_admin_streams__stream_id__patch"];
         trace?: never;
     };
+    "/api/v1/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stored dead letters, newest first, with reason and source position */
+        get: operations["dead_letters_api_v1_dead_letters_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/streams": {
         parameters: {
             query?: never;
@@ -142,6 +159,53 @@ export interface components {
              * @enum {string}
              */
             status: "up" | "down";
+        };
+        /**
+         * DeadLetterOut
+         * @description An input that broke the contract: why, where it was read, and the input itself.
+         */
+        DeadLetterOut: {
+            /** Letter Id */
+            letter_id: string;
+            /**
+             * Raw
+             * @description The input, as UTF-8 text or base64 (`raw_encoding`).
+             */
+            raw: string | null;
+            /** Raw Bytes */
+            raw_bytes: number;
+            /**
+             * Raw Encoding
+             * @enum {string}
+             */
+            raw_encoding: "utf-8" | "base64";
+            /** Raw Truncated */
+            raw_truncated: boolean;
+            /** Reason */
+            reason: string;
+            /**
+             * Source
+             * @description Where it was read: `topic:partition:offset`, `bus:n` or `file:line`.
+             */
+            source: string;
+            /**
+             * Stored At
+             * Format: date-time
+             */
+            stored_at: string;
+            /**
+             * Stream Id
+             * @description The stream it was sent to, when known.
+             */
+            stream_id: string | null;
+        };
+        /** DeadLettersPage */
+        DeadLettersPage: {
+            /**
+             * Items
+             * @description Newest first.
+             */
+            items: components["schemas"]["DeadLetterOut"][];
         };
         /** ErrorBody */
         ErrorBody: {
@@ -278,6 +342,11 @@ export interface components {
              */
             chat_rate: number | null;
             /**
+             * Dead Letters
+             * @description Stored dead letters (inputs that broke the contract).
+             */
+            dead_letters: number;
+            /**
              * Degraded
              * @description Backends that could not be read for this answer.
              */
@@ -302,6 +371,11 @@ export interface components {
              * @description Newest first.
              */
             recent_moments: components["schemas"]["MomentOut"][];
+            /**
+             * Slide Seconds
+             * @description How often a new window starts (the finest resolution).
+             */
+            slide_seconds: number;
             /** Stream Id */
             stream_id: string;
             /** Title */
@@ -311,6 +385,11 @@ export interface components {
              * @description Current viewers (open window, else the last closed one).
              */
             viewers: number | null;
+            /**
+             * Window Seconds
+             * @description Length of the stream's windows.
+             */
+            window_seconds: number;
         };
         /** StreamList */
         StreamList: {
@@ -349,6 +428,11 @@ export interface components {
              * @description The engine reported activity within the live threshold.
              */
             live: boolean;
+            /**
+             * Slide Seconds
+             * @description How often a new window starts (the finest resolution).
+             */
+            slide_seconds: number;
             /** Stream Id */
             stream_id: string;
             /** Title */
@@ -358,6 +442,11 @@ export interface components {
              * @description Current viewers (open window, else the last closed one).
              */
             viewers: number | null;
+            /**
+             * Window Seconds
+             * @description Length of the stream's windows.
+             */
+            window_seconds: number;
         };
         /** TopEmote */
         TopEmote: {
@@ -602,6 +691,49 @@ export interface operations {
             };
         };
     };
+    dead_letters_api_v1_dead_letters_get: {
+        parameters: {
+            query?: {
+                /** @description Page size (1–1000). */
+                limit?: number;
+                /** @description Only those sent to this stream. */
+                stream_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLettersPage"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_streams_api_v1_streams_get: {
         parameters: {
             query?: {
@@ -702,7 +834,7 @@ export interface operations {
                 from?: string | null;
                 /** @description Page size (1–1000). */
                 limit?: number;
-                /** @description `10s`: every window (60 s long, one every 10 s); `1m`: the non-overlapping minute windows; `5m`: five minute windows merged (sums exact; unique chatters and top emotes approximate). */
+                /** @description `10s`: every window as stored, one per slide (the stream's `window_seconds` long, one every `slide_seconds`; 60 s and 10 s by default); `1m` and `5m`: the stream's non-overlapping windows merged into buckets of that length (sums exact; unique chatters and top emotes approximate); 422 when the stream's window length does not divide the resolution. */
                 resolution?: "10s" | "1m" | "5m";
                 /** @description Exclusive end, RFC 3339 with offset. */
                 to?: string | null;

@@ -98,6 +98,19 @@ describe('series at a resolution', () => {
     expect(starts(addRawWindows(emptySeries('1m'), raw).windows)).toEqual([T0, T0 + 60_000]);
   });
 
+  it('follows the windows\' own length: 30 s windows sliding every 5 s tile a minute two at a time', () => {
+    const short = (start: number, messages: number) =>
+      win(start, { window_end: new Date(start + 30_000).toISOString(), messages });
+    const raw = Array.from({ length: 24 }, (_, i) => short(T0 + i * 5_000, i)); // two minutes
+    expect(addRawWindows(emptySeries('10s'), raw).windows).toHaveLength(24);
+    const minutes = addRawWindows(emptySeries('1m'), raw).windows;
+    expect(starts(minutes)).toEqual([T0, T0 + 60_000]);
+    // the tiles of the first minute start at T0 (0 messages) and T0+30 s (6): no overlapping window counted
+    expect(minutes.map((w) => w.messages)).toEqual([0 + 6, 12 + 18]);
+    expect(minutes.every((w) => Date.parse(w.window_end) - Date.parse(w.window_start) === 60_000)).toBe(true);
+    expect(totals(raw, '10s').messages).toBe(0 + 6 + 12 + 18);
+  });
+
   it('5 m rebuilds the open bucket from its tiles as live windows arrive', () => {
     let series = addHistory(emptySeries('5m'), rollup([win(T0), win(T0 + 60_000)], 300_000), [win(T0), win(T0 + 60_000)]);
     expect(series.windows[0]!.messages).toBe(120);

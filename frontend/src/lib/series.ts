@@ -1,8 +1,8 @@
 // Pure transforms of window metrics: merging history with live points, roll-ups, totals, peaks.
-// Windows are 60 s long and start every 10 s; a window is identified by its start (`window_start`).
+// A stream's windows are `window_seconds` long and start every `slide_seconds` (60 s and 10 s by default); a
+// window is identified by its start (`window_start`).
 import type { Moment, Resolution, TopEmote, WindowMetrics } from '../api/types';
 
-export const TILE_MS = 60_000;
 export const STEP_MS: Record<Resolution, number> = { '10s': 10_000, '1m': 60_000, '5m': 300_000 };
 
 export type RangeKey = '15m' | '1h' | '6h' | '24h';
@@ -27,9 +27,11 @@ export function endMs(window: WindowMetrics): number {
   return ms(window.window_end);
 }
 
-/** Tiling windows start on a minute: they are the non-overlapping minutes of the stream. */
+/** Tiling windows start on a multiple of their own length: they are the stream's non-overlapping windows
+ *  (its minutes, with the default 60 s windows), whatever its geometry. */
 export function isTiling(window: WindowMetrics): boolean {
-  return startMs(window) % TILE_MS === 0;
+  const length = endMs(window) - startMs(window);
+  return length > 0 && startMs(window) % length === 0;
 }
 
 /** Which of two records of the same window to keep: a closed (final) window beats a provisional view;
@@ -162,13 +164,17 @@ export function emptySeries(resolution: Resolution): Series {
 }
 
 /** Add 10 s windows (live pushes, REST backfill at 10 s) to a series of any resolution:
- *  10 s keeps every window; 1 m keeps the tiling ones; 5 m re-computes the buckets their tiles fall in. */
+ *  10 s keeps every window; a resolution as long as the tiling windows keeps them; a longer one re-computes
+ *  the buckets their tiles fall in (1 m of 30 s windows, 5 m of minutes). */
 export function addRawWindows(series: Series, incoming: readonly WindowMetrics[]): Series {
   if (incoming.length === 0) return series;
   if (series.resolution === '10s') return { ...series, windows: mergeWindows(series.windows, incoming) };
   const tiling = incoming.filter(isTiling);
   if (tiling.length === 0) return series;
-  if (series.resolution === '1m') return { ...series, windows: mergeWindows(series.windows, tiling) };
+  const step = STEP_MS[series.resolution];
+  if (tiling.every((t) => endMs(t) - startMs(t) === step)) {
+    return { ...series, windows: mergeWindows(series.windows, tiling) };
+  }
   return addTiles(series, tiling);
 }
 

@@ -220,7 +220,10 @@ export function StreamPage({ streamId, api }: { streamId: string; api?: Api }) {
           </p>
         ) : (
           <p className="text-sm text-slate-400">
-            {RANGES[range].resolution === '10s' ? '60 s windows every 10 s' : `${RANGES[range].resolution} roll-up`} ·
+            {RANGES[range].resolution === '10s'
+              ? `${detail?.window_seconds ?? 60} s windows every ${detail?.slide_seconds ?? 10} s`
+              : `${RANGES[range].resolution} roll-up`}{' '}
+            ·
             times in your time zone
           </p>
         )}

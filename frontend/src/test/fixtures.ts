@@ -70,6 +70,8 @@ export function summary(overrides: Partial<StreamSummary> = {}): StreamSummary {
     viewers: 1000,
     chat_rate: 1,
     latest_moment: null,
+    window_seconds: 60,
+    slide_seconds: 10,
     ...overrides,
   };
 }
@@ -80,6 +82,7 @@ export function detail(overrides: Partial<StreamDetail> = {}): StreamDetail {
     latest_window: null,
     live_window: null,
     recent_moments: [],
+    dead_letters: 0,
     degraded: [],
     ...overrides,
   };

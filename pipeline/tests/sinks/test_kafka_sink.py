@@ -14,8 +14,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from telemetra.contract import format_ts, validate_event
 from telemetra.dev.localstack.kafka import KafkaBroker, free_port
+from telemetra.records import EVENTS_TOPIC
 from telemetra.sinks.base import DeliveryError, RawEvent
-from telemetra.sinks.kafka import DEFAULT_TOPIC_TEMPLATE, KafkaSink
+from telemetra.sinks.kafka import KafkaSink
 
 STREAMS = ("alpha", "bravo_2", "charlie-3")
 EPOCH = 1_795_795_200.0  # 2026-11-27T16:00:00Z
@@ -99,7 +100,7 @@ def test_from_url_reads_the_options() -> None:
     assert (sink.compression, sink.max_in_flight) == ("zstd", 500)
     assert (sink.delivery_timeout, sink.batch_bytes) == (7.0, 65536)
     default = KafkaSink.from_url("kafka://127.0.0.1:9092")
-    assert (default.topic_template, default.compression) == (DEFAULT_TOPIC_TEMPLATE, "lz4")
+    assert (default.topic_template, default.compression) == (EVENTS_TOPIC, "lz4")
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ def test_sigkill_and_outages_leave_exactly_the_rows_of_a_clean_run(
             "--cache-url", redis_server.url(), "--trigger-interval", "500ms", "--max-offsets-per-trigger", "1000",
             "--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1",
         ]  # fmt: skip
-        env = {"TELEMETRA_CACHE_NAMESPACE": f"t{uuid.uuid4().hex[:8]}", "TELEMETRA_SINK_RETRY_S": "0.2"}
+        env = {"TELEMETRA_CACHE_NAMESPACE": f"t{uuid.uuid4().hex[:8]}", "TELEMETRA_OUTPUT_RETRY_S": "0.2"}
 
         def stored() -> Stored:
             try:

@@ -19,7 +19,7 @@ from telemetra.dev.testing.spark import (
     scenario_log,
     window_differences,
 )
-from telemetra.engine.replay import replay_lines
+from telemetra.engine.offline import process_lines
 from telemetra.services.cache import open_cache
 from telemetra.spark.job import StreamJob
 
@@ -51,7 +51,7 @@ def test_the_spark_job_stores_what_the_embedded_replay_computes(
         metrics = job.metrics.registry
 
     stored = asyncio.run(read_store(backends.store_url, stream))
-    replayed = replay_lines(log.lines)
+    replayed = process_lines(log.lines)
     # A live job never sees the end of its stream, so it never flushes: compare with the replay up to the last
     # watermark, and in full with the embedded engine over the same log without the final flush.
     reference = engine_reference(log.lines)

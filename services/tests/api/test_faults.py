@@ -61,13 +61,13 @@ async def test_redis_then_postgres_fail_and_recover_during_a_run(
         redis.url(),
         health_interval_s=0.2,
         fallback_poll_s=0.3,
-        sink_retry_s=0.2,
+        output_retry_s=0.2,
         dependency_timeout_s=1.0,
         ws_heartbeat_s=1.0,
     )
     server = ServerThread(create_app(settings), settings).start()
     state = server.state
-    sink = ServiceOutput(state.store, state.cache, retry_after=settings.sink_retry_s)
+    sink = ServiceOutput(state.store, state.cache, retry_after=settings.output_retry_s)
     stop = asyncio.Event()
     # 50 simulated seconds per wall second: a window closes every 0.2 s, a live view every 0.2 s.
     engine = asyncio.ensure_future(

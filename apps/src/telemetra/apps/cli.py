@@ -108,13 +108,13 @@ def cmd_ingest_twitch(args: argparse.Namespace) -> int:
 
 def cmd_ingest_replay(args: argparse.Namespace) -> int:
     from telemetra.sinks import open_sink
-    from telemetra.sources.replay import replay_file
+    from telemetra.sources.logfile import send_file
 
     async def main(stop: asyncio.Event) -> int:
         sink = open_sink(args.sink)
         await sink.start()
         try:
-            stats = await replay_file(args.events, sink, speed=args.speed, stop=stop)
+            stats = await send_file(args.events, sink, speed=args.speed, stop=stop)
         finally:
             await sink.close()
         print(orjson.dumps(stats, default=vars).decode(), file=sys.stderr)
@@ -140,12 +140,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- replay / backtest ------------------------------------------------------------------------------------
-def cmd_replay(args: argparse.Namespace) -> int:
+def cmd_process(args: argparse.Namespace) -> int:
     from telemetra.analytics.config import AnalyticsConfig
-    from telemetra.engine.replay import replay_file, write_outputs
+    from telemetra.engine.offline import process_file, write_outputs
 
     config = AnalyticsConfig(window=args.window, slide=args.slide, lateness=args.lateness)
-    result = replay_file(Path(args.events), config)
+    result = process_file(Path(args.events), config)
     counts = write_outputs(result, Path(args.out))
     summary = {**counts, "events": result.events, "late_events": result.late_events}
     print(orjson.dumps(summary).decode())
@@ -253,13 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         "from env TWITCH_CLIENT_SECRET)",
     )
     twitch.set_defaults(handler=cmd_ingest_twitch)
-    replay = ingest.add_parser("replay", help="replay a JSON Lines event log into a sink")
+    replay = ingest.add_parser("replay", help="send a recorded JSON Lines event log to a sink, at its pace")
     replay.add_argument("events", help="JSON Lines event log")
     replay.add_argument("--sink", required=True, help="where events go (see produce --sink)")
     replay.add_argument("--speed", type=float, default=1.0, help="1 = original pace, N = N× faster, 0 = max")
     replay.set_defaults(handler=cmd_ingest_replay)
 
-    default_static = Path(__file__).resolve().parents[3] / "frontend" / "dist"
+    default_static = Path(__file__).resolve().parents[4] / "frontend" / "dist"
     demo = commands.add_parser("demo", help="run the whole platform in this process on embedded defaults")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8000, help="port of the API and dashboard (default 8000)")
@@ -270,17 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=40.0, help="mean events/s per demo stream (default 40)")
     demo.set_defaults(handler=cmd_demo)
 
-    replay_cmd = commands.add_parser("replay", help="run the engine over an event log as fast as possible")
-    replay_cmd.add_argument("events", help="JSON Lines event log")
-    replay_cmd.add_argument(
+    process_cmd = commands.add_parser("process", help="run the engine over an event log as fast as possible")
+    process_cmd.add_argument("events", help="JSON Lines event log")
+    process_cmd.add_argument(
         "--out", required=True, help="directory for metrics.jsonl, moments.jsonl, dead_letters.jsonl"
     )
-    replay_cmd.add_argument("--window", type=int, default=60, help="window length in seconds (default 60)")
-    replay_cmd.add_argument("--slide", type=int, default=10, help="window slide in seconds (default 10)")
-    replay_cmd.add_argument(
+    process_cmd.add_argument("--window", type=int, default=60, help="window length in seconds (default 60)")
+    process_cmd.add_argument("--slide", type=int, default=10, help="window slide in seconds (default 10)")
+    process_cmd.add_argument(
         "--lateness", type=float, default=10.0, help="allowed lateness in seconds (default 10)"
     )
-    replay_cmd.set_defaults(handler=cmd_replay)
+    process_cmd.set_defaults(handler=cmd_process)
 
     backtest = commands.add_parser("backtest", help="score detected moments against scenario labels")
     backtest.add_argument("--moments", required=True, help="moments.jsonl written by replay")

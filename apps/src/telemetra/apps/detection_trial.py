@@ -12,7 +12,7 @@ import orjson
 
 from telemetra.analytics.backtest import KindScore, score_moments
 from telemetra.analytics.config import AnalyticsConfig
-from telemetra.engine.replay import replay_lines
+from telemetra.engine.offline import process_lines
 from telemetra.producers.mock import MockConfig, generate_batches, labels
 from telemetra.producers.scenarios import parse_scenario
 
@@ -56,5 +56,5 @@ def trial(
         scenarios=[parse_scenario(spec) for spec in specs],
     )
     lines = (orjson.dumps(event) for _, batch in generate_batches(mock) for event in batch)
-    result = replay_lines(lines, config)
+    result = process_lines(lines, config)
     return score_moments([m.to_dict() for m in result.moments], labels(mock))

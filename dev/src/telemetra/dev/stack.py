@@ -36,7 +36,7 @@ from telemetra.dev.localstack.process import (
     track,
 )
 from telemetra.producers.scenarios import Scenario
-from telemetra.sinks.kafka import DEFAULT_TOPIC_TEMPLATE
+from telemetra.records import events_topic
 
 DATABASE = "telemetra"
 TRIGGER_INTERVAL = "3s"  # the dashboard feels live; a micro-batch costs 0.5–2 s of a core per job
@@ -128,7 +128,7 @@ async def _start_and_watch(run: _Run, stop: asyncio.Event) -> int:
 
     store_url = await asyncio.to_thread(_ensure_database, postgres)
     cache_url = redis.url()
-    topics = [DEFAULT_TOPIC_TEMPLATE.format(stream_id=s) for s in options.streams]
+    topics = [events_topic(s) for s in options.streams]
     existing = await _ensure_topics(kafka.bootstrap, topics)
     event_start = await _event_clock(kafka.bootstrap, existing)
 
@@ -142,11 +142,11 @@ async def _start_and_watch(run: _Run, stop: asyncio.Event) -> int:
     # One job per stream (the job serves one stream), started together: their JVMs start in parallel.
     await asyncio.to_thread(_ensure_spark_jars)
     jobs = [
-        SparkJob(stream_id, root, kafka.bootstrap, store_url, cache_url, options.trigger_interval,
+        StreamJobProcess(stream_id, root, kafka.bootstrap, store_url, cache_url, options.trigger_interval,
                  options.spark_master)
         for stream_id in options.streams
     ]  # fmt: skip
-    run.parts.append(SparkJobs(jobs))
+    run.parts.append(StreamJobProcesses(jobs))
     for job in jobs:
         job.start()
     await asyncio.gather(*(job.wait_ready(stop) for job in jobs))
@@ -280,7 +280,7 @@ def _ensure_spark_jars() -> None:
         progress(f"Spark Kafka connector ready in {time.monotonic() - started:.1f} s ({jars_home()})")
 
 
-class SparkJob:
+class StreamJobProcess:
     """``python -m telemetra.apps.spark_job`` for one stream, as a child process in a session of its own (Ctrl-C
     in the terminal reaches the stack, which stops the job in order). Its JVM and Python workers are its
     children; ``stop`` waits for them too."""
@@ -374,11 +374,11 @@ class SparkJob:
             self._log = None
 
 
-class SparkJobs(Part):
+class StreamJobProcesses(Part):
     """The jobs as one part: they start together, and stop together (each stops its query, its session and
     its JVM, which takes seconds)."""
 
-    def __init__(self, jobs: Sequence[SparkJob]):
+    def __init__(self, jobs: Sequence[StreamJobProcess]):
         async def stop() -> None:
             await asyncio.gather(*(job.stop() for job in reversed(jobs)))
 
@@ -527,13 +527,13 @@ def _announce(
     bootstrap: str,
     store_url: str,
     cache_url: str,
-    jobs: Sequence[SparkJob],
+    jobs: Sequence[StreamJobProcess],
 ) -> None:
     from telemetra.services.api.dashboard import is_built
 
     base = f"http://{options.host}:{options.port}"
     has_dashboard = is_built(options.static_dir)
-    topic = DEFAULT_TOPIC_TEMPLATE.format(stream_id="<stream>")
+    topic = events_topic("<stream>")
     lines = [
         "",
         "  Telemetra local stack is running (Ctrl-C stops it)",

@@ -8,6 +8,7 @@ from typing import Any
 
 from telemetra.operator import spec as specs
 from telemetra.operator.settings import OperatorSettings
+from telemetra.records import dead_letter_topic, events_topic
 
 MANAGER = "telemetra-operator"  # app.kubernetes.io/managed-by and the server-side apply field manager
 STREAM_LABEL = "telemetra.io/stream"
@@ -87,11 +88,11 @@ class Stream:
     # -- names ---------------------------------------------------------------------------------------------
     @property
     def events_topic(self) -> str:
-        return f"telemetra.{self.id}.events"
+        return events_topic(self.id)
 
     @property
     def dead_letter_topic(self) -> str:
-        return f"telemetra.{self.id}.dead-letter"
+        return dead_letter_topic(self.id)
 
     @property
     def producer_name(self) -> str:

@@ -1,4 +1,4 @@
-"""JSON Lines file sink: one event per line, the format ``telemetra replay`` reads back."""
+"""JSON Lines file sink: one event per line, the format ``telemetra ingest replay`` and ``telemetra process`` read."""
 
 from __future__ import annotations
 

@@ -30,9 +30,9 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 
 from telemetra.contract import STREAM_ID_PATTERN
+from telemetra.records import EVENTS_TOPIC
 from telemetra.sinks.base import DeliveryError, RawEvent, SinkStats
 
-DEFAULT_TOPIC_TEMPLATE: Final = "telemetra.{stream_id}.events"
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
 
 _STREAM_ID = re.compile(STREAM_ID_PATTERN)
@@ -54,7 +54,7 @@ class KafkaSink:
         self,
         bootstrap: str,
         *,
-        topic_template: str = DEFAULT_TOPIC_TEMPLATE,
+        topic_template: str = EVENTS_TOPIC,
         compression: str = "lz4",
         batch_bytes: int = 512 * 1024,
         max_in_flight: int = 100_000,

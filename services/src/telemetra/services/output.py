@@ -82,8 +82,8 @@ class ServiceOutput:
         return cls(
             store,
             cache,
-            buffer_limit=settings.sink_buffer_limit,
-            retry_after=settings.sink_retry_s,
+            buffer_limit=settings.output_buffer_limit,
+            retry_after=settings.output_retry_s,
             owned=owned,
         )
 

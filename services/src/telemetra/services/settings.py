@@ -95,8 +95,12 @@ class Settings(BaseSettings):
     query_cache_ttl_s: float = Field(default=30, gt=0, description="Longest life of a cached history answer.")
 
     # -- sink ------------------------------------------------------------------------------------------
-    sink_buffer_limit: int = Field(default=50_000, ge=1, description="Records held while the store is down.")
-    sink_retry_s: float = Field(default=1.0, gt=0, description="Pause between store retries after a failure.")
+    output_buffer_limit: int = Field(
+        default=50_000, ge=1, description="Records held while the store is down."
+    )
+    output_retry_s: float = Field(
+        default=1.0, gt=0, description="Pause between store retries after a failure."
+    )
 
     # -- tracing ---------------------------------------------------------------------------------------
     otel_endpoint: str | None = Field(

@@ -27,6 +27,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from telemetra.dev.localstack.process import free_port
 from telemetra.operator.kube import Kind, Kube, KubeError, kind_of
+from telemetra.records import dead_letter_topic, events_topic
 
 T = TypeVar("T")
 EXAMPLES_DIR = Path(__file__).resolve().parents[5] / "operator" / "examples"
@@ -173,7 +174,7 @@ async def set_spark_state(
 
 async def play_operators(kube: Kube, namespace: str, kafka_namespace: str, stream_id: str) -> str:
     """Mark the stream's topics Ready and its job RUNNING (a fresh submission id, which is returned)."""
-    for topic in (f"telemetra.{stream_id}.events", f"telemetra.{stream_id}.dead-letter"):
+    for topic in (events_topic(stream_id), dead_letter_topic(stream_id)):
         await mark_topic_ready(kube, kafka_namespace, topic)
     submission = str(uuid.uuid4())
     await set_spark_state(kube, namespace, f"telemetra-{stream_id}", "RUNNING", submission=submission)
@@ -219,7 +220,7 @@ async def run_ready(
 
     async def children() -> bool:
         app = await kube.get(SPARK_APP, namespace, f"telemetra-{stream_id}")
-        topic = await kube.get(KAFKA_TOPIC, kafka_namespace, f"telemetra.{stream_id}.dead-letter")
+        topic = await kube.get(KAFKA_TOPIC, kafka_namespace, dead_letter_topic(stream_id))
         return app is not None and topic is not None
 
     await wait_for(children, within=10, what=f"children of {name}")

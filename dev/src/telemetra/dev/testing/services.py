@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
 from telemetra.engine.ports import OutputPort
-from telemetra.engine.replay import ReplayResult, replay_lines
+from telemetra.engine.offline import OfflineResult, process_lines
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.scenarios import parse_scenario
 from telemetra.services.api.state import AppState
@@ -64,9 +64,9 @@ def mock_lines(
     return [orjson.dumps(event) for _, batch in generate_batches(config) for event in batch]
 
 
-def replay_mock(streams: Sequence[str], *, seconds: float, **options: Any) -> ReplayResult:
+def process_mock(streams: Sequence[str], *, seconds: float, **options: Any) -> OfflineResult:
     """Run the real engine over mock traffic: closed windows and the final version of each moment."""
-    return replay_lines(mock_lines(streams, seconds=seconds, **options))
+    return process_lines(mock_lines(streams, seconds=seconds, **options))
 
 
 async def paced_batches(

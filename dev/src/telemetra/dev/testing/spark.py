@@ -263,7 +263,7 @@ class Backends:
 
     def service(self, **overrides: Any) -> Settings:
         """The service settings the job's writer uses (quick retries for tests)."""
-        values: dict[str, Any] = {"sink_retry_s": 0.2, **overrides}
+        values: dict[str, Any] = {"output_retry_s": 0.2, **overrides}
         return Settings(
             store_url=self.store_url, cache_url=self.cache_url, cache_namespace=self.namespace, **values
         )

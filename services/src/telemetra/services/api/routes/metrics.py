@@ -17,8 +17,10 @@ from telemetra.services.api.schemas import MetricsPage, Resolution, error_respon
 router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[require("read")])
 
 RESOLUTION_HELP = (
-    "`10s`: every window (60 s long, one every 10 s); `1m`: the non-overlapping minute windows; "
-    "`5m`: five minute windows merged (sums exact; unique chatters and top emotes approximate)."
+    "`10s`: every window as stored, one per slide (the stream's `window_seconds` long, one every "
+    "`slide_seconds`; 60 s and 10 s by default); `1m` and `5m`: the stream's non-overlapping windows merged into "
+    "buckets of that length (sums exact; unique chatters and top emotes approximate); 422 when the stream's "
+    "window length does not divide the resolution."
 )
 
 

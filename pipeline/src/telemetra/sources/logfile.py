@@ -1,4 +1,4 @@
-"""Replays a JSON Lines event log into a sink, in file order: at the original pace, N× faster, or flat out.
+"""Sends a JSON Lines event log to a sink, in file order: at the original pace, N× faster, or flat out.
 
 Pacing follows event time: an event stamped ``t`` is sent ``(t - t₀) / speed`` after the first one (stamped
 ``t₀``) was. Events stamped earlier than their predecessors go out at once, still in file order. Lines that
@@ -62,7 +62,7 @@ class ReplayStats:
         return "\n".join([head, *tail, *([f"  … and {more} more"] if more else [])])
 
 
-async def replay_file(
+async def send_file(
     path: str | PathLike[str],
     sink: EventSink,
     *,

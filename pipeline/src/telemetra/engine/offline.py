@@ -1,4 +1,5 @@
-"""``telemetra replay``: run the engine over an event log as fast as possible; also the backtesting tool."""
+"""``telemetra process``: run the engine over an event log as fast as possible (offline); also what backtests
+and the tests use as the engine's reference output."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ BATCH = 4096  # inputs per engine step
 
 
 @dataclass
-class ReplayResult:
+class OfflineResult:
     windows: list[WindowMetrics]
     moments: list[Moment]  # the final version of each episode
     dead_letters: list[DeadLetter]
@@ -26,9 +27,9 @@ class ReplayResult:
     late_events: int
 
 
-def replay_lines(
+def process_lines(
     lines: Iterable[bytes], config: AnalyticsConfig | None = None, name: str = ""
-) -> ReplayResult:
+) -> OfflineResult:
     """Every line through the engine, then the end of input; a dead letter's source is ``name:line``."""
     engine = Engine(config)
     step = Step()
@@ -37,7 +38,7 @@ def replay_lines(
         step.extend(engine.process(batch, live=False))
     step.extend(engine.flush())
     moments = {m.moment_id: m for m in step.moments}  # the final version of each episode
-    return ReplayResult(
+    return OfflineResult(
         windows=sorted(step.windows, key=lambda w: (w.stream_id, w.window_start)),
         moments=sorted(moments.values(), key=lambda m: (m.stream_id, m.start, m.kind)),
         dead_letters=step.dead_letters,
@@ -46,9 +47,9 @@ def replay_lines(
     )
 
 
-def replay_file(path: Path, config: AnalyticsConfig | None = None) -> ReplayResult:
+def process_file(path: Path, config: AnalyticsConfig | None = None) -> OfflineResult:
     with path.open("rb") as lines:
-        return replay_lines(lines, config, name=path.name)
+        return process_lines(lines, config, name=path.name)
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
@@ -60,7 +61,7 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def write_outputs(result: ReplayResult, out_dir: Path) -> dict[str, int]:
+def write_outputs(result: OfflineResult, out_dir: Path) -> dict[str, int]:
     """``metrics.jsonl`` (closed windows), ``moments.jsonl`` and ``dead_letters.jsonl`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     return {

@@ -12,7 +12,7 @@ import pytest
 
 from telemetra.contract import format_ts
 from telemetra.sinks.base import RawEvent
-from telemetra.sources.replay import BadLine, replay_file
+from telemetra.sources.logfile import BadLine, send_file
 
 T0 = 1764259200.0
 
@@ -59,7 +59,7 @@ def event_ids(events: Sequence[RawEvent]) -> list[str]:
 async def test_speed_zero_sends_everything_in_order_without_waiting(tmp_path: Path, sink: Any) -> None:
     events = [viewers(n, at=n * 7.5) for n in range(2500)]  # more than one read chunk
     time = SimulatedTime()
-    stats = await replay_file(
+    stats = await send_file(
         write(tmp_path / "log.jsonl", events),
         sink,
         speed=0,
@@ -84,7 +84,7 @@ async def test_pacing_follows_event_time_deltas_from_the_first_event(
     events = [viewers(0, 0), viewers(1, 0), viewers(2, 1), viewers(3, 3), viewers(4, 2), viewers(5, 10)]
     time = SimulatedTime()
     time.sink = sink
-    await replay_file(
+    await send_file(
         write(tmp_path / "log.jsonl", events), sink, speed=speed, clock=time.clock, sleep=time.sleep
     )
     assert time.sleeps == sleeps
@@ -102,9 +102,7 @@ async def test_pacing_is_absolute_so_a_slow_sink_does_not_add_up(tmp_path: Path,
 
     sink.send = slow_send
     events = [viewers(n, at=n) for n in range(4)]
-    await replay_file(
-        write(tmp_path / "log.jsonl", events), sink, speed=1, clock=time.clock, sleep=time.sleep
-    )
+    await send_file(write(tmp_path / "log.jsonl", events), sink, speed=1, clock=time.clock, sleep=time.sleep)
     assert time.sleeps == [0.6, 0.6, 0.6]
     assert event_ids(sink.events) == ["e0", "e1", "e2", "e3"]
 
@@ -120,7 +118,7 @@ async def test_invalid_lines_are_counted_and_reported_with_line_numbers(tmp_path
         {**viewers(4, 3), "ts": "2025-11-27T16:00:03"},  # no offset
         viewers(5, 4),
     ]
-    stats = await replay_file(write(tmp_path / "log.jsonl", lines), sink, speed=0)
+    stats = await send_file(write(tmp_path / "log.jsonl", lines), sink, speed=0)
     assert event_ids(sink.events) == ["e1", "e5"]
     assert (stats.lines, stats.sent, stats.invalid) == (8, 2, 5)
     assert [bad.line for bad in stats.bad_lines] == [2, 4, 5, 6, 7]
@@ -142,7 +140,7 @@ async def test_without_validation_only_json_and_ts_are_checked(tmp_path: Path, s
         "not json",
         "42",
     ]
-    stats = await replay_file(write(tmp_path / "log.jsonl", lines), sink, speed=0, validate=False)
+    stats = await send_file(write(tmp_path / "log.jsonl", lines), sink, speed=0, validate=False)
     assert event_ids(sink.events) == ["e1"]
     assert stats.bad_lines == [
         BadLine(2, "ts: Invalid isoformat string: 'yesterday'"),
@@ -161,7 +159,7 @@ async def test_stop_during_a_pause_ends_the_replay(tmp_path: Path, sink: Any) ->
         stop.set()
 
     events = [viewers(n, at=60 * n) for n in range(5)]
-    stats = await replay_file(
+    stats = await send_file(
         write(tmp_path / "log.jsonl", events),
         sink,
         speed=1,
@@ -178,12 +176,12 @@ async def test_stop_interrupts_a_real_pause(tmp_path: Path, sink: Any) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.05, stop.set)
     events = [viewers(0, 0), viewers(1, 3600)]  # an hour apart at real pace
-    stats = await asyncio.wait_for(replay_file(write(tmp_path / "log.jsonl", events), sink, stop=stop), 10)
+    stats = await asyncio.wait_for(send_file(write(tmp_path / "log.jsonl", events), sink, stop=stop), 10)
     assert (stats.stopped, stats.sent) == (True, 1)
 
 
 async def test_stats_serialise_for_the_command_line(tmp_path: Path, sink: Any) -> None:
-    stats = await replay_file(write(tmp_path / "log.jsonl", [viewers(1, 0), "oops"]), sink, speed=0)
+    stats = await send_file(write(tmp_path / "log.jsonl", [viewers(1, 0), "oops"]), sink, speed=0)
     assert orjson.loads(orjson.dumps(stats))["bad_lines"] == [
         {"line": 2, "reason": stats.bad_lines[0].reason}
     ]
@@ -192,9 +190,9 @@ async def test_stats_serialise_for_the_command_line(tmp_path: Path, sink: Any) -
 @pytest.mark.parametrize("speed", [-1.0, float("nan"), float("inf")])
 async def test_bad_speed_is_refused(tmp_path: Path, sink: Any, speed: float) -> None:
     with pytest.raises(ValueError, match="speed"):
-        await replay_file(write(tmp_path / "log.jsonl", []), sink, speed=speed)
+        await send_file(write(tmp_path / "log.jsonl", []), sink, speed=speed)
 
 
 async def test_missing_file_is_an_error(tmp_path: Path, sink: Any) -> None:
     with pytest.raises(FileNotFoundError):
-        await replay_file(tmp_path / "absent.jsonl", sink)
+        await send_file(tmp_path / "absent.jsonl", sink)
