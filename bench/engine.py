@@ -11,14 +11,22 @@ import itertools
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import orjson
 
 from telemetra.engine.core import Engine
+from telemetra.engine.offline import BATCH
 from telemetra.producers.mock import MockConfig, generate_batches
 
 START = 1_790_000_000.0
+
+
+def batches(lines: Iterable[bytes]) -> Iterator[list[tuple[bytes, str]]]:
+    """Inputs in engine steps of BATCH, as ``telemetra process`` feeds them."""
+    inputs = ((line, "") for line in lines)
+    while batch := list(itertools.islice(inputs, BATCH)):
+        yield batch
 
 
 def mixed_events(streams: list[str], rate: float, duration: float, chat_share: float) -> Iterator[bytes]:
@@ -42,8 +50,8 @@ def throughput(args: argparse.Namespace) -> None:
     chat = sum(b'"type":"chat"' in line for line in lines)
     engine = Engine()
     started = time.process_time()
-    for line in lines:
-        engine.process_raw(line)
+    for batch in batches(lines):
+        engine.process(batch, live=False)
     engine.flush()
     cpu = time.process_time() - started
     print(f"engine throughput: {len(lines):,} events ({chat / len(lines):.0%} chat) in {cpu:.2f} s CPU "
@@ -57,9 +65,10 @@ def memory(args: argparse.Namespace) -> None:
     started = time.process_time()
     # The mock is ~97% chat; topping it up to 70% chat adds ~39%, so scale the mock's rate down to match.
     per_stream = args.total_rate / len(streams) * 0.7 / 0.97
-    for line in mixed_events(streams, rate=per_stream, duration=args.duration, chat_share=0.7):
-        engine.process_raw(line)
-        count += 1
+    events = mixed_events(streams, rate=per_stream, duration=args.duration, chat_share=0.7)
+    for batch in batches(events):
+        engine.process(batch, live=False)
+        count += len(batch)
     engine.flush()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu = time.process_time() - started

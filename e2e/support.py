@@ -32,14 +32,11 @@ def wait_for(check: Callable[[], Any], within: float, what: str, log: Path | Non
 def engine_outputs(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """What a running engine has written after these events: closed windows, the latest version of each moment.
     (``process_lines`` also flushes at the end of its input; a live job has no end, so nothing is flushed.)"""
-    engine = Engine(keep_dead_letters=None)
-    windows: list[dict[str, Any]] = []
-    moments: dict[str, dict[str, Any]] = {}
-    for line in lines:
-        out = engine.process_raw(line)
-        windows += [w.to_dict() for w in out.windows]
-        moments.update((m.moment_id, m.to_dict()) for m in out.moments)
-    assert not engine.dead_letters and engine.late_events == 0
+    engine = Engine()
+    step = engine.process(((line, "") for line in lines), live=False)
+    windows = [w.to_dict() for w in step.windows]
+    moments = {m.moment_id: m.to_dict() for m in step.moments}
+    assert not step.dead_letters and engine.late_events == 0
     # The same closed windows as the replay tool's, which flushes the still-open ones on top.
     replayed = [w.to_dict() for w in process_lines(lines).windows]
     assert windows == replayed[: len(windows)] and len(replayed) > len(windows)

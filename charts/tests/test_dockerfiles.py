@@ -30,7 +30,7 @@ from telemetra.operator.settings import OperatorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_TOOLING = REPO / "dev" / "src" / "telemetra" / "dev"
-POM = DEV_TOOLING / "localstack" / "spark-kafka-pom.xml"  # shared with local mode
+POM = REPO / "pipeline" / "docker" / "spark-kafka-pom.xml"  # shared with local mode (dev tooling)
 KAFKA_POM = DEV_TOOLING / "localstack" / "kafka-pom.xml"
 MAVEN = "{http://maven.apache.org/POM/4.0.0}"
 SECRETISH = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)

@@ -72,7 +72,7 @@ def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> Batc
     step = Step()
     for items in chunks:
         result.rows += len(items)
-        _ENGINE.fold(analytics, items, step)
+        _ENGINE.fold(analytics, items, step, track_panes=True)
     records = result.records
     records += [(DEAD_LETTER, d.source, to_json(d)) for d in step.dead_letters]
     records += [(WINDOW, w.window_start, to_json(w)) for w in step.windows]

@@ -23,7 +23,7 @@ from telemetra.dev.localstack.process import cache_root, progress
 from telemetra.spark.jars import JARS_ENV, SparkSetupError, configured_jars
 
 CONNECTOR = "spark-sql-kafka-0-10_2.13"
-POM = Path(__file__).resolve().parent / "spark-kafka-pom.xml"
+POM = Path(__file__).resolve().parents[5] / "pipeline" / "docker" / "spark-kafka-pom.xml"  # the image's too
 
 
 def spark_version() -> str:

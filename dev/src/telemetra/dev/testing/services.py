@@ -23,8 +23,8 @@ from websockets.asyncio.client import ClientConnection
 
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
-from telemetra.engine.ports import OutputPort
 from telemetra.engine.offline import OfflineResult, process_lines
+from telemetra.engine.ports import OutputPort
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.scenarios import parse_scenario
 from telemetra.services.api.state import AppState
