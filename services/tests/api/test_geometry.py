@@ -31,11 +31,9 @@ def lines() -> list[bytes]:
     return mock_lines([STREAM], seconds=600, rate=15, seed=23, scenarios=["hype@300", "gift_bomb@420"])
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def api(request: pytest.FixtureRequest, make_api: Any, lines: list[bytes]) -> Any:
-    """An API whose store got the 30 s / 5 s stream through the engine's output port, as in every mode."""
-    api = make_api(store=request.param)
-    engine, step = run_engine(AnalyticsConfig(window=30, slide=5), lines)
+def store_stream(api: Any, config: AnalyticsConfig, lines: list[bytes]) -> None:
+    """The engine's output for ``lines`` through the services' output port into the API's store."""
+    engine, step = run_engine(config, lines)
 
     async def write() -> None:
         output = ServiceOutput(api.server.state.store, api.server.state.cache)
@@ -43,6 +41,13 @@ def api(request: pytest.FixtureRequest, make_api: Any, lines: list[bytes]) -> An
         assert await output.flush()
 
     api.server.run(write())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, make_api: Any, lines: list[bytes]) -> Any:
+    """An API whose store got the 30 s / 5 s stream through the engine's output port, as in every mode."""
+    api = make_api(store=request.param)
+    store_stream(api, AnalyticsConfig(window=30, slide=5), lines)
     return api
 
 
@@ -129,14 +134,7 @@ def test_the_finest_resolution_is_every_window_of_the_slide(api: Any) -> None:
 
 def test_a_resolution_the_windows_cannot_tile_is_refused(make_api: Any, lines: list[bytes]) -> None:
     api = make_api()
-    engine, step = run_engine(AnalyticsConfig(window=120, slide=20), lines)
-
-    async def write() -> None:
-        output = ServiceOutput(api.server.state.store, api.server.state.cache)
-        await engine.emit(step, output)
-        assert await output.flush()
-
-    api.server.run(write())
+    store_stream(api, AnalyticsConfig(window=120, slide=20), lines)
     with api.client() as client:
         answer = client.get(f"/api/v1/streams/{STREAM}/metrics", params={"resolution": "1m"})
         five = client.get(f"/api/v1/streams/{STREAM}/metrics", params={"resolution": "5m"})

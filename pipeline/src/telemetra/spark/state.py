@@ -77,8 +77,11 @@ def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> Batc
     records += [(DEAD_LETTER, d.source, to_json(d)) for d in step.dead_letters]
     records += [(WINDOW, w.window_start, to_json(w)) for w in step.windows]
     records += [(MOMENT, m.moment_id, to_json(m)) for m in step.moments]
-    records += [(DESCRIPTION, d.stream_id, to_json(d)) for d in step.descriptions[-1:]]
-    records += [(LIVE, w.window_start, to_json(w)) for w in step.live[-1:]]
+    # the newest of each stream (a batch folds its chunks one at a time)
+    records += [
+        (DESCRIPTION, d.stream_id, to_json(d)) for d in {d.stream_id: d for d in step.descriptions}.values()
+    ]
+    records += [(LIVE, w.window_start, to_json(w)) for w in {w.stream_id: w for w in step.live}.values()]
     result.events, result.dead_letters = step.events, len(step.dead_letters)
     result.windows, result.moments, result.touched = len(step.windows), len(step.moments), step.touched
     stats = {
