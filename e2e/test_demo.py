@@ -90,6 +90,7 @@ def test_first_minute_of_the_demo_then_a_restart_keeps_history(demo: Demo, tmp_p
     messages = [entry["msg"] for entry in log]
     assert messages.index("engine stopped") < messages.index("Shutting down")  # drained before the API closed
     assert not [entry for entry in log if entry["level"] in ("error", "critical")]
+    assert (tmp_path / "telemetra.db").exists() and not (tmp_path / "telemetra.db-wal").exists()  # closed
     restarted = Demo(tmp_path)
     try:
         history = wait_for(

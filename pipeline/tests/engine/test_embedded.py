@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import orjson
 
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
+from telemetra.engine.journal import Journal
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.runner import pump
 from telemetra.producers.scenarios import parse_scenario
@@ -109,3 +111,67 @@ async def test_invalid_events_on_the_bus_are_dead_letters_not_crashes() -> None:
     assert "user_id" in first.reason and first.stream_id == "a" and first.source == "bus:1"
     assert second.stream_id is None and second.source == "bus:2"
     assert orjson.loads(first.raw or "") == {"type": "chat", "stream_id": "a"}
+
+
+# -- the journal: a crash loses no open window -----------------------------------------------------------
+def traffic(seconds: int = 420) -> list[list[dict[str, object]]]:
+    mock = MockConfig(
+        streams=["a", "b"], rate=30, duration=seconds, seed=9, start=1_790_000_000,
+        scenarios=[parse_scenario("hype@300/a")],
+    )  # fmt: skip
+    return [batch for _, batch in generate_batches(mock)]
+
+
+async def run_batches(batches: list[list[dict[str, object]]], out: Collect, journal: Journal | None) -> None:
+    async def source() -> AsyncIterator[list[dict[str, object]]]:
+        for batch in batches:
+            yield batch
+
+    await run_embedded(source(), Engine(), out, journal=journal)
+
+
+def stored(out: Collect) -> dict[tuple[str, str], WindowMetrics]:
+    """What a store holds after these writes: the last version of each window (upserts by key)."""
+    return {(w.stream_id, w.window_start): w for w in out.windows}
+
+
+async def test_after_a_crash_the_journal_rebuilds_the_open_windows(tmp_path: Path) -> None:
+    batches = traffic()
+    reference = Collect()
+    await run_batches(batches, reference, None)
+
+    crash_at = 200  # batches (one per second of traffic): windows are open at the crash
+    with_journal, without = Collect(), Collect()
+    await run_batches(batches[:crash_at], with_journal, Journal(tmp_path / "journal"))
+    await run_batches(batches[crash_at:], with_journal, Journal(tmp_path / "journal"))  # a fresh engine
+    await run_batches(batches[:crash_at], without, None)
+    await run_batches(batches[crash_at:], without, None)
+
+    expected = stored(reference)
+    assert stored(with_journal) == expected
+    assert {m.moment_id: m for m in with_journal.moments} == {m.moment_id: m for m in reference.moments}
+    spanning = [k for k, w in stored(without).items() if expected[k] != w]
+    assert spanning, "without the journal, the windows open at the crash are stored with part of their events"
+
+
+async def test_a_journal_that_no_longer_reaches_back_emits_only_complete_records(tmp_path: Path) -> None:
+    batches = traffic()
+    reference = Collect()
+    await run_batches(batches, reference, None)
+    now = [0.0]
+    journal = Journal(tmp_path / "journal", keep_seconds=120, segment_seconds=30, clock=lambda: now[0])
+
+    async def paced() -> AsyncIterator[list[dict[str, object]]]:
+        for batch in batches[:300]:
+            now[0] += 1.0  # a batch a second of wall time
+            yield batch
+
+    await run_embedded(paced(), Engine(), Collect(), journal=journal)
+    assert 4 <= len(journal.segments()) <= 6  # older segments were deleted
+    recovered = Collect()
+    await run_batches(batches[300:], recovered, Journal(tmp_path / "journal", keep_seconds=120))
+    expected = stored(reference)
+    got = stored(recovered)
+    assert got and all(expected[key] == window for key, window in got.items())  # nothing partial
+    first_retained = min(w.window_start for w in got.values())
+    assert first_retained > min(k[1] for k in expected)  # the journal no longer reached the start

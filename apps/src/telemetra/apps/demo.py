@@ -16,6 +16,7 @@ from pathlib import Path
 
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
+from telemetra.engine.journal import Journal
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.runner import pump
 from telemetra.producers.scenarios import Scenario, parse_scenario
@@ -97,7 +98,9 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
 
     output = ServiceOutput.from_settings(store, cache, settings)
     app.state.telemetra.metrics.watch_output(output)  # the output's counters on /metrics
-    engine = asyncio.create_task(run_embedded(subscription, Engine(), output), name="engine")
+    # The journal lets a restart after a crash rebuild the windows that were open (telemetra.engine.journal).
+    journal = Journal(options.data_dir / "journal")
+    engine = asyncio.create_task(run_embedded(subscription, Engine(), output, journal=journal), name="engine")
     try:
         await pump(generate_batches(mock), MemorySink(bus), speed=1.0, stop=stop)
     finally:
@@ -106,6 +109,9 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
             await asyncio.wait_for(engine, timeout=10)
         api_stop.set()
         await server
+        await output.close()
+        await cache.close()
+        await store.close()  # the demo owns its store: closing it checkpoints SQLite's write-ahead log
 
 
 def _announce(options: DemoOptions, database: Path) -> None:
