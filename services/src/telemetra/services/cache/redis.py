@@ -6,14 +6,19 @@ channel ``NS:live:ID``. Each API process holds one pattern subscription (``NS:li
 to its local WebSocket handlers, so a message is decoded once per process, not once per client.
 
 The subscription runs in a task that reconnects with backoff; while it is down ``healthy`` is False and the
-local subscribers are told (a ``status`` message), so they fall back to reading the store.
+local subscribers are told (a ``status`` message), so they fall back to reading the store. A Redis that hangs
+(stopped, not dead: its sockets stay open) is noticed too: the subscription pings every ``timeout`` seconds and
+gives up when no answer comes back within another ``timeout``; and a command that times out opens a breaker,
+so for ``timeout`` seconds commands fail at once (the API reads the store) instead of each waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,10 +87,15 @@ class RedisCache:
         self.fanout = FanOut()
         self._keep = recent_moments
         self._timeout = timeout
-        # One quick retry: the first command after a Redis restart meets a dead pooled connection.
+        # One quick retry, for a dropped connection only: the first command after a Redis restart meets a dead
+        # pooled connection. A timeout is not retried: a hanging Redis would make every read wait twice.
         self._client: aioredis.Redis = aioredis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
+        self._closed_until = 0.0  # the breaker: commands fail at once until then (monotonic time)
         self._put_state_script = self._client.register_script(_PUT_STATE)
         self._touch_script = self._client.register_script(_TOUCH)
         self._reader: asyncio.Task[None] | None = None
@@ -135,9 +145,15 @@ class RedisCache:
         await self._call(self._client.ping())
 
     async def _call(self, awaitable: Any) -> Any:
+        if time.monotonic() < self._closed_until:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never awaited: the breaker is open
+            raise CacheUnavailable("redis: not answering (retrying shortly)")
         try:
             return await awaitable
         except UNAVAILABLE as error:
+            if isinstance(error, RedisTimeoutError | TimeoutError):
+                self._closed_until = time.monotonic() + self._timeout
             raise CacheUnavailable(f"redis: {type(error).__name__}: {error}"[:200]) from error
 
     # -- subscription ----------------------------------------------------------------------------------
@@ -175,10 +191,19 @@ class RedisCache:
             self.reconnects += 1
             self._set_health(True, None)
             self._subscribed.set()
+            answered = pinged = time.monotonic()
             while True:
-                message = await pubsub.get_message(timeout=1.0)
-                if message is not None and message.get("type") == "pmessage":
-                    self._dispatch(message["data"])
+                message = await pubsub.get_message(timeout=min(1.0, self._timeout))
+                now = time.monotonic()
+                if message is not None:
+                    answered = now
+                    if message.get("type") == "pmessage":
+                        self._dispatch(message["data"])
+                if now - answered > 2 * self._timeout:
+                    raise TimeoutError(f"no answer on the subscription for {now - answered:.1f} s")
+                if now - pinged >= self._timeout:
+                    pinged = now
+                    await asyncio.wait_for(pubsub.ping(), self._timeout)  # its pong counts as an answer
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
