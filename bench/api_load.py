@@ -48,7 +48,7 @@ from telemetra.contract import format_ts
 from telemetra.dev.localstack.postgres import PostgresServer
 from telemetra.dev.localstack.process import free_port
 from telemetra.dev.localstack.redis import RedisServer
-from telemetra.dev.testing.services import replay_mock
+from telemetra.dev.testing.services import process_mock
 from telemetra.services.cache import open_cache
 from telemetra.services.output import ServiceOutput
 from telemetra.services.storage import open_store
@@ -112,7 +112,7 @@ def start_backends(args: argparse.Namespace, work: Path) -> Backends:
 
 async def populate(backends: Backends) -> int:
     """An hour of three streams through the real engine, written like the engine writes."""
-    result = replay_mock(STREAMS, seconds=HOUR, rate=5.0, start=START)
+    result = process_mock(STREAMS, seconds=HOUR, rate=5.0, start=START)
     store = open_store(backends.store_url)
     cache = open_cache(backends.cache_url, namespace=backends.namespace)
     await store.start()
@@ -382,7 +382,7 @@ async def ws_load(
     await store.start()
     await cache.start()
     sink = ServiceOutput(store, cache)  # this process plays the engine
-    template = replay_mock(["alpha"], seconds=120, rate=5.0, start=START + HOUR).windows[-1]
+    template = process_mock(["alpha"], seconds=120, rate=5.0, start=START + HOUR).windows[-1]
     for n in range(updates):
         await sink.publish_live([replace(template, messages=n, final=False)])
         await asyncio.sleep(interval)

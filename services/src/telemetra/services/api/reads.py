@@ -9,6 +9,8 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
+import orjson
+
 from telemetra.records import Moment, WindowMetrics, format_ts, parse_ts
 from telemetra.services import rollup
 from telemetra.services.api.errors import NotFound, Unavailable, field_error
@@ -131,14 +133,18 @@ class Reader:
             per_bucket = rollup.tiles_per_bucket(resolution, window) if window else 0
         except rollup.NotTiling as error:
             raise field_error(("query", "resolution"), str(error)) from None
-        if per_bucket <= 1:
-            rows = await self.store.windows(stream_id, start=low, end=end, align=window, limit=limit + 1)
-            items: list[Any] = rows[:limit]  # dataclasses: orjson encodes them directly
+        if per_bucket <= 1:  # the windows as stored: JSON straight from the store
+            page = await self.store.windows_page(stream_id, start=low, end=end, align=window, limit=limit)
+            if not page.count:
+                await self._must_exist(stream_id)
+            next_after = page.last_start if page.more else None
+            items: Any = orjson.Fragment(page.items)
         else:
-            items, rows = await self._rolled_up(stream_id, low, end, limit, window, per_bucket)
-        if not items:
-            await self._must_exist(stream_id)
-        next_after = parse_ts(items[-1].window_start) if len(rows) > limit else None
+            rolled, grouped = await self._rolled_up(stream_id, low, end, limit, window, per_bucket)
+            if not rolled:
+                await self._must_exist(stream_id)
+            next_after = parse_ts(rolled[-1].window_start) if len(grouped) > limit else None
+            items = rolled  # dataclasses: orjson encodes them directly
         return {"stream_id": stream_id, "resolution": resolution, "items": items}, next_after
 
     async def _window_seconds(self, stream_id: str) -> int:

@@ -36,6 +36,14 @@ class StreamRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowsPage:
+    items: bytes  # a JSON array of window records (the API's wire format)
+    count: int  # windows in ``items``
+    more: bool  # windows follow the last one
+    last_start: float | None  # the last window's start (epoch seconds), the next page's position
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDeadLetter:
     """A dead letter as stored: the letter (``stream_id`` None when unknown) and when it was first stored.
     Its key is ``letter.letter_id``."""
@@ -80,6 +88,12 @@ class Store(Protocol):
     ) -> list[WindowMetrics]:
         """Windows with ``start <= window_start < end`` whose start is a multiple of ``align`` seconds
         (``align`` 0: all), oldest first, at most ``limit``."""
+
+    async def windows_page(
+        self, stream_id: str, *, start: float, end: float, align: int, limit: int
+    ) -> WindowsPage:
+        """What :meth:`windows` selects, as the API sends it: at most ``limit`` windows already encoded as
+        a JSON array, whether there are more, and the last one's start."""
 
     async def moments(
         self,

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import orjson
 
 from telemetra.records import DeadLetter, Moment, WindowMetrics, format_ts, parse_ts
-from telemetra.services.storage.base import DEFAULT_SLIDE_SECONDS, DEFAULT_WINDOW_SECONDS
+from telemetra.services.storage.base import DEFAULT_SLIDE_SECONDS, DEFAULT_WINDOW_SECONDS, WindowsPage
 
 # The columns of ``window_metrics`` after the key, in the order of the WindowMetrics fields.
 WINDOW_VALUE_FIELDS = (
@@ -169,4 +169,12 @@ def dead_letter_from_values(values: Row) -> DeadLetter:
         raw_encoding=encoding,
         raw_bytes=values["raw_bytes"],
         raw_truncated=bool(values["raw_truncated"]),
+    )
+
+
+def windows_page(rows: Sequence[WindowMetrics], limit: int) -> WindowsPage:
+    """A page from up to ``limit + 1`` windows, encoded in Python (the stores without JSON in SQL)."""
+    page = rows[:limit]
+    return WindowsPage(
+        orjson.dumps(page), len(page), len(rows) > limit, parse_ts(page[-1].window_start) if page else None
     )

@@ -16,10 +16,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
+import orjson
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
 from telemetra.services.storage import migrations
-from telemetra.services.storage.base import MomentPosition, StoredDeadLetter, StoreUnavailable, StreamRecord
+from telemetra.services.storage.base import (
+    MomentPosition,
+    StoredDeadLetter,
+    StoreUnavailable,
+    StreamRecord,
+    WindowsPage,
+)
 from telemetra.services.storage.codec import (
     DEAD_LETTER_COLUMNS,
     JSON_FIELDS,
@@ -52,7 +59,7 @@ UNAVAILABLE = (
 )
 MIGRATION_LOCK = 0x7E1E_3E7A  # pg_advisory_xact_lock key: replicas starting together migrate one at a time
 
-_WINDOW_COLUMNS = ("stream_id", "window_start", "window_end", *WINDOW_VALUE_FIELDS)
+_WINDOW_COLUMNS = ("stream_id", "window_start", "window_end", *WINDOW_VALUE_FIELDS, "document")
 _UPSERT_WINDOW = (
     f"INSERT INTO window_metrics ({', '.join(_WINDOW_COLUMNS)}) VALUES ("
     + ", ".join(f"${i}::jsonb" if c in JSON_FIELDS else f"${i}" for i, c in enumerate(_WINDOW_COLUMNS, 1))
@@ -92,6 +99,35 @@ _LATEST_MOMENTS = (
     "SELECT m.* FROM unnest($1::text[]) AS s(stream_id) CROSS JOIN LATERAL (SELECT * FROM moments x"
     " WHERE x.stream_id = s.stream_id ORDER BY x.start_at DESC, x.moment_id DESC LIMIT 1) m"
 )
+
+
+# A page of windows as the API's JSON: each row's stored document (or, for rows written before documents were,
+# the same record built from the columns, bounds as in ``codec.window_time``), the rows selected (one more than
+# the page, to tell whether another follows) and the page's last start.
+_WINDOW_JSON = ", ".join(
+    f"'{name}', "
+    + (
+        f"to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        if name in ("window_start", "window_end")
+        else name
+    )
+    for name in ("stream_id", "window_start", "window_end", *WINDOW_VALUE_FIELDS)
+)
+_WINDOWS_PAGE = f"""
+WITH page AS (
+    SELECT *, row_number() OVER (ORDER BY window_start) AS n FROM (
+        SELECT * FROM window_metrics
+        WHERE stream_id = $1 AND window_start >= $2 AND window_start < $3
+            AND ($4 = 0 OR extract(epoch FROM window_start)::bigint % $4 = 0)
+        ORDER BY window_start LIMIT $5 + 1
+    ) selected
+)
+SELECT '[' || coalesce(string_agg(coalesce(document, json_build_object({_WINDOW_JSON})::text), ','
+                        ORDER BY window_start) FILTER (WHERE n <= $5), '') || ']' AS items,
+       count(*) AS count,
+       extract(epoch FROM max(window_start) FILTER (WHERE n <= $5)) AS last_start
+FROM page
+"""
 
 
 def _dt(epoch: float) -> datetime:
@@ -221,7 +257,13 @@ class PostgresStore:
     # -- writes ------------------------------------------------------------------------------------------
     async def upsert_windows(self, windows: Sequence[WindowMetrics], seen_at: float) -> None:
         rows = [
-            (w.stream_id, _dt(parse_ts(w.window_start)), _dt(parse_ts(w.window_end)), *window_values(w))
+            (
+                w.stream_id,
+                _dt(parse_ts(w.window_start)),
+                _dt(parse_ts(w.window_end)),
+                *window_values(w),
+                orjson.dumps(w).decode(),
+            )
             for w in windows
         ]
         await self._upsert(_UPSERT_WINDOW, rows, {w.stream_id for w in windows}, seen_at)
@@ -355,6 +397,21 @@ class PostgresStore:
         )
         rows = await self._run(lambda c: c.fetch(sql, stream_id, _dt(start), _dt(end), align, limit))
         return [_window(row) for row in rows]
+
+    async def windows_page(
+        self, stream_id: str, *, start: float, end: float, align: int, limit: int
+    ) -> WindowsPage:
+        """The JSON is built by PostgreSQL: the rows never become Python objects (bench/results/api.md)."""
+        args = (stream_id, _dt(start), _dt(end), align, limit)
+        row = await self._run(lambda c: c.fetchrow(_WINDOWS_PAGE, *args))
+        assert row is not None  # an aggregate: one row, even for no windows
+        items, count, last_start = row["items"], row["count"], row["last_start"]
+        return WindowsPage(
+            items.encode(),
+            min(count, limit),
+            count > limit,
+            float(last_start) if last_start is not None else None,
+        )
 
     async def moments(
         self,

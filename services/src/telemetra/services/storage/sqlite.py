@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
 from telemetra.services.storage import migrations
-from telemetra.services.storage.base import MomentPosition, StoredDeadLetter, StoreUnavailable, StreamRecord
+from telemetra.services.storage.base import (
+    MomentPosition,
+    StoredDeadLetter,
+    StoreUnavailable,
+    StreamRecord,
+    WindowsPage,
+)
 from telemetra.services.storage.codec import (
     DEAD_LETTER_COLUMNS,
     WINDOW_VALUE_FIELDS,
@@ -25,6 +31,7 @@ from telemetra.services.storage.codec import (
     to_ms,
     window_from_values,
     window_values,
+    windows_page,
 )
 
 T = TypeVar("T")
@@ -348,6 +355,12 @@ class SqliteStore:
         )
         args = (stream_id, to_ms(start), to_ms(end), align * 1000, limit)
         return await self._read(lambda db: [_window(row) for row in db.execute(sql, args)])
+
+    async def windows_page(
+        self, stream_id: str, *, start: float, end: float, align: int, limit: int
+    ) -> WindowsPage:
+        rows = await self.windows(stream_id, start=start, end=end, align=align, limit=limit + 1)
+        return windows_page(rows, limit)
 
     async def moments(
         self,
