@@ -19,7 +19,10 @@ export interface paths {
         delete: operations["delete_stream_api_v1_admin_streams__stream_id__delete"];
         options?: never;
         head?: never;
-        /** Set a stream's title and category (scope: write) */
+        /**
+         * Set a stream's title and/or category (scope: write)
+         * @description Only the fields sent change; `null` clears one. Control characters (other than tab and line breaks) are refused with 422.
+         */
         patch: operations["update_stream_api_v1_admin_streams__stream_id__patch"];
         trace?: never;
     };
@@ -401,7 +404,10 @@ export interface components {
             /** Items */
             items: components["schemas"]["StreamSummary"][];
         };
-        /** StreamMetaIn */
+        /**
+         * StreamMetaIn
+         * @description Only the fields sent change; `null` clears one.
+         */
         StreamMetaIn: {
             /** Category */
             category?: string | null;

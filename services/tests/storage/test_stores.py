@@ -160,6 +160,25 @@ async def test_stream_metadata_and_deletion(store: Store, dataset: Any) -> None:
     assert await store.recent_moments("alpha", 5) == []
 
 
+async def test_stream_metadata_of_named_fields_only(store: Store, dataset: Any) -> None:
+    """``fields`` names what changes (an admin's PATCH sends only some); the others keep their value."""
+    await store.upsert_windows(windows_for(dataset, "alpha")[:1], seen_at=1000.0)
+    assert await store.set_stream_meta("alpha", "Title", "Category")
+
+    async def meta() -> tuple[str | None, str | None]:
+        stream = await store.get_stream("alpha")
+        assert stream is not None
+        return stream.title, stream.category
+
+    assert await store.set_stream_meta("alpha", "Renamed", None, fields={"title"})
+    assert await meta() == ("Renamed", "Category")
+    assert await store.set_stream_meta("alpha", None, None, fields={"category"})
+    assert await meta() == ("Renamed", None)
+    assert await store.set_stream_meta("alpha", "ignored", "ignored", fields=())
+    assert await meta() == ("Renamed", None)
+    assert not await store.set_stream_meta("nobody", "Title", None, fields=())
+
+
 def window(stream_id: str, start: float) -> WindowMetrics:
     return WindowMetrics(
         stream_id=stream_id,

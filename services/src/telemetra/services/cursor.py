@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import re
 from typing import Any
 
 import orjson
 
 VERSION = 1
 MAX_LENGTH = 512
+EARLIEST, LATEST = 0.0, 32_503_680_000.0  # 1970-01-01 … 3000-01-01: the range a query (and a cursor) may name
+_ID = re.compile(r"[\x21-\x7e]{1,128}")  # record ids are printable ASCII (moment ids: 24 hex digits)
 
 
 class BadCursor(ValueError):
@@ -36,3 +40,21 @@ def decode(text: str, kind: str) -> list[Any]:
         raise BadCursor("cursor belongs to another listing or resolution")
     position: list[Any] = body["p"]
     return position
+
+
+def moment(value: Any) -> float:
+    """A time position (epoch seconds) taken from a decoded cursor: a number in the range a query may name
+    (not a bool, NaN or infinite); anything else is :class:`BadCursor`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadCursor("not a cursor from this API")
+    number = float(value)
+    if not (math.isfinite(number) and EARLIEST <= number < LATEST):
+        raise BadCursor("not a cursor from this API")
+    return number
+
+
+def record_id(value: Any) -> str:
+    """A record id taken from a decoded cursor: 1–128 printable ASCII characters, else :class:`BadCursor`."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise BadCursor("not a cursor from this API")
+    return value

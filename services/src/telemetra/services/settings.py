@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SCOPES = ("read", "write", "admin")
+MIN_TOKEN_CHARS = 16
+MIN_JWT_SECRET_BYTES = 32  # HS256: a key at least as long as the hash output
 
 
 def default_store_url() -> str:
@@ -43,7 +45,10 @@ def _split(value: object) -> object:
 class Settings(BaseSettings):
     """Every knob of the API service and its sink. Environment: ``TELEMETRA_<NAME>`` (case-insensitive)."""
 
-    model_config = SettingsConfigDict(env_prefix="TELEMETRA_", extra="ignore", frozen=True)
+    # Values are never echoed in errors: a bad setting must not print a token, a JWT key or a DSN's password.
+    model_config = SettingsConfigDict(
+        env_prefix="TELEMETRA_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # -- backends --------------------------------------------------------------------------------------
     store_url: str = Field(default_factory=default_store_url, description="sqlite:///PATH or postgresql://…")
@@ -74,10 +79,15 @@ class Settings(BaseSettings):
     # -- auth ------------------------------------------------------------------------------------------
     public_reads: bool = Field(default=True, description="Read endpoints need no token (else scope 'read').")
     api_tokens: Annotated[list[StaticToken], NoDecode] = Field(
-        default_factory=list, description="Comma-separated TOKEN[:SCOPE[+SCOPE…]] (default scope: admin)."
+        default_factory=list,
+        description="Comma-separated TOKEN[:SCOPE[+SCOPE…]] (no ':': admin; an empty scope list: no scope).",
     )
-    jwt_secret: SecretStr | None = Field(default=None, description="HS256 key; JWTs carry scopes in 'scope'.")
-    jwt_audience: str | None = None
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 key (≥ 32 bytes); JWTs carry scopes in 'scope'. Empty: JWTs off."
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="Required 'aud' of JWTs; without it, JWTs that carry an 'aud' are refused."
+    )
     jwt_issuer: str | None = None
 
     # -- live ------------------------------------------------------------------------------------------
@@ -108,10 +118,17 @@ class Settings(BaseSettings):
     )
     otel_service_name: str = "telemetra-api"
 
-    @field_validator("dashboard_dir", mode="before")
+    @field_validator("dashboard_dir", "jwt_secret", "jwt_audience", "jwt_issuer", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return value or None
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"the HS256 key must be at least {MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2)")
+        return secret
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -121,26 +138,35 @@ class Settings(BaseSettings):
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens(cls, value: object) -> object:
-        items = _split(value)
+        # Comma-separated; empty entries (a trailing comma) are skipped but still counted, so "entry N" is the
+        # N-th comma-separated field of the variable. Errors name the entry and the problem, never its text.
+        items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list):
             return items
-        return [_parse_token(item) if isinstance(item, str) else item for item in items]
+        entries = [(n, item.strip() if isinstance(item, str) else item) for n, item in enumerate(items, 1)]
+        return [_parse_token(item, n) if isinstance(item, str) else item for n, item in entries if item]
 
     @field_validator("api_tokens")
     @classmethod
     def _known_scopes(cls, tokens: list[StaticToken]) -> list[StaticToken]:
-        for token in tokens:
-            unknown = token.scopes - set(SCOPES)
-            if unknown:
-                raise ValueError(f"unknown scope(s) {sorted(unknown)}; use {', '.join(SCOPES)}")
+        for n, token in enumerate(tokens, 1):
+            if token.scopes - set(SCOPES):
+                raise ValueError(f"entry {n}: unknown scope; use {', '.join(SCOPES)}")
         return tokens
 
 
-def _parse_token(text: str) -> dict[str, object]:
-    token, _, scopes = text.partition(":")
-    if len(token) < 16:
-        raise ValueError("API tokens must be at least 16 characters")
-    return {"token": token, "scopes": frozenset(scopes.split("+")) if scopes else frozenset({"admin"})}
+def _parse_token(text: str, n: int) -> dict[str, object]:
+    """``TOKEN`` (scope admin), ``TOKEN:SCOPE+SCOPE…``, or ``TOKEN:`` (no scope: authenticates, grants
+    nothing)."""
+    token, colon, scopes = text.partition(":")
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"entry {n}: token shorter than {MIN_TOKEN_CHARS} characters (at least {MIN_TOKEN_CHARS} required)"
+        )
+    names = frozenset(name.strip() for name in scopes.split("+") if name.strip())
+    if names - set(SCOPES):
+        raise ValueError(f"entry {n}: unknown scope; use {', '.join(SCOPES)} joined by '+'")
+    return {"token": token, "scopes": names if colon else frozenset({"admin"})}
 
 
 def sqlite_path(url: str) -> Path:

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from telemetra.services.api import errors
+from telemetra.services.api import docs, errors
 from telemetra.services.api.dashboard import mount_dashboard
-from telemetra.services.api.middleware import BodyLimit, RequestContext
+from telemetra.services.api.middleware import BodyLimit, RequestContext, SecurityHeaders
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
 from telemetra.services.api.routes import admin, dead_letters, health, live, moments, streams
@@ -69,16 +69,17 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by docs.install: self-hosted Swagger UI, no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.telemetra = state
     app.state.reader = Reader(state)
     errors.install(app)
+    docs.install(app, "/openapi.json")
     for module in (health, streams, metrics_routes, moments, dead_letters, live, admin):
         app.include_router(module.router)
-    mount_dashboard(app, settings.dashboard_dir)  # after the API's routes, so they win
+    dashboard = mount_dashboard(app, settings.dashboard_dir)  # after the API's routes, so they win
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -95,7 +96,8 @@ def create_app(
         metrics=state.metrics,
         access_log=settings.access_log,
         tracer=tracing[0] if tracing else None,
-    )  # added last = outermost: ids, timing and the 500 guard cover everything inside
+    )  # ids, timing and the 500 guard cover everything inside
+    app.add_middleware(SecurityHeaders, dashboard=dashboard)  # added last = outermost: every answer has them
     return app
 
 

@@ -21,9 +21,9 @@ from telemetra.contract import STREAM_ID_PATTERN
 from telemetra.services.api.errors import field_error
 from telemetra.services.api.reads import Reader
 from telemetra.services.api.state import AppState
+from telemetra.services.cursor import EARLIEST, LATEST  # 1970-01-01 … 3000-01-01: the range a query may name
 from telemetra.services.settings import Settings
 
-EARLIEST, LATEST = 0.0, 32_503_680_000.0  # 1970-01-01 … 3000-01-01: the range a query may name
 SCOPE_RANK = {"read": 0, "write": 1, "admin": 2}  # a scope grants every scope below it
 
 
@@ -121,7 +121,9 @@ def authenticate(token: str, settings: Settings) -> Principal | None:
             algorithms=["HS256"],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp"], "verify_aud": settings.jwt_audience is not None},
+            # With no audience configured, PyJWT refuses tokens that carry an ``aud``: a token minted for
+            # another service (same key, different audience) must not be accepted here.
+            options={"require": ["exp"]},
         )
     except jwt.PyJWTError:
         return None

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Mount
 
 from telemetra.services.api.observability import request_id_var
 from telemetra.services.cache import CacheUnavailable
@@ -69,6 +69,9 @@ async def _validation(request: Request, error: Exception) -> Response:
 async def _http(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     headers = dict(error.headers) if error.headers else None
+    if error.status_code == 400 and isinstance(error.__cause__, ValueError):
+        # FastAPI's body parser: a JSON body that is not UTF-8 (a JSON syntax error is already a 422)
+        return json_error(422, [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}])
     if error.status_code == 405:  # Starlette names only the first matching route's methods
         headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     if error.status_code >= 500:  # our own raises carry safe text, but be strict anyway
@@ -89,12 +92,22 @@ async def _not_found(request: Request, error: Exception) -> Response:
     return json_error(404, error.what)
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return sorted(methods)
+    """The methods the router would route to an endpoint for this path: each one is tried in turn (routes
+    can be nested routers, which keep their methods to themselves). A mount (the dashboard's static files)
+    serves GET and HEAD."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        for route in request.app.router.routes:
+            if isinstance(route, BaseRoute) and route.matches(scope)[0] == Match.FULL:
+                if not isinstance(route, Mount) or method in ("GET", "HEAD"):
+                    allowed.append(method)
+                break
+    return allowed
 
 
 def _backend_reason(error: Exception) -> str:

@@ -5,7 +5,12 @@ every log record of the request, times the request into the latency histogram by
 label values), writes one access-log line, optionally wraps the request in a trace span, and turns an
 unhandled exception into a generic 500 that still carries the request id.
 
-``BodyLimit``: 413 for bodies over the limit, by ``Content-Length`` or while streaming.
+``BodyLimit``: 413 for bodies over the limit, by ``Content-Length`` or, for chunked bodies, while reading ahead.
+
+``SecurityHeaders`` (outside everything, so the 500 guard's and the body limit's answers have them too):
+``X-Content-Type-Options``, ``X-Frame-Options``, ``Referrer-Policy`` and a Content-Security-Policy per kind of
+answer: nothing may load from an API answer; the dashboard and ``/docs`` load scripts and styles from this
+origin only (no inline script) and may connect back to it (fetch, and the WebSocket on the same host).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from telemetra.services.api.dashboard import is_api_path
 from telemetra.services.api.observability import Metrics, request_id_var
 
 if TYPE_CHECKING:
@@ -32,7 +38,7 @@ def request_id_from(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = bytes(value).decode("latin-1")
-            if _REQUEST_ID.match(text):
+            if _REQUEST_ID.fullmatch(text):
                 return text
             break  # malformed ids are replaced, not echoed (no header or log injection)
     return uuid.uuid4().hex
@@ -132,6 +138,10 @@ async def _send_500(send: Send, request_id: str) -> None:
 
 
 class BodyLimit:
+    """413 for a body over ``max_bytes``: by its ``Content-Length`` before anything is read (the server then
+    delivers exactly that many bytes), or, for a chunked body, while reading it ahead in full: the limit is
+    small, and the endpoint's body parser would turn an error raised mid-body into a 400."""
+
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
@@ -140,46 +150,46 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _content_length(scope)
+        length, chunked = _body_framing(scope)
         if length is not None and length > self.max_bytes:
             await _too_large(send)
             return
-        seen = 0
-        responded = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        if not chunked:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal responded
-            responded = responded or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not responded:
+            if message["type"] != "http.request":  # the client went away mid-body
+                pending = [message]
+                break
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
                 await _too_large(send)
+                return
+            if not message.get("more_body", False):
+                pending = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+                break
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-def _content_length(scope: Scope) -> int | None:
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """``Content-Length`` (None when absent or malformed) and whether the body is chunked."""
+    length: int | None = None
+    chunked = False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif name == b"transfer-encoding":
+            chunked = chunked or b"chunked" in bytes(value).lower()
+    return length, chunked
 
 
 async def _too_large(send: Send) -> None:
@@ -190,3 +200,58 @@ async def _too_large(send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_PAGE = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; connect-src 'self'"
+)
+DOCS_POLICY = _PAGE  # Swagger UI: its bundle and init script, its stylesheet (icons as data: URIs), fetches
+_COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_HOST = re.compile(r"(?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+def dashboard_policy(host: str | None) -> str:
+    """The dashboard's policy: ``connect-src`` names this origin's WebSocket URLs explicitly (``'self'``
+    covers ws:/wss: only in CSP Level 3 browsers), from the ``Host`` header when it is a plain host[:port]."""
+    if host is None or not _HOST.fullmatch(host):
+        return _PAGE
+    return f"{_PAGE} ws://{host} wss://{host}"
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp, *, dashboard: bool):
+        self.app = app
+        self.dashboard = dashboard
+        self._api = [*_COMMON_HEADERS, (b"content-security-policy", API_POLICY.encode())]
+        self._docs = [*_COMMON_HEADERS, (b"content-security-policy", DOCS_POLICY.encode())]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self._headers(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        path: str = scope.get("path", "")
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path == "/docs" or path.startswith("/docs/"):
+            return self._docs
+        if not self.dashboard or is_api_path(path):
+            return self._api
+        host = next((bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), None)
+        return [*_COMMON_HEADERS, (b"content-security-policy", dashboard_policy(host).encode("latin-1"))]

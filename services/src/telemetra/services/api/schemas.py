@@ -4,9 +4,10 @@ they send validates against these models."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+import re
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from telemetra.analytics.moments import KINDS
 
@@ -124,9 +125,31 @@ class DeadLettersPage(_Model):
     items: list[DeadLetterOut] = Field(description="Newest first.")
 
 
+# C0 and C1 control characters except tab, line feed and carriage return, and lone surrogates (not text:
+# PostgreSQL refuses NUL, UTF-8 cannot encode a surrogate, terminals interpret escapes).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"  # for the document (ECMA-262 syntax)
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (other than tab and line breaks)")
+    return value
+
+
+Title = Annotated[
+    str, Field(max_length=300, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
+]
+Category = Annotated[
+    str, Field(max_length=120, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
+]
+
+
 class StreamMetaIn(_Model):
-    title: str | None = Field(None, max_length=300)
-    category: str | None = Field(None, max_length=120)
+    """Only the fields sent change; `null` clears one."""
+
+    title: Title | None = None
+    category: Category | None = None
 
 
 class Check(_Model):

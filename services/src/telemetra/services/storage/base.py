@@ -4,7 +4,7 @@ interface as epoch seconds (UTC)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -14,6 +14,7 @@ from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetri
 # defaults of the engine's AnalyticsConfig.
 DEFAULT_WINDOW_SECONDS: Final = 60
 DEFAULT_SLIDE_SECONDS: Final = 10
+META_FIELDS: Final = frozenset({"title", "category"})  # what an admin may set on a stream
 
 
 class StoreUnavailable(RuntimeError):
@@ -110,8 +111,16 @@ class Store(Protocol):
 
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]: ...
 
-    async def set_stream_meta(self, stream_id: str, title: str | None, category: str | None) -> bool:
-        """Set the title and category; False when the stream is unknown."""
+    async def set_stream_meta(
+        self,
+        stream_id: str,
+        title: str | None,
+        category: str | None,
+        *,
+        fields: Collection[str] = META_FIELDS,
+    ) -> bool:
+        """Set the title and category, or only those named in ``fields`` (the others keep their stored value;
+        ``None`` clears one); False when the stream is unknown."""
 
     async def describe_stream(self, description: StreamDescription) -> bool:
         """Record what the engine knows of a stream: its window geometry always, its title and category only

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +21,7 @@ import orjson
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
 from telemetra.services.storage import migrations
 from telemetra.services.storage.base import (
+    META_FIELDS,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
@@ -290,13 +291,20 @@ class PostgresStore:
 
         await self._run(work)
 
-    async def set_stream_meta(self, stream_id: str, title: str | None, category: str | None) -> bool:
+    async def set_stream_meta(
+        self,
+        stream_id: str,
+        title: str | None,
+        category: str | None,
+        *,
+        fields: Collection[str] = META_FIELDS,
+    ) -> bool:
+        values = (stream_id, "title" in fields, title, "category" in fields, category)
         status = await self._run(
             lambda c: c.execute(
-                "UPDATE streams SET title = $2, category = $3 WHERE stream_id = $1",
-                stream_id,
-                title,
-                category,
+                "UPDATE streams SET title = CASE WHEN $2::boolean THEN $3::text ELSE title END,"
+                " category = CASE WHEN $4::boolean THEN $5::text ELSE category END WHERE stream_id = $1",
+                *values,
             )
         )
         return bool(status != "UPDATE 0")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
 from telemetra.services.storage import migrations
 from telemetra.services.storage.base import (
+    META_FIELDS,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
@@ -281,12 +282,22 @@ class SqliteStore:
         if rows:
             await self._write(work)
 
-    async def set_stream_meta(self, stream_id: str, title: str | None, category: str | None) -> bool:
+    async def set_stream_meta(
+        self,
+        stream_id: str,
+        title: str | None,
+        category: str | None,
+        *,
+        fields: Collection[str] = META_FIELDS,
+    ) -> bool:
         changed: list[int] = []
+        values = ("title" in fields, title, "category" in fields, category, stream_id)
 
         def work(db: sqlite3.Connection) -> None:
             cursor = db.execute(
-                "UPDATE streams SET title = ?, category = ? WHERE stream_id = ?", (title, category, stream_id)
+                "UPDATE streams SET title = CASE WHEN ? THEN ? ELSE title END,"
+                " category = CASE WHEN ? THEN ? ELSE category END WHERE stream_id = ?",
+                values,
             )
             changed.append(cursor.rowcount)
 

@@ -15,12 +15,15 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 @router.patch(
     "/streams/{stream_id}",
     response_model=StreamDetail,
-    summary="Set a stream's title and category (scope: write)",
+    summary="Set a stream's title and/or category (scope: write)",
+    description="Only the fields sent change; `null` clears one. Control characters (other than tab and line "
+    "breaks) are refused with 422.",
     dependencies=[require("write")],
     responses=error_responses(401, 403, 404, 413, 422, 503),
 )
 async def update_stream(stream_id: StreamId, meta: StreamMetaIn, state: State, reader: ReaderDep) -> Response:
-    if not await state.store.set_stream_meta(stream_id, meta.title, meta.category):
+    sent = meta.model_fields_set
+    if not await state.store.set_stream_meta(stream_id, meta.title, meta.category, fields=sent):
         raise NotFound("unknown stream")
     return json_response(await reader.stream(stream_id))
 

@@ -97,7 +97,7 @@ async def live(websocket: WebSocket, stream_id: str) -> None:
 
 
 def _refusal(websocket: WebSocket, stream_id: str, state: AppState) -> tuple[int, str] | None:
-    if not _STREAM_ID.match(stream_id):
+    if not _STREAM_ID.fullmatch(stream_id):  # not .match: "$" would accept a trailing newline
         return 4422, "stream_id: invalid stream id"
     if state.settings.public_reads:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import orjson
@@ -56,8 +55,8 @@ async def stream_metrics(
 def _position(text: str, kind: str) -> float:
     try:
         position = cursor.decode(text, kind)
+        if len(position) != 1:
+            raise cursor.BadCursor("not a cursor from this API")
+        return cursor.moment(position[0])
     except cursor.BadCursor as error:
         raise field_error(("query", "cursor"), str(error)) from None
-    if len(position) != 1 or not isinstance(position[0], int | float) or not math.isfinite(position[0]):
-        raise field_error(("query", "cursor"), "not a cursor from this API")
-    return float(position[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import orjson
@@ -52,14 +51,8 @@ async def stream_moments(
 def _position(text: str, listing: str) -> MomentPosition:
     try:
         position = cursor.decode(text, listing)
+        if len(position) != 2:
+            raise cursor.BadCursor("not a cursor from this API")
+        return MomentPosition(cursor.moment(position[0]), cursor.record_id(position[1]))
     except cursor.BadCursor as error:
         raise field_error(("query", "cursor"), str(error)) from None
-    valid = (
-        len(position) == 2
-        and isinstance(position[0], int | float)
-        and math.isfinite(position[0])
-        and isinstance(position[1], str)
-    )
-    if not valid:
-        raise field_error(("query", "cursor"), "not a cursor from this API")
-    return MomentPosition(float(position[0]), position[1])
