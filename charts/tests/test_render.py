@@ -4,6 +4,7 @@ secure pod defaults everywhere, and what each value switch is supposed to change
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -347,6 +348,72 @@ def test_spark_driver_identity(chart: Chart, m: SimpleNamespace) -> None:
     assert rule["resources"] == ["networkpolicies"] and "patch" in rule["verbs"]
     without = chart.template(sets=["spark.submitter=null"])
     assert not [o for o in without if o["metadata"]["name"] == "telemetra-spark-submitter"]
+
+
+def _image_policy(objects: list[Manifest], m: SimpleNamespace) -> tuple[Manifest, Manifest]:
+    policies = m.find(objects, "ValidatingAdmissionPolicy")
+    bindings = m.find(objects, "ValidatingAdmissionPolicyBinding")
+    assert len(policies) == len(bindings) == 1
+    return policies[0], bindings[0]
+
+
+def _allowed_in_policy(policy: Manifest) -> list[str]:
+    (variable,) = [v for v in policy["spec"]["variables"] if v["name"] == "allowed"]
+    allowed: list[str] = json.loads(variable["expression"])  # a JSON list of strings is a CEL list literal
+    return allowed
+
+
+@pytest.mark.parametrize(
+    ("values_profile", "sets", "allowed"),
+    [
+        ("default", [], ["ghcr.io/telemetra"]),
+        ("kind", [], ["telemetra-spark"]),  # no registry: the Spark image's own repository
+        ("production", [], ["registry.example.com/telemetra"]),
+        ("default", ["operator.allowedImageRegistries={ghcr.io/telemetra/,docker.io/library/spark}"], None),
+    ],
+)
+def test_stream_images_are_limited_to_the_allowed_registries(
+    chart: Chart,
+    m: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    values_profile: str,
+    sets: list[str],
+    allowed: list[str] | None,
+) -> None:
+    """The operator and the admission policy get one list: operator.allowedImageRegistries, else image.registry,
+    else the Spark image's repository, which is also what the operator allows by itself for its own Spark
+    image."""
+    allowed = allowed or ["ghcr.io/telemetra", "docker.io/library/spark"]
+    objects = chart.template(values_profile, sets=sets)
+    container = m.pod_spec(m.one(objects, "Deployment", "telemetra-operator"))["containers"][0]
+    _from_environment(m.env(container), monkeypatch)
+    settings = OperatorSettings()
+    assert settings.image_registries == allowed
+    if not sets:
+        assert OperatorSettings(spark_image=settings.spark_image).image_registries == allowed
+    policy, binding = _image_policy(objects, m)
+    assert _allowed_in_policy(policy) == allowed
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule["resources"] == ["telemetrastreams"] and rule["operations"] == ["CREATE", "UPDATE"]
+    (validation,) = policy["spec"]["validations"]
+    assert validation["reason"] == "Invalid" and "'spec.spark.image: '" in validation["messageExpression"]
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+    assert selector == {
+        "kubernetes.io/metadata.name": NAMESPACE
+    }  # the operator watches the release namespace
+
+
+def test_the_image_policy_binding_follows_the_operators_scope(chart: Chart, m: SimpleNamespace) -> None:
+    _, binding = _image_policy(chart.template(sets=["operator.namespaced=false"]), m)
+    assert "matchResources" not in binding["spec"]  # every namespace, as the operator
+    off = chart.template(sets=["operator.admissionPolicy.enabled=false"])
+    assert not m.find(off, "ValidatingAdmissionPolicy") and not m.find(
+        off, "ValidatingAdmissionPolicyBinding"
+    )
+    assert not m.find(chart.template(sets=["operator.enabled=false"]), "ValidatingAdmissionPolicy")
 
 
 # -- Kafka, PostgreSQL, Redis ---------------------------------------------------------------------------------

@@ -148,6 +148,11 @@ def test_parameter_table_in_readme_is_current() -> None:
         (["monitoring.serviceMonitors.interval=fast"], "/monitoring/serviceMonitors/interval"),
         (["operator.logFormat=xml"], "/operator/logFormat"),
         (["operator.resyncSeconds=0"], "/operator/resyncSeconds"),
+        (
+            ["operator.allowedImageRegistries={https://evil.example.com}"],
+            "/operator/allowedImageRegistries/0",
+        ),
+        (["operator.allowedImageRegistries={ghcr.io/Telemetra}"], "/operator/allowedImageRegistries/0"),
         (["nameOverride=Telemetra_X"], "/nameOverride"),
     ],
 )

@@ -81,6 +81,61 @@ INVALID_ON_CREATE: list[tuple[str, dict[str, Any], list[str]]] = [
         with_spec(spark={"image": "me/spark:1"}),
         ["spec.spark.version", "together"],
     ),
+    (
+        "an image without a tag or digest",
+        with_spec(spark={"image": "ghcr.io/telemetra/telemetra-spark", "version": "4.2.0"}),
+        ["spec.spark.image"],
+    ),
+    (
+        "an image reference with spaces",
+        with_spec(spark={"image": "ghcr.io/telemetra/spark:1 --privileged", "version": "4.2.0"}),
+        ["spec.spark.image"],
+    ),
+    *(
+        (
+            f"sparkConf {what}",
+            with_spec(spark={"sparkConf": {"spark.sql.shuffle.partitions": "8", key: value}}),
+            ["spec.spark.sparkConf", f"key {key} is not allowed", "allowed: spark.default.parallelism"],
+        )
+        for what, key, value in [
+            (
+                "mounts the node's root filesystem",
+                "spark.kubernetes.driver.volumes.hostPath.x.mount.path",
+                "/",
+            ),
+            (
+                "mounts a hostPath on executors",
+                "spark.kubernetes.executor.volumes.hostPath.r.options.path",
+                "/",
+            ),
+            (
+                "switches the driver's ServiceAccount",
+                "spark.kubernetes.authenticate.driver.serviceAccountName",
+                "default",
+            ),
+            (
+                "sets the executors' ServiceAccount",
+                "spark.kubernetes.authenticate.executor.serviceAccountName",
+                "x",
+            ),
+            ("sets a pod template", "spark.kubernetes.driver.podTemplateFile", "/tmp/pod.yaml"),
+            ("sets another image", "spark.kubernetes.container.image", "evil/miner:1"),
+            ("adds jars", "spark.jars", "https://evil.example.com/x.jar"),
+            ("adds packages", "spark.jars.packages", "evil:evil:1"),
+            ("adds files", "spark.files", "https://evil.example.com/x"),
+            ("runs commands on OOM", "spark.driver.extraJavaOptions", "-XX:OnOutOfMemoryError=sh"),
+            ("extends the executors' classpath", "spark.executor.extraClassPath", "/x"),
+            ("sets Hadoop credentials", "spark.hadoop.fs.s3a.secret.key", "k"),
+            ("sets the executors' environment", "spark.executorEnv.LD_PRELOAD", "/x.so"),
+            ("chooses the Python workers' module", "spark.python.worker.module", "os"),
+            ("moves the checkpoint", "spark.sql.streaming.checkpointLocation", "/elsewhere"),
+        ]
+    ),
+    (
+        "a state store provider outside the allowed classes",
+        with_spec(spark={"sparkConf": {"spark.sql.streaming.stateStore.providerClass": "com.evil.Provider"}}),
+        ["spec.spark.sparkConf", "providerClass must be one of"],
+    ),
     ("unknown deletion policy", with_spec(topicDeletionPolicy="archive"), ["spec.topicDeletionPolicy"]),
     ("negative restart nonce", with_spec(restartNonce=-1), ["spec.restartNonce"]),
 ]
@@ -127,6 +182,41 @@ async def test_at_least_eight_kinds_of_invalid_streams_are_rejected_naming_the_f
             assert word in error.message, f"{what}: {word!r} not in {error.message!r}"
     grown = await kube.patch(t.STREAM, namespaces.streams, "s", {"spec": {"kafka": {"partitions": 5}}})
     assert grown["spec"]["kafka"]["partitions"] == 5
+
+
+ALLOWED_SPARK_CONF = {
+    "spark.sql.shuffle.partitions": "16",
+    "spark.default.parallelism": "8",
+    "spark.executor.memoryOverhead": "512m",
+    "spark.driver.memoryOverheadFactor": "0.2",
+    "spark.memory.fraction": "0.7",
+    "spark.memory.offHeap.enabled": "true",
+    "spark.python.worker.reuse": "true",
+    "spark.sql.streaming.metricsEnabled": "true",
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "5000",
+}
+
+
+async def test_allowed_spark_settings_and_images_pass(kube: Kube, namespaces: Namespaces) -> None:
+    """Tuning keys, a tagged and a digest-pinned image from a registry with a port: admitted."""
+    digest = "sha256:" + "a" * 64
+    for name, spark in [
+        ("tuned", {"sparkConf": ALLOWED_SPARK_CONF}),
+        (
+            "tagged",
+            {"image": "registry.example.com:5000/telemetra/telemetra-spark:0.2.0", "version": "4.2.0"},
+        ),
+        ("pinned", {"image": f"ghcr.io/telemetra/telemetra-spark@{digest}", "version": "4.2.0"}),
+        ("both", {"image": f"telemetra-spark:dev@{digest}", "version": "4.2.0"}),
+    ]:
+        manifest = t.stream_manifest(name, spark=spark)
+        manifest["metadata"]["namespace"] = namespaces.streams
+        stored = await kube.create(manifest)
+        assert stored["spec"]["spark"].get("sparkConf", {}) == spark.get("sparkConf", {})
 
 
 async def test_defaults_are_filled_in_by_the_api_server(kube: Kube, namespaces: Namespaces) -> None:

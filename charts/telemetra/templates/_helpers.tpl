@@ -207,3 +207,19 @@ and the cluster's name, so it survives upgrades and a reinstall next to the reta
   emptyDir:
     sizeLimit: 64Mi
 {{- end -}}
+
+{{/* What TelemetraStreams may run -------------------------------------------------------------------------- */}}
+
+{{/* The registries a stream's spark.image may come from, as a JSON list (the operator's
+TELEMETRA_OPERATOR_ALLOWED_REGISTRIES and the admission policy's list): operator.allowedImageRegistries, else
+image.registry, else the Spark image's repository (the operator's own default for its Spark image). */}}
+{{- define "telemetra.allowedImageRegistries" -}}
+{{- $allowed := list -}}
+{{- range .Values.operator.allowedImageRegistries -}}
+{{- $allowed = append $allowed (trimSuffix "/" .) -}}
+{{- end -}}
+{{- if not $allowed -}}
+{{- $allowed = list (.Values.image.registry | trimSuffix "/" | default .Values.spark.imageName) -}}
+{{- end -}}
+{{- toJson $allowed -}}
+{{- end -}}

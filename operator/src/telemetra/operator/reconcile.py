@@ -30,6 +30,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from telemetra.operator import policy
 from telemetra.operator import status as st
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift
@@ -62,6 +63,7 @@ class Child:
     action: str | None = None  # "created" or "restored"
     conflict: str | None = None
     error: str | None = None
+    refused: str | None = None  # the policy refuses the desired object: it is never applied
 
     @property
     def label(self) -> str:
@@ -209,7 +211,12 @@ class Reconciler:
         board = Child(dashboard.build_dashboard(stream))
         same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
 
-        ensure_spark = self._ensure_spark(stream, app, previous, memory)
+        refused = policy.violations(stream.spec, self.settings.image_registries)
+        ensure_spark = (
+            self._refuse_spark(stream, app, refused, previous)
+            if refused
+            else self._ensure_spark(stream, app, previous, memory)
+        )
         spark_task = asyncio.create_task(self._visit(app, memory, full, ensure_spark))
         kafka_task = asyncio.create_task(self._kafka_topics(stream, memory, full))
         try:
@@ -347,6 +354,26 @@ class Reconciler:
             child.error = f"{child.label}: {exc}"
             return [], superseded
 
+    async def _refuse_spark(
+        self, stream: Stream, child: Child, refused: Sequence[str], previous: Mapping[str, Any]
+    ) -> tuple[list[Event], str | None]:
+        """The stream asks for Spark settings or an image the policy refuses (admitted under an older CRD, or
+        an image outside the allowed registries): no SparkApplication runs for it. One this stream owns is
+        deleted (its checkpoint is kept), so nothing keeps running from a spec the policy would refuse."""
+        child.refused = "; ".join(refused)[: st.MAX_MESSAGE]
+        meta = child.desired["metadata"]
+        try:
+            live = await self.kube.get(kind_for(child.desired), meta["namespace"], meta["name"])
+            if live is not None and foreign_owner(stream, live) is None:
+                await self.kube.delete(kind_for(child.desired), meta["namespace"], meta["name"])
+                log.warning("%s deleted: %s", child.label, child.refused)
+        except KubeError as exc:
+            child.error = f"{child.label}: {exc}"
+        before = st.condition(previous, "ProcessorReady") or {}
+        if (before.get("reason"), before.get("message")) == ("PolicyViolation", child.refused):
+            return [], None
+        return [Event("Warning", "PolicyViolation", child.refused)], None
+
     async def _kafka_topics(self, stream: Stream, memory: Memory, full: bool) -> KafkaTopics:
         """``admin`` mode: ensure the topics in Kafka on a full pass, or while they are not ready yet."""
         last = memory.kafka_topics
@@ -420,8 +447,10 @@ class Reconciler:
         ] + list(kafka_topics.observations)
         replicas = deployment.desired["spec"]["replicas"]
         producer_check = _failed(deployment) if deployment.error or deployment.conflict else None
-        spark_observation = st.observe_spark(app.live) if not (app.error or app.conflict) else None
-        children = [c.ref() for c in [*topic_children, *producer_children, app]]
+        spark_observation = (
+            st.observe_spark(app.live) if not (app.error or app.conflict or app.refused) else None
+        )
+        children = [c.ref() for c in [*topic_children, *producer_children, *([] if app.refused else [app])]]
         if stream.spec.dashboard.enabled:
             children.append(board.ref())
         return st.Observation(
@@ -432,12 +461,14 @@ class Reconciler:
             spark=spark_observation or st.SparkObservation(exists=False),
             dashboard=self._dashboard_check(stream, board),
             superseded_submission_id=superseded,
-            spark_spec_hash=app.desired["metadata"]["annotations"][spark.HASH_ANNOTATION],
+            spark_spec_hash=None
+            if app.refused
+            else app.desired["metadata"]["annotations"][spark.HASH_ANNOTATION],
             executor_selector=spark.executor_selector(stream),
             children=children,
             conflicts=[c.conflict for c in topic_children if c.conflict] + list(kafka_topics.conflicts),
             error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
-            processor_override=_failed(app) if (app.error or app.conflict) else None,
+            processor_override=_failed(app) if (app.error or app.conflict or app.refused) else None,
         )
 
     @staticmethod
@@ -510,6 +541,8 @@ def _claim_order(body: Mapping[str, Any]) -> tuple[bool, str, str, str]:
 
 
 def _failed(child: Child) -> st.Check:
+    if child.refused:
+        return st.Check("False", "PolicyViolation", child.refused)
     if child.conflict:
         return st.Check("False", "ChildConflict", child.conflict)
     return st.Check("False", "ApplyFailed", child.error or "failed")

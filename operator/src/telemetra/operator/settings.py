@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from telemetra.operator.policy import registry_of
+
 
 class OperatorSettings(BaseSettings):
     """What every stream shares: where Kafka, the store and the images are, and how often to converge."""
@@ -108,6 +110,26 @@ class OperatorSettings(BaseSettings):
 
     spark_service_account: str = "telemetra-spark"
     """ServiceAccount of the Spark driver (it creates executor pods; the chart grants that)."""
+
+    # -- what streams may run ------------------------------------------------------------------------------
+    allowed_registries: list[str] = Field(default_factory=list)
+    """Registries (or registry paths, or repositories) a stream's ``spec.spark.image`` may come from, as a JSON
+    list: ``ghcr.io/telemetra`` allows ``ghcr.io/telemetra/…:TAG`` (a path boundary, not a string prefix).
+    Empty: the path of ``spark_image`` (``ghcr.io/telemetra`` for ``ghcr.io/telemetra/telemetra-spark:1``; the
+    repository itself for a bare ``telemetra-spark:dev``). A stream with another image is refused
+    (``ProcessorReady=False``, reason ``PolicyViolation``, no SparkApplication)."""
+
+    @property
+    def image_registries(self) -> list[str]:
+        """The effective allowlist of stream images."""
+        return list(self.allowed_registries) or [registry_of(self.spark_image)]
+
+    spark_run_as_user: int = Field(default=185, ge=1, le=2_147_483_647)
+    """uid (and gid, fsGroup) of the Spark driver and executor pods: the ``spark`` user of Telemetra's Spark
+    image. The pods run as non-root with a read-only root filesystem (``/tmp`` and the work dir are emptyDirs)."""
+
+    producer_run_as_user: int = Field(default=10001, ge=1, le=2_147_483_647)
+    """uid (and gid) of the producer pods: the ``telemetra`` user of the producer image."""
 
     # -- Spark checkpoints ---------------------------------------------------------------------------------
     checkpoint_base_uri: str = "s3a://telemetra/checkpoints"

@@ -9,12 +9,13 @@ never disagrees with the CRD. Moment-threshold defaults come from the analytics 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from telemetra.analytics.config import AnalyticsConfig, MomentThresholds
+from telemetra.operator import policy
 from telemetra.producers.scenarios import ScenarioKind
 
 GROUP = "telemetra.io"
@@ -361,8 +362,10 @@ class Spark(Model):
         )
     )
 
-    image: str | None = Field(default=None, max_length=512, pattern=r"^\S+$")
-    """Spark image with the Telemetra job; default: the operator's."""
+    image: str | None = Field(default=None, max_length=512, pattern=policy.IMAGE_PATTERN)
+    """Spark image with the Telemetra job, with a tag or a digest (``REGISTRY/PATH/NAME:TAG``); default: the
+    operator's. It must come from a registry the operator allows (``TELEMETRA_OPERATOR_ALLOWED_REGISTRIES``;
+    the chart's admission policy refuses others at once)."""
 
     version: str | None = Field(default=None, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", max_length=16)
     """Spark version of that image."""
@@ -377,8 +380,17 @@ class Spark(Model):
     shuffle_partitions: int | None = Field(default=None, ge=1, le=10_000)
     """``spark.sql.shuffle.partitions``; default: the job's."""
 
-    spark_conf: dict[str, str] = Field(default_factory=dict, max_length=64)
-    """Extra Spark configuration (the operator's own keys win)."""
+    spark_conf: dict[str, Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict,
+        max_length=64,
+        description=(
+            "Extra Spark configuration, tuning keys only (the policy in operator/src/telemetra/operator/policy.py: "
+            "nothing under spark.kubernetes., no jars, files, packages, Java options, Hadoop settings, "
+            "environment or paths; the operator's own keys win). Allowed: "
+            f"{policy.allowed_spark_conf()}."
+        ),
+        json_schema_extra=rules(*policy.spark_conf_rules()),
+    )
 
 
 # -- dashboard ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ FAILURE_REASONS = {
     "ChildConflict",
     "TopicConflict",
     "UnmanagedCluster",
+    "PolicyViolation",
 }
 
 

@@ -23,12 +23,24 @@ CONFIG_HASH_ANNOTATION = "telemetra.io/config-hash"
 _FETCH = "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])"
 
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+# Pod Security Standards ``restricted``: no root, no privilege escalation, no capabilities, the runtime's seccomp
+# profile, and a read-only root filesystem (``/tmp`` and the replay directory are emptyDirs or ConfigMaps).
 CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
+    "privileged": False,
     "readOnlyRootFilesystem": True,
     "capabilities": {"drop": ["ALL"]},
 }
-POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def pod_security_context(stream: Stream) -> dict[str, Any]:
+    uid = stream.settings.producer_run_as_user
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def build_service_account(stream: Stream) -> dict[str, Any]:
@@ -140,7 +152,7 @@ def build_deployment(stream: Stream, config_map: dict[str, Any]) -> dict[str, An
     pod: dict[str, Any] = {
         "serviceAccountName": stream.producer_name,
         "automountServiceAccountToken": False,
-        "securityContext": POD_SECURITY,
+        "securityContext": pod_security_context(stream),
         "containers": [_container(stream)],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }

@@ -25,6 +25,10 @@ IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc:443"
 HASH_ANNOTATION = "telemetra.io/spec-hash"
 NONCE_ANNOTATION = "telemetra.io/restart-nonce"
 CHECKPOINT_VOLUME = "checkpoints"
+# Writable directories of the read-only root filesystem: emptyDirs mounted by spark-submit itself (Spark's own
+# volume settings, like the checkpoint claim), so they do not depend on the Spark operator's webhook. Spark's
+# local dirs (shuffle, state store, downloaded files) are emptyDirs Spark mounts by itself.
+SCRATCH_VOLUMES = {"tmp": "/tmp", "work-dir": "/opt/spark/work-dir"}
 RETRY = {"type": "Always", "onFailureRetryInterval": 10, "onSubmissionFailureRetryInterval": 20}
 
 
@@ -69,6 +73,8 @@ def spark_conf(stream: Stream) -> dict[str, str]:
         conf[f"spark.kubernetes.{role}.secretKeyRef.TELEMETRA_CACHE_URL"] = (
             f"{s.cache_secret}:{s.cache_secret_key}"
         )
+        for volume_name, path in SCRATCH_VOLUMES.items():
+            conf[f"spark.kubernetes.{role}.volumes.emptyDir.{volume_name}.mount.path"] = path
         if s.checkpoint_claim and s.checkpoint_base_uri.startswith("file://"):
             volume = f"spark.kubernetes.{role}.volumes.persistentVolumeClaim.{CHECKPOINT_VOLUME}"
             conf[f"{volume}.options.claimName"] = s.checkpoint_claim
@@ -76,11 +82,43 @@ def spark_conf(stream: Stream) -> dict[str, str]:
     return conf
 
 
+def pod_security_context(stream: Stream) -> dict[str, Any]:
+    """The pod's securityContext (Pod Security Standards ``restricted``); ``fsGroup`` makes the checkpoint
+    claim writable, changed only when its root does not match yet."""
+    uid = stream.settings.spark_run_as_user
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context(stream: Stream) -> dict[str, Any]:
+    """The Spark container's securityContext: no root, no privilege escalation, no capabilities, and a read-only
+    root filesystem (the writable directories are :data:`SCRATCH_VOLUMES` and Spark's local dirs)."""
+    uid = stream.settings.spark_run_as_user
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def _pod(stream: Stream, resources: PodResources, role: str) -> dict[str, Any]:
     pod: dict[str, Any] = {
         "cores": resources.cores,
         "memory": resources.memory,
         "labels": {**stream.labels("processor"), "telemetra.io/spark-role": role},
+        "podSecurityContext": pod_security_context(stream),
+        "securityContext": container_security_context(stream),
     }
     if resources.core_limit is not None:
         pod["coreLimit"] = resources.core_limit
