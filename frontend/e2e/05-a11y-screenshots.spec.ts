@@ -14,7 +14,7 @@ async function seriousViolations(page: Page) {
 async function sidewaysOverflow(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const page = document.documentElement.scrollWidth - window.innerWidth;
-    const elements = [...document.querySelectorAll('body *')]
+    const elements = Array.from(document.querySelectorAll('body *'))
       .filter((el) => {
         const box = el.getBoundingClientRect();
         return box.width > 0 && (box.right > window.innerWidth + 0.5 || box.left < -0.5);
