@@ -142,6 +142,11 @@ def test_lifecycle_states() -> None:
     assert (ready["status"], ready["reason"]) == ("False", "Suspended")
     conflict = observation(conflicts=["KafkaTopic kafka/x belongs to TelemetraStream other/x"])
     assert st.build_status(conflict, {})["lifecycleState"] == "Failed"
+    # resumed (spec.state back to running), the job not ready yet: Resuming, not Pending, until it is Running
+    resuming = observation(spark=st.SparkObservation(True, "RESUMING"))
+    for previous in ("Suspended", "Suspending", "Resuming"):
+        assert st.build_status(resuming, {"lifecycleState": previous})["lifecycleState"] == "Resuming"
+    assert st.build_status(observation(), {"lifecycleState": "Resuming"})["lifecycleState"] == "Running"
 
 
 def test_status_is_written_only_when_it_changes() -> None:

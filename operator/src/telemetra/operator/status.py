@@ -18,7 +18,9 @@ from pydantic import Field
 from telemetra.operator.spec import Model
 
 ConditionStatus = Literal["True", "False", "Unknown"]
-LifecycleState = Literal["Pending", "Running", "Restarting", "Degraded", "Failed", "Suspending", "Suspended"]
+LifecycleState = Literal[
+    "Pending", "Running", "Restarting", "Degraded", "Failed", "Suspending", "Suspended", "Resuming"
+]
 CONDITION_TYPES = ("Ready", "TopicsReady", "ProducerReady", "ProcessorReady", "DashboardReady")
 MAX_MESSAGE = 1024
 
@@ -83,7 +85,7 @@ class TelemetraStreamStatus(Model):
     """The generation the operator last reconciled."""
 
     lifecycle_state: LifecycleState | None = None
-    """Pending, Running, Restarting, Degraded, Failed, Suspending or Suspended."""
+    """Pending, Running, Restarting, Degraded, Failed, Suspending, Suspended or Resuming."""
 
     conditions: list[Condition] | None = Field(
         default=None,
@@ -295,6 +297,8 @@ def lifecycle_state(checks: Mapping[str, Check], suspended: bool, previous: str 
         return "Restarting"
     if previous in ("Running", "Degraded"):
         return "Degraded"
+    if previous in ("Suspending", "Suspended", "Resuming"):
+        return "Resuming"  # not Pending: the stream ran before and keeps its history and checkpoint
     return "Pending"
 
 
