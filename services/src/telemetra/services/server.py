@@ -30,6 +30,7 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         ws_ping_timeout=settings.ws_heartbeat_s,
         ws_max_size=64 * 1024,  # clients only send small control frames
         timeout_graceful_shutdown=5,
+        limit_concurrency=settings.max_connections,  # uvicorn answers 503 beyond it
     )
 
 

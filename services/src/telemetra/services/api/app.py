@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from telemetra.services.api import docs, errors
 from telemetra.services.api.dashboard import mount_dashboard
-from telemetra.services.api.middleware import BodyLimit, RequestContext, SecurityHeaders
+from telemetra.services.api.middleware import BodyLimit, LoadShedding, RequestContext, SecurityHeaders
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
 from telemetra.services.api.routes import admin, dead_letters, health, live, moments, streams
@@ -91,6 +91,7 @@ def create_app(
         )
     _document_public_reads(app, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight, metrics=state.metrics)
     app.add_middleware(
         RequestContext,
         metrics=state.metrics,

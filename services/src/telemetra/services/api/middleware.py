@@ -192,13 +192,47 @@ def _body_framing(scope: Scope) -> tuple[int | None, bool]:
     return length, chunked
 
 
+class LoadShedding:
+    """503 with ``Retry-After`` as soon as ``max_in_flight`` HTTP requests are being answered, instead of
+    queueing more: under overload a client learns at once to come back, and the requests in progress keep
+    their latency. Probes (``/health``, ``/ready``, ``/metrics``) are never shed: they must tell the truth
+    about an overloaded process. WebSockets are bounded by the connection cap (``max_connections``)."""
+
+    PROBES = frozenset({"/health", "/ready", "/metrics"})
+
+    def __init__(self, app: ASGIApp, max_in_flight: int, metrics: Metrics):
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.metrics = metrics
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.PROBES:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            self.metrics.shed.inc()
+            await _json_answer(send, 503, "overloaded: retry shortly", [(b"retry-after", b"1")])
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 async def _too_large(send: Send) -> None:
-    body = orjson.dumps({"detail": "request body too large", "request_id": request_id_var.get() or ""})
+    await _json_answer(send, 413, "request body too large")
+
+
+async def _json_answer(send: Send, status: int, detail: str, extra: list[Any] | None = None) -> None:
+    body = orjson.dumps({"detail": detail, "request_id": request_id_var.get() or ""})
     headers: list[Any] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *(extra or []),
     ]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

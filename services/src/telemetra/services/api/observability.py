@@ -74,6 +74,9 @@ class Metrics:
             registry=r,
         )
 
+        self.shed = Counter(
+            "telemetra_http_shed", "Requests answered 503 because max_in_flight were in progress.", registry=r
+        )
         self.dead_letters = Gauge(
             "telemetra_dead_letters_stored",
             "Dead letters in the store by stream (stream_id empty: inputs that named no stream).",
