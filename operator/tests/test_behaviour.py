@@ -184,6 +184,32 @@ async def test_restart_nonce_restarts_only_the_job_and_a_folder_change_does_not(
     await t.wait_for(one_restart, within=10, what="exactly one SparkRestarting event")
 
 
+async def test_partitions_grown_on_the_topic_are_not_reverted(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    """Someone grows the KafkaTopic's partitions directly: Kafka cannot remove them and the Topic Operator
+    refuses a decrease, so the operator keeps the larger count instead of "restoring" it (other drift on the
+    same topic is still restored)."""
+    ns = namespaces.streams
+    await _stream(kube, namespaces, operator_process, "grown")
+    name = "telemetra.grown.events"
+    before = await kube.get(t.KAFKA_TOPIC, namespaces.kafka, name) or {}
+    assert before["spec"]["partitions"] < 9
+    await kube.patch(t.KAFKA_TOPIC, namespaces.kafka, name, {"spec": {"partitions": 9}})
+    await _sleep_one_interval()
+    topic = await kube.get(t.KAFKA_TOPIC, namespaces.kafka, name) or {}
+    assert topic["spec"]["partitions"] == 9
+    assert "ChildRestored" not in [e["reason"] for e in await t.events_for(kube, ns, "grown")]
+
+    await kube.patch(t.KAFKA_TOPIC, namespaces.kafka, name, {"spec": {"replicas": 7}})
+
+    async def restored() -> bool:
+        topic = await kube.get(t.KAFKA_TOPIC, namespaces.kafka, name) or {}
+        return topic["spec"]["replicas"] == before["spec"]["replicas"] and topic["spec"]["partitions"] == 9
+
+    await t.wait_for(restored, within=RESYNC + SLACK, what="the replicas restored, the partitions kept")
+
+
 async def _sleep_one_interval() -> None:
     import asyncio
 

@@ -307,6 +307,8 @@ class Reconciler:
             if live is not None and (conflict := foreign_owner(stream, live)):
                 child.live, child.conflict = live, conflict
                 return
+            if desired["kind"] == "KafkaTopic":
+                desired = child.desired = topics.keep_partitions(desired, live)
             if live is None:
                 child.action = "created"
             elif paths := drift(desired, live):

@@ -67,3 +67,14 @@ def build_topic(stream: Stream, topic: TopicSpec) -> dict[str, Any]:
 
 def build_topics(stream: Stream) -> list[dict[str, Any]]:
     return [build_topic(stream, topic) for topic in topic_specs(stream)]
+
+
+def keep_partitions(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The KafkaTopic to apply over ``live``: never fewer partitions than it has. Kafka cannot remove
+    partitions and the Topic Operator refuses a decrease (the KafkaTopic turns NotReady), so a smaller
+    ``spec.kafka.partitions`` keeps the current count, as the ``admin`` topic mode does."""
+    have = ((live or {}).get("spec") or {}).get("partitions")
+    want = desired["spec"]["partitions"]
+    if not isinstance(have, int) or have <= want:
+        return desired
+    return {**desired, "spec": {**desired["spec"], "partitions": have}}
