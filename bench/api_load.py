@@ -15,11 +15,16 @@ an hour of engine output for three streams through ``ServiceOutput``, then runs 
   minimal asyncio protocol that timestamps data as it arrives (before any parsing), so the lag (arrival time −
   the update's ``published_at``) includes the API's fan-out, not the clients' own processing.
 * **Memory**: ``VmHWM`` (peak resident set) of the API process after each phase, from ``/proc``.
+* **Overload** (``--overload``, instead of the above): the capacity C (answers/s of a closed loop over
+  ``--connections`` connections, as fast as they come back), then an open loop at ``--overload`` × C for
+  ``--duration`` s, against an API with load shedding (``--max-in-flight``) and, as its peer in the same run,
+  one without: latency of the answered requests and the share of 503s.
 
 Usage::
 
     .venv/bin/python bench/api_load.py [--store postgres|sqlite] [--cache redis|memory] [--rate 1000]
         [--duration 30] [--ws-clients 1000] [--updates 60] [--interval 0.5] [--access-log]
+    .venv/bin/python bench/api_load.py --overload 2 [--max-in-flight 256] [--no-query-cache]
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between live updates")
     parser.add_argument("--access-log", action="store_true", help="keep the API's per-request log line")
     parser.add_argument("--no-query-cache", action="store_true", help="answer every request from the store")
+    parser.add_argument("--overload", type=float, help="offer this multiple of the measured capacity")
+    parser.add_argument("--max-in-flight", type=int, default=256, help="the API's load-shedding limit")
     args = parser.parse_args(argv)
     if args.cache == "memory" and args.ws_clients:
         parser.error("the WS phase publishes from this process: it needs --cache redis")
@@ -136,6 +143,8 @@ def start_api(backends: Backends, port: int, args: argparse.Namespace, log: Path
         "TELEMETRA_ACCESS_LOG": "true" if args.access_log else "false",
         "TELEMETRA_QUERY_CACHE_MB": "0" if args.no_query_cache else "32",
         "TELEMETRA_LIVE_AFTER_S": "100000",
+        "TELEMETRA_RATE_LIMIT_PER_S": "0",  # every request comes from one address here
+        "TELEMETRA_MAX_IN_FLIGHT": str(args.max_in_flight),
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -236,6 +245,7 @@ class HttpResult:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latency: list[float] = field(default_factory=list)  # from the scheduled send time
+    by_status: dict[int, list[float]] = field(default_factory=dict)  # the same, by status
     service: list[float] = field(default_factory=list)  # from the actual send time
     bytes: int = 0
     elapsed: float = 0.0
@@ -263,6 +273,7 @@ async def http_load(
             done = time.perf_counter()
             result.statuses[status] = result.statuses.get(status, 0) + 1
             result.latency.append(done - scheduled)
+            result.by_status.setdefault(status, []).append(done - scheduled)
             result.service.append(done - sent)
             result.bytes += size
         idle.put_nowait(connection)
@@ -283,6 +294,25 @@ async def http_load(
     while not idle.empty():
         idle.get_nowait().writer.close()
     return result
+
+
+async def capacity(port: int, paths: list[str], duration: float, connections: int) -> float:
+    """Answers (200) a second of a closed loop: each connection asks again as soon as it is answered."""
+    answered = 0
+
+    async def loop(connection: HttpConnection, deadline: float) -> None:
+        nonlocal answered
+        index = 0
+        while time.perf_counter() < deadline:
+            status, _ = await connection.get(paths[index % len(paths)])
+            answered += status == 200
+            index += 1
+        connection.writer.close()
+
+    pool = [await HttpConnection.open(port) for _ in range(connections)]
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(connection, started + duration) for connection in pool))
+    return answered / (time.perf_counter() - started)
 
 
 # -- WebSocket load ----------------------------------------------------------------------------------------
@@ -455,14 +485,54 @@ def report_ws(lags: list[float], connected: int, seconds: float, args: argparse.
     print(f"slowest updates (first–last client): {spans}")
 
 
-async def run(args: argparse.Namespace) -> int:
-    work = Path(tempfile.mkdtemp(prefix="telemetra-bench-"))
-    backends = start_backends(args, work)
-    api: subprocess.Popen[bytes] | None = None
-    try:
-        windows = await populate(backends)
+def report_overload(label: str, result: HttpResult) -> None:
+    answered, shed = result.by_status.get(200, []), result.by_status.get(503, [])
+    print(f"\n## {label}")
+    others = {status: len(v) for status, v in result.by_status.items() if status not in (200, 503)}
+    print(f"offered {result.sent / result.elapsed:.0f} req/s; answered {len(answered) / result.elapsed:.0f}/s; "
+          f"503 {len(shed) / max(result.sent, 1):.1%}; other statuses {others}; errors {result.errors}")  # fmt: skip
+    print(f"answered (200), from scheduled send: {ms(percentiles(answered))}")
+    if shed:
+        print(f"shed (503), from scheduled send: {ms(percentiles(shed))}")
+
+
+async def overload(args: argparse.Namespace, backends: Backends, work: Path) -> None:
+    """Capacity, then ``args.overload`` × capacity against shedding on and (the peer) off."""
+    paths = [args.path] if args.path else metrics_paths(args.distinct)
+    offered = 0.0
+    for limit in (args.max_in_flight, 1_000_000):
         port = free_port()
-        api = await asyncio.to_thread(start_api, backends, port, args, work / "api.log")
+        api = await asyncio.to_thread(
+            start_api,
+            backends,
+            port,
+            argparse.Namespace(**{**vars(args), "max_in_flight": limit}),
+            work / "api.log",
+        )
+        try:
+            await capacity(port, paths, args.warmup, args.connections)  # warm-up
+            if not offered:
+                measured = await capacity(port, paths, 10.0, args.connections)
+                offered = measured * args.overload
+                print(
+                    f"# capacity (closed loop, {args.connections} connections, 10 s): {measured:.0f} answers/s"
+                )
+            result = await http_load(port, paths, offered, args.duration, 4 * args.max_in_flight)
+            shedding = f"max_in_flight {limit}" if limit == args.max_in_flight else "no load shedding (peer)"
+            report_overload(
+                f"{args.overload:g} × capacity = {offered:.0f} req/s for {args.duration:g} s, {shedding}",
+                result,
+            )
+        finally:
+            api.terminate()
+            api.wait(15)
+
+
+async def steady(args: argparse.Namespace, backends: Backends, work: Path, windows: int) -> None:
+    """The HTTP rate, then the WebSocket fan-out, against one API process."""
+    port = free_port()
+    api = await asyncio.to_thread(start_api, backends, port, args, work / "api.log")
+    try:
         print(
             f"# API load: store {args.store}, cache {args.cache}, {windows} windows stored, API pid {api.pid}"
         )
@@ -486,9 +556,21 @@ async def run(args: argparse.Namespace) -> int:
             probe.report()
         print(f"API garbage collector since start-up: {probe.gc(port)}")
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(15)
+        api.terminate()
+        api.wait(15)
+
+
+async def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="telemetra-bench-"))
+    backends = start_backends(args, work)
+    try:
+        windows = await populate(backends)
+        if args.overload:
+            print(f"# API overload: store {args.store}, cache {args.cache}, {windows} windows stored")
+            await overload(args, backends, work)
+        else:
+            await steady(args, backends, work, windows)
+    finally:
         backends.close()
     shutil.rmtree(work, ignore_errors=True)  # kept on failure: the API's log is in it
     return 0

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from telemetra.records import WindowMetrics
 from telemetra.services import cursor, rollup
+from telemetra.services.api.middleware import TokenBuckets
 from telemetra.services.settings import Settings, default_store_url, sqlite_path
 
 
@@ -101,3 +102,36 @@ def test_store_url_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     (tmp_path / ".telemetra").mkdir()
     (tmp_path / ".telemetra" / "telemetra.db").touch()
     assert default_store_url() == f"sqlite:///{tmp_path / '.telemetra' / 'telemetra.db'}"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_buckets_refill_at_their_rate_up_to_the_burst() -> None:
+    clock = FakeClock()
+    buckets = TokenBuckets(rate=2, burst=3, clock=clock)
+    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("a") == pytest.approx(0.5)  # one token comes in half a second
+    assert buckets.take("b") == 0  # clients do not share a bucket
+    clock.now = 0.5
+    assert buckets.take("a") == 0
+    assert buckets.take("a") == pytest.approx(0.5)
+    clock.now = 100  # a long pause refills to the burst, not beyond
+    assert [buckets.take("a") for _ in range(4)][-1] > 0
+
+
+def test_token_buckets_forget_the_least_recently_seen_client_beyond_the_cap() -> None:
+    clock = FakeClock()
+    buckets = TokenBuckets(rate=1, burst=1, max_clients=2, clock=clock)
+    buckets.take("a")
+    buckets.take("b")
+    buckets.take("a")  # a is now the most recent
+    buckets.take("c")
+    assert len(buckets) == 2
+    assert buckets.take("a") > 0  # still remembered (and empty)
+    assert buckets.take("b") == 0  # forgotten: back with a full bucket

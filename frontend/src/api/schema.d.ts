@@ -16,14 +16,14 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete a stream's history and live state (scope: admin) */
-        delete: operations["delete_stream_api_v1_admin_streams__stream_id__delete"];
+        delete: operations["delete_stream"];
         options?: never;
         head?: never;
         /**
          * Set a stream's title and/or category (scope: write)
          * @description Only the fields sent change; `null` clears one. Control characters (other than tab and line breaks) are refused with 422.
          */
-        patch: operations["update_stream_api_v1_admin_streams__stream_id__patch"];
+        patch: operations["update_stream"];
         trace?: never;
     };
     "/api/v1/dead-letters": {
@@ -34,7 +34,7 @@ export interface paths {
             cookie?: never;
         };
         /** Stored dead letters, newest first, with reason and source position */
-        get: operations["dead_letters_api_v1_dead_letters_get"];
+        get: operations["dead_letters"];
         put?: never;
         post?: never;
         delete?: never;
@@ -51,7 +51,7 @@ export interface paths {
             cookie?: never;
         };
         /** Streams with live flag, current viewers and chat rate, last activity and latest moment */
-        get: operations["list_streams_api_v1_streams_get"];
+        get: operations["list_streams"];
         put?: never;
         post?: never;
         delete?: never;
@@ -68,7 +68,7 @@ export interface paths {
             cookie?: never;
         };
         /** One stream: summary, newest closed window, open window, recent moments */
-        get: operations["get_stream_api_v1_streams__stream_id__get"];
+        get: operations["get_stream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -85,7 +85,7 @@ export interface paths {
             cookie?: never;
         };
         /** Window metrics in [from, to), oldest first */
-        get: operations["stream_metrics_api_v1_streams__stream_id__metrics_get"];
+        get: operations["stream_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -102,7 +102,7 @@ export interface paths {
             cookie?: never;
         };
         /** Moments overlapping [from, to), newest first */
-        get: operations["stream_moments_api_v1_streams__stream_id__moments_get"];
+        get: operations["stream_moments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -119,7 +119,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness: the process answers */
-        get: operations["health_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -136,7 +136,7 @@ export interface paths {
             cookie?: never;
         };
         /** Readiness: the store and the cache are reachable */
-        get: operations["ready_ready_get"];
+        get: operations["ready"];
         put?: never;
         post?: never;
         delete?: never;
@@ -550,7 +550,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    delete_stream_api_v1_admin_streams__stream_id__delete: {
+    delete_stream: {
         parameters: {
             query?: never;
             header?: never;
@@ -616,7 +616,7 @@ export interface operations {
             };
         };
     };
-    update_stream_api_v1_admin_streams__stream_id__patch: {
+    update_stream: {
         parameters: {
             query?: never;
             header?: never;
@@ -697,7 +697,7 @@ export interface operations {
             };
         };
     };
-    dead_letters_api_v1_dead_letters_get: {
+    dead_letters: {
         parameters: {
             query?: {
                 /** @description Page size (1–1000). */
@@ -740,7 +740,7 @@ export interface operations {
             };
         };
     };
-    list_streams_api_v1_streams_get: {
+    list_streams: {
         parameters: {
             query?: {
                 /** @description Only live (true) or only offline (false) streams. */
@@ -781,7 +781,7 @@ export interface operations {
             };
         };
     };
-    get_stream_api_v1_streams__stream_id__get: {
+    get_stream: {
         parameters: {
             query?: never;
             header?: never;
@@ -831,7 +831,7 @@ export interface operations {
             };
         };
     };
-    stream_metrics_api_v1_streams__stream_id__metrics_get: {
+    stream_metrics: {
         parameters: {
             query?: {
                 /** @description `next_cursor` of the previous page. */
@@ -892,7 +892,7 @@ export interface operations {
             };
         };
     };
-    stream_moments_api_v1_streams__stream_id__moments_get: {
+    stream_moments: {
         parameters: {
             query?: {
                 /** @description `next_cursor` of the previous page. */
@@ -953,7 +953,7 @@ export interface operations {
             };
         };
     };
-    health_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -973,7 +973,7 @@ export interface operations {
             };
         };
     };
-    ready_ready_get: {
+    ready: {
         parameters: {
             query?: never;
             header?: never;

@@ -1,9 +1,15 @@
 """Schemathesis against the OpenAPI document: generated requests (valid and invalid) on every operation, with
 and without an admin token, against a running server over each store × cache, must never get a 5xx nor an
-answer that contradicts the document."""
+answer that contradicts the document; and stateful runs, sequences that follow the document's links (a listed
+stream to its detail and metrics, a page to the next with the cursor just issued, an update or a delete to
+the stream's detail), must not either."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -55,3 +61,23 @@ def test_anonymous_requests_honour_the_document(case: Any, api: Any) -> None:
 @EXAMPLES
 def test_admin_requests_honour_the_document(case: Any, api: Any) -> None:
     case.call_and_validate(base_url=api.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **CHECKS)
+
+
+def test_stateful_run_follows_links_without_errors(api: Any, tmp_path: Path) -> None:
+    """The schemathesis command itself, as someone auditing the API would run it: its stateful phase chains
+    operations through the document's links (a listed stream to its detail, metrics and moments, a page to
+    the next with the cursor just issued, an update to the stream's detail), with every check. Deleting is
+    left out: the first inferred delete would empty the data every other chain needs (the stateless runs
+    above and the admin tests cover it)."""
+    events = tmp_path / "events.ndjson"
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")), "run", f"{api.url}/openapi.json",
+        "--phases", "stateful", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+        "--exclude-operation-id", "delete_stream", "--max-examples", "60", "--seed", "1",
+        "--no-color", "--warnings", "off", "--header", f"Authorization: Bearer {ADMIN_TOKEN}",
+        "--report", "ndjson", "--report-ndjson-path", str(events),
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-6000:]
+    followed = set(re.findall(r'"transition":\{"id":"[^"]*\] (\w+) ->', events.read_text()))
+    assert {"first_stream", "metrics", "next_page", "updated"} <= followed, followed

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,10 +19,72 @@ from telemetra.logs import configure_logging
 from telemetra.services.api import create_app
 from telemetra.services.settings import Settings
 
+log = logging.getLogger("telemetra.services.server")
+
+
+def http_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's own choice: httptools when installed, else h11."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        return HttpToolsProtocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+
+
+def with_header_timeout(base: type[Any], seconds: float) -> type[asyncio.Protocol]:
+    """``base`` (a uvicorn HTTP protocol) closing connections that do not complete a request's headers within
+    ``seconds``: of connecting, or of the first byte after the previous answer. uvicorn has no such timeout,
+    so a client trickling headers (or sending nothing) would hold a connection slot for ever.
+
+    A request's headers are complete when the protocol starts its request cycle, which it does while it
+    parses the data received; a new cycle disarms the timer."""
+
+    class HeaderTimeout(base):  # type: ignore[misc]
+        _head_timer: asyncio.TimerHandle | None = None
+        _head_cycle: object = None  # the cycle current when the timer was armed
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm()  # the first bytes of a new head
+            super().data_received(data)
+            if self.cycle is not self._head_cycle or self.transport.get_protocol() is not self:
+                self._disarm()  # the head is complete (a request cycle began, or a WebSocket took over)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._head_cycle = self.cycle
+            self._head_timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _expired(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                log.debug("closed a connection that sent no complete request head in time",
+                         extra={"seconds": seconds})  # fmt: skip
+                self.transport.close()
+
+    return HeaderTimeout
+
 
 def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=with_header_timeout(http_protocol(), settings.header_timeout_s),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the JSON logging configured by telemetra.logs

@@ -74,6 +74,21 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=4096, ge=1, description="Open connections (WebSockets included); more get 503."
     )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time to send a request's headers; slower connections are closed."
+    )
+    body_timeout_s: float = Field(default=10.0, gt=0, description="Time to send a request's body; else 408.")
+    rate_limit_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second one client may make, sustained (0: no limit); else 429.",
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="Requests one client may make at once.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Proxies (addresses or CIDRs, comma-separated; * for any) whose X-Forwarded-For names the "
+        "client: set it to the ingress controller's pod range, so limits apply per end user.",
+    )
     access_log: bool = True
     log_level: str = "INFO"
     gc_freeze: bool = Field(default=True, description="Exempt start-up objects from garbage collection.")

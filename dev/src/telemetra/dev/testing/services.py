@@ -112,6 +112,7 @@ def settings_for_tests(store_url: str, cache_url: str, **overrides: Any) -> Sett
         "health_interval_s": 0.5,
         "fallback_poll_s": 0.5,
         "ws_heartbeat_s": 5,
+        "rate_limit_per_s": 0,  # suites send hundreds of requests a second from one address (tested on its own)
         **overrides,
     }
     return Settings(**values)

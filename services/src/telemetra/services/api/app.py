@@ -12,7 +12,14 @@ from starlette.middleware.cors import CORSMiddleware
 
 from telemetra.services.api import docs, errors
 from telemetra.services.api.dashboard import mount_dashboard
-from telemetra.services.api.middleware import BodyLimit, LoadShedding, RequestContext, SecurityHeaders
+from telemetra.services.api.middleware import (
+    BodyLimit,
+    LoadShedding,
+    RateLimit,
+    RequestContext,
+    SecurityHeaders,
+    TokenBuckets,
+)
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
 from telemetra.services.api.routes import admin, dead_letters, health, live, moments, streams
@@ -72,6 +79,7 @@ def create_app(
         docs_url=None,  # served by docs.install: self-hosted Swagger UI, no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        generate_unique_id_function=lambda route: route.name,  # operationIds: list_streams, get_stream, …
     )
     app.state.telemetra = state
     app.state.reader = Reader(state)
@@ -90,8 +98,11 @@ def create_app(
             max_age=600,
         )
     _document_public_reads(app, settings)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight, metrics=state.metrics)
+    if settings.rate_limit_per_s > 0:  # outside shedding: a client over its limit takes no request slot
+        buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+        app.add_middleware(RateLimit, buckets=buckets, metrics=state.metrics)
     app.add_middleware(
         RequestContext,
         metrics=state.metrics,

@@ -13,7 +13,7 @@ import jwt
 import orjson
 from fastapi import Depends, HTTPException, Path, Query, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
@@ -72,6 +72,17 @@ def _epoch(moment: datetime, name: str) -> float:
     return value
 
 
+def _text_time(value: object) -> object:
+    """Only RFC 3339 text: pydantic would also read a bare number as epoch seconds, which the document does not
+    promise (and a client sending one most likely meant something else)."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_text_time)]
+
+
 @dataclass(frozen=True, slots=True)
 class TimeRange:
     start: float
@@ -80,9 +91,9 @@ class TimeRange:
 
 async def time_range(
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Inclusive start, RFC 3339 with offset.")
+        Instant | None, Query(alias="from", description="Inclusive start, RFC 3339 with offset.")
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Exclusive end, RFC 3339 with offset.")] = None,
+    to: Annotated[Instant | None, Query(description="Exclusive end, RFC 3339 with offset.")] = None,
 ) -> TimeRange:
     start = _epoch(from_, "from") if from_ is not None else EARLIEST
     end = _epoch(to, "to") if to is not None else LATEST

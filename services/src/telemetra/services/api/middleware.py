@@ -5,7 +5,11 @@ every log record of the request, times the request into the latency histogram by
 label values), writes one access-log line, optionally wraps the request in a trace span, and turns an
 unhandled exception into a generic 500 that still carries the request id.
 
-``BodyLimit``: 413 for bodies over the limit, by ``Content-Length`` or, for chunked bodies, while reading ahead.
+``BodyLimit``: 413 for bodies over the limit, by ``Content-Length`` or, for chunked bodies, while reading ahead;
+408 for a body that does not arrive in time.
+
+``LoadShedding`` and ``RateLimit``: 503 when the process is full, 429 when one client asks too often; both with
+``Retry-After``. (Clients too slow to send their headers are closed by the server: ``server.py``.)
 
 ``SecurityHeaders`` (outside everything, so the 500 guard's and the body limit's answers have them too):
 ``X-Content-Type-Options``, ``X-Frame-Options``, ``Referrer-Policy`` and a Content-Security-Policy per kind of
@@ -15,10 +19,13 @@ origin only (no inline script) and may connect back to it (fetch, and the WebSoc
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -140,11 +147,13 @@ async def _send_500(send: Send, request_id: str) -> None:
 class BodyLimit:
     """413 for a body over ``max_bytes``: by its ``Content-Length`` before anything is read (the server then
     delivers exactly that many bytes), or, for a chunked body, while reading it ahead in full: the limit is
-    small, and the endpoint's body parser would turn an error raised mid-body into a 400."""
+    small, and the endpoint's body parser would turn an error raised mid-body into a 400. A body that takes
+    longer than ``timeout_s`` to arrive gets 408: a client trickling bytes must not hold a request slot."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,27 +163,36 @@ class BodyLimit:
         if length is not None and length > self.max_bytes:
             await _too_large(send)
             return
-        if not chunked:
+        if not chunked and not length:
             await self.app(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away mid-body
-                pending = [message]
-                break
-            body += message.get("body", b"")
-            if len(body) > self.max_bytes:
-                await _too_large(send)
-                return
-            if not message.get("more_body", False):
-                pending = [{"type": "http.request", "body": bytes(body), "more_body": False}]
-                break
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                pending = await self._read(receive)
+        except TimeoutError:
+            await _json_answer(send, 408, "request body not received in time", [(b"connection", b"close")])
+            return
+        if pending is None:
+            await _too_large(send)
+            return
 
         async def replay() -> Message:
             return pending.pop() if pending else await receive()
 
         await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> list[Message] | None:
+        """The whole body as one message (None when it is over the limit), or the disconnect that ended it."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away mid-body
+                return [message]
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                return None
+            if not message.get("more_body", False):
+                return [{"type": "http.request", "body": bytes(body), "more_body": False}]
 
 
 def _body_framing(scope: Scope) -> tuple[int | None, bool]:
@@ -219,6 +237,58 @@ class LoadShedding:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+class TokenBuckets:
+    """One token bucket per client: ``rate`` tokens a second up to ``burst``; a request takes one. Memory is
+    bounded: beyond ``max_clients`` the least recently seen client is forgotten (it comes back with a full
+    bucket, which only ever errs towards admitting)."""
+
+    def __init__(
+        self, rate: float, burst: int, max_clients: int = 65_536, clock: Callable[[], float] = time.monotonic
+    ):
+        self.rate, self.burst, self.max_clients, self.clock = rate, burst, max_clients, clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when); oldest first
+
+    def take(self, client: str) -> float:
+        """0 when the request may go ahead, else the seconds until it could."""
+        now = self.clock()
+        tokens, then = self._buckets.pop(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)  # re-inserted: most recent last
+        if len(self._buckets) > self.max_clients:
+            del self._buckets[next(iter(self._buckets))]
+        return wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class RateLimit:
+    """429 with ``Retry-After`` for a client (by address; behind a proxy, the address it forwards when the
+    proxy is trusted: ``forwarded_allow_ips``) that asks more often than its bucket allows. Probes are exempt;
+    WebSockets are bounded by the connection cap."""
+
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets, metrics: Metrics):
+        self.app = app
+        self.buckets = buckets
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in LoadShedding.PROBES:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        wait = self.buckets.take(client[0] if client else "")
+        if wait > 0:
+            self.metrics.rate_limited.inc()
+            retry = str(max(1, math.ceil(wait))).encode()
+            await _json_answer(
+                send, 429, "too many requests from this client: retry later", [(b"retry-after", retry)]
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 async def _too_large(send: Send) -> None:

@@ -77,6 +77,11 @@ class Metrics:
         self.shed = Counter(
             "telemetra_http_shed", "Requests answered 503 because max_in_flight were in progress.", registry=r
         )
+        self.rate_limited = Counter(
+            "telemetra_http_rate_limited",
+            "Requests answered 429 because their client asked too often.",
+            registry=r,
+        )
         self.dead_letters = Gauge(
             "telemetra_dead_letters_stored",
             "Dead letters in the store by stream (stream_id empty: inputs that named no stream).",

@@ -202,3 +202,18 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         }
         for code in codes
     }
+
+
+def links(status: int = 200, **named: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``links`` of the answer ``status``: where a client can go next with values from this request or
+    answer (clients and stateful API testers follow them)."""
+    return {status: {"links": named}}
+
+
+def link(operation: str, **parameters: str) -> dict[str, Any]:
+    """A link to ``operation`` (its operationId, the route's function name); parameter names are qualified,
+    ``path_x`` / ``query_x`` for ``path.x`` / ``query.x``."""
+    return {
+        "operationId": operation,
+        "parameters": {name.replace("_", ".", 1): value for name, value in parameters.items()},
+    }

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from telemetra.services.api.deps import ReaderDep, State, StreamId, json_response, require
 from telemetra.services.api.errors import NotFound
-from telemetra.services.api.schemas import StreamDetail, StreamMetaIn, error_responses
+from telemetra.services.api.schemas import StreamDetail, StreamMetaIn, error_responses, link, links
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
     description="Only the fields sent change; `null` clears one. Control characters (other than tab and line "
     "breaks) are refused with 422.",
     dependencies=[require("write")],
-    responses=error_responses(401, 403, 404, 413, 422, 503),
+    responses=error_responses(401, 403, 404, 413, 422, 503)
+    | links(updated=link("get_stream", path_stream_id="$response.body#/stream_id")),
 )
 async def update_stream(stream_id: StreamId, meta: StreamMetaIn, state: State, reader: ReaderDep) -> Response:
     sent = meta.model_fields_set
@@ -33,7 +34,8 @@ async def update_stream(stream_id: StreamId, meta: StreamMetaIn, state: State, r
     status_code=204,
     summary="Delete a stream's history and live state (scope: admin)",
     dependencies=[require("admin")],
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=error_responses(401, 403, 404, 422, 503)
+    | links(204, deleted=link("get_stream", path_stream_id="$request.path.stream_id")),
 )
 async def delete_stream(stream_id: StreamId, state: State) -> Response:
     existed = await state.store.delete_stream(stream_id)
