@@ -79,7 +79,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--access-log", action="store_true", help="keep the API's per-request log line")
     parser.add_argument("--no-query-cache", action="store_true", help="answer every request from the store")
     parser.add_argument("--overload", type=float, help="offer this multiple of the measured capacity")
-    parser.add_argument("--max-in-flight", type=int, default=256, help="the API's load-shedding limit")
+    parser.add_argument("--max-in-flight", type=int, default=64, help="the API's load-shedding limit")
     args = parser.parse_args(argv)
     if args.cache == "memory" and args.ws_clients:
         parser.error("the WS phase publishes from this process: it needs --cache redis")

@@ -200,6 +200,7 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path) -> 
     try:
         for name in (namespace, kafka):
             await t.create_namespace(kube, name)
+        await t.create_backend_secrets(kube, namespace)
         nodes = await add_nodes(kube, args.streams)
         env = cluster.env()
         process = t.OperatorProcess(

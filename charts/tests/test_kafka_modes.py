@@ -1,7 +1,8 @@
 """Kafka without Strimzi: `kafka.mode=statefulset` renders the chart's own KRaft StatefulSet of the
 telemetra-kafka image (its entry point's contract: pipeline/docker/kafka-start.sh) at Strimzi's bootstrap
 address, and the operator is told to manage topics through the Kafka Admin API, as it is for an external Kafka
-that is not a Strimzi cluster. The Strimzi mode's own tests are in test_render.py."""
+that is not a Strimzi cluster. The Strimzi mode's own tests are in test_render.py, but Kafka's client security
+(kafka.security, Strimzi only), which is here with the statefulset mode's refusal of it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from telemetra.operator.builders import producer, spark
+from telemetra.operator.builders import kafka_client, producer, spark
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import Stream
+from telemetra.sinks.kafka_security import PASSWORD_ENV, KafkaSecurity
 
 Chart = Any  # conftest.Chart
 Manifest = dict[str, Any]
@@ -244,3 +246,109 @@ def test_the_network_policy_admits_exactly_kafkas_clients(
     api = m.one(objects, "Deployment", "telemetra-api")["spec"]["template"]["metadata"]["labels"]
     assert not admitted(9092, api)
     assert admitted(9093, kafka_labels)
+
+
+# -- client security (kafka.security) -------------------------------------------------------------------------
+def demo_stream(settings: OperatorSettings) -> Stream:
+    body = {
+        "metadata": {"name": "demo", "namespace": NAMESPACE, "uid": "u", "generation": 1},
+        "spec": {"streamId": "demo", "source": {"type": "mock", "mock": {}}},
+    }
+    return Stream.from_body(body, settings)
+
+
+def test_production_kafka_takes_only_tls_and_scram_from_its_own_users(
+    chart: Chart, m: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production values: one listener, TLS on 9093 with SCRAM-SHA-512, simple authorization; a KafkaUser
+    per client, whose Secret (Strimzi's: the user's name, key ``password``) and the cluster CA Secret are what
+    the operator's builders reference, at the address and port of that listener."""
+    objects = chart.template("production")
+    kafka = m.one(objects, "Kafka", "telemetra-kafka")["spec"]
+    listeners = kafka["kafka"]["listeners"]
+    assert listeners == [
+        {
+            "name": "tls",
+            "port": 9093,
+            "type": "internal",
+            "tls": True,
+            "authentication": {"type": "scram-sha-512"},
+        }
+    ]
+    assert kafka["kafka"]["authorization"] == {"type": "simple"}
+    assert "userOperator" in kafka["entityOperator"]
+    users = {u["metadata"]["name"]: u for u in m.find(objects, "KafkaUser")}
+    assert set(users) == {"telemetra-producer", "telemetra-processor"}
+    for user in users.values():
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "telemetra-kafka"
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+    acls = {
+        name: {
+            (a["resource"]["type"], a["resource"]["name"], *a["operations"])
+            for a in u["spec"]["authorization"]["acls"]
+        }
+        for name, u in users.items()
+    }
+    assert acls["telemetra-producer"] == {("topic", "telemetra.", "Describe", "Write")}
+    assert ("group", "spark-kafka-source-", "Describe", "Read") in acls["telemetra-processor"]
+
+    settings = operator_settings(objects, m, monkeypatch)
+    stream = demo_stream(settings)
+    assert stream.kafka_bootstrap.endswith(f":{listeners[0]['port']}")
+    _, config, deployment = producer.build_producer(stream)
+    pod = m.pod_spec(deployment)
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in pod["containers"][0]["env"]}
+    assert refs[PASSWORD_ENV] == {"name": "telemetra-producer", "key": "password"}
+    ca = next(v for v in pod["volumes"] if v["name"] == kafka_client.CA_VOLUME)["secret"]
+    assert ca["secretName"] == "telemetra-kafka-cluster-ca-cert"  # Strimzi's cluster CA Secret
+    security = KafkaSecurity.from_env({**config["data"], PASSWORD_ENV: "x"})
+    assert (security.security_protocol, security.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    conf = spark.spark_conf(stream)
+    assert conf[f"spark.kubernetes.driver.secretKeyRef.{PASSWORD_ENV}"] == "telemetra-processor:password"
+
+
+@pytest.mark.parametrize(
+    ("sets", "protocol", "ports"),
+    [
+        ((), "PLAINTEXT", {9092: None, 9093: None}),
+        (("kafka.security.authentication=scram-sha-512",), "SASL_PLAINTEXT", {9092: "scram", 9093: "scram"}),
+        (("kafka.security.tls=true",), "SSL", {9093: None}),
+    ],
+)
+def test_every_listener_authenticates_and_the_operator_is_told_how(
+    chart: Chart,
+    m: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    sets: tuple[str, ...],
+    protocol: str,
+    ports: dict[int, str | None],
+) -> None:
+    objects = chart.template(sets=sets)
+    listeners = m.one(objects, "Kafka", "telemetra-kafka")["spec"]["kafka"]["listeners"]
+    assert {
+        listener["port"]: listener.get("authentication", {}).get("type", "")[:5] or None
+        for listener in listeners
+    } == ports
+    assert bool(m.find(objects, "KafkaUser")) == protocol.startswith("SASL_")
+    settings = operator_settings(objects, m, monkeypatch)
+    assert settings.kafka_security_protocol == protocol
+    assert settings.default_bootstrap.endswith(":9093" if protocol.endswith("SSL") else ":9092")
+    assert bool(settings.kafka_ca_secret) == protocol.endswith("SSL")
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (("kafka.mode=statefulset", "kafka.security.tls=true"), "need kafka.mode=strimzi"),
+        (
+            ("kafka.mode=statefulset", "kafka.security.authentication=scram-sha-512"),
+            "need kafka.mode=strimzi",
+        ),
+        ((*EXTERNAL, "kafka.security.tls=true"), "external Kafka over TLS or SASL is not supported"),
+        (("kafka.security.authentication=plain",), "/kafka/security/authentication"),
+    ],
+)
+def test_kafka_security_is_refused_where_it_cannot_work(
+    chart: Chart, sets: tuple[str, ...], message: str
+) -> None:
+    assert message in chart.template_error(sets=sets)

@@ -134,7 +134,12 @@ def test_api_settings_reach_the_service(
 ) -> None:
     """Every TELEMETRA_* variable the chart sets is a setting the API reads, and the API accepts the values."""
     objects = chart.template(
-        sets=["api.corsOrigins={https://a.example.com,https://b.example.com}", "api.publicReads=false"]
+        sets=[
+            "api.corsOrigins={https://a.example.com,https://b.example.com}",
+            "api.publicReads=false",
+            "api.limits.ratePerSecond=20",
+            "api.limits.trustedProxies={10.42.0.0/16,fd00::/8}",
+        ]
     )
     container = m.pod_spec(m.one(objects, "Deployment", "telemetra-api"))["containers"][0]
     env = m.env(container)
@@ -146,6 +151,9 @@ def test_api_settings_reach_the_service(
     assert settings.port == 8000
     assert settings.cors_origins == ["https://a.example.com", "https://b.example.com"]
     assert settings.public_reads is False
+    assert (settings.rate_limit_per_s, settings.rate_limit_burst, settings.max_in_flight) == (20, 100, 64)
+    assert settings.header_timeout_s == settings.body_timeout_s == 10
+    assert settings.forwarded_allow_ips == "10.42.0.0/16,fd00::/8"
     assert env["TELEMETRA_DASHBOARD_DIR"] == "/opt/telemetra/dashboard"
     no_dashboard = chart.template(sets=["dashboard.enabled=false"])
     container = m.pod_spec(m.one(no_dashboard, "Deployment", "telemetra-api"))["containers"][0]

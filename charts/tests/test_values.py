@@ -19,8 +19,9 @@ Chart = Any  # conftest.Chart
 CHART = Path(__file__).resolve().parents[1] / "telemetra"
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
-# Kubernetes objects taken verbatim: their inner fields are documented by Kubernetes, not here.
-K8S_BLOCKS = {"resources", "podSecurityContext", "containerSecurityContext"}
+# Kubernetes objects taken verbatim: their inner fields are documented by Kubernetes, not here (`to`: the
+# NetworkPolicyPeers of networkPolicy.*).
+K8S_BLOCKS = {"resources", "podSecurityContext", "containerSecurityContext", "to"}
 KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_]+):")
 
 

@@ -83,6 +83,7 @@ async def namespaces(kube: Kube, telemetra_crd: str) -> AsyncIterator[Namespaces
     spaces = Namespaces(t.unique("ts"), t.unique("kafka"))
     for name in (spaces.streams, spaces.kafka):
         await t.create_namespace(kube, name)
+    await t.create_backend_secrets(kube, spaces.streams)
     try:
         yield spaces
     finally:

@@ -269,3 +269,111 @@ async def test_metrics_and_liveness(
         return status == 200 and json.loads(body)["reconciliation"]["streams"] == 1
 
     await t.wait_for(probe_sees_the_stream, within=15, interval=0.5, what="liveness reporting one stream")
+
+
+async def _reasons(kube: Kube, ns: str, name: str) -> list[str]:
+    return [e["reason"] for e in await t.events_for(kube, ns, name)]
+
+
+async def test_spec_changes_are_updates_not_drift(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    """The operator's own updates of its children, after an edit of the stream, are reported as updates
+    (Normal ChildUpdated events, lifecycle Updating), never as drift (ChildRestored, Degraded)."""
+    ns, kafka = namespaces.streams, namespaces.kafka
+    await _stream(kube, namespaces, operator_process, "tuned")
+    app_name, producer, topic = "telemetra-tuned", "telemetra-tuned-producer", "telemetra.tuned.events"
+
+    # The producer's rate and the events' retention: the job is not touched, the topic waits for Strimzi.
+    patch = {"spec": {"source": {"mock": {"rate": 25}}, "kafka": {"retentionHours": 48}}}
+    await kube.patch(t.STREAM, ns, "tuned", patch)
+
+    async def producer_and_topic_updated() -> bool:
+        deployment = await kube.get(t.DEPLOYMENT, ns, producer) or {}
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        kafka_topic = await kube.get(t.KAFKA_TOPIC, kafka, topic) or {}
+        return args[args.index("--rate") + 1] == "25" and (
+            kafka_topic["spec"]["config"]["retention.ms"] == 48 * 3_600_000
+        )
+
+    await t.wait_for(producer_and_topic_updated, within=5, what="the producer and the topic updated")
+    await t.wait_for(lambda: _state(kube, ns, "tuned", "Updating"), within=5, what="lifecycle Updating")
+    await t.mark_topic_ready(kube, kafka, topic)
+    await t.wait_condition(kube, ns, "tuned", "Ready", "True")
+
+    # Partitions and a Spark setting: the job restarts, then waits for the grown topic.
+    patch = {
+        "spec": {"kafka": {"partitions": 6}, "spark": {"sparkConf": {"spark.sql.shuffle.partitions": "8"}}}
+    }
+    await kube.patch(t.STREAM, ns, "tuned", patch)
+
+    async def job_and_topic_updated() -> bool:
+        app = await kube.get(t.SPARK_APP, ns, app_name) or {}
+        kafka_topic = await kube.get(t.KAFKA_TOPIC, kafka, topic) or {}
+        conf = app["spec"].get("sparkConf") or {}
+        return conf.get("spark.sql.shuffle.partitions") == "8" and kafka_topic["spec"]["partitions"] == 6
+
+    await t.wait_for(job_and_topic_updated, within=5, what="the job and the topic updated")
+    await t.wait_for(lambda: _state(kube, ns, "tuned", "Restarting"), within=5, what="lifecycle Restarting")
+    await t.set_spark_state(kube, ns, app_name, "RUNNING", submission="after-tuning")
+    await t.wait_for(lambda: _state(kube, ns, "tuned", "Updating"), within=5, what="Updating (topic pending)")
+    await t.mark_topic_ready(kube, kafka, topic)
+    await t.wait_condition(kube, ns, "tuned", "Ready", "True")
+
+    async def updated_events() -> list[str] | None:
+        reasons = await _reasons(kube, ns, "tuned")
+        return reasons if reasons.count("ChildUpdated") >= 3 and "SparkRestarting" in reasons else None
+
+    reasons = await t.wait_for(updated_events, within=10, what="ChildUpdated and SparkRestarting events")
+    assert "ChildRestored" not in reasons and "Degraded" not in reasons, reasons
+    _, text = await t.http_get(f"http://127.0.0.1:{operator_process.metrics_port}/metrics")
+    restores = [
+        line for line in text.splitlines() if line.startswith("telemetra_operator_child_restores_total")
+    ]
+    assert not restores, restores
+    assert 'telemetra_operator_spark_patches_total{cause="drift"}' not in text
+
+
+async def test_a_removed_annotation_does_not_disown_a_child(
+    kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+) -> None:
+    """A child the stream controls through its owner reference stays the stream's when someone removes the
+    operator's annotations: they are restored and the stream stays Ready (the job is not restarted). An object
+    of the same name that the stream does not own is still a conflict."""
+    ns = namespaces.streams
+    await _stream(kube, namespaces, operator_process, "marked")
+    app_name, producer = "telemetra-marked", "telemetra-marked-producer"
+    app = await kube.get(t.SPARK_APP, ns, app_name) or {}
+    owner, spec_hash = "telemetra.io/owner", HASH_ANNOTATION
+    unmark = {"metadata": {"annotations": {owner: None, spec_hash: None}}}
+    await kube.patch(t.DEPLOYMENT, ns, producer, unmark)
+    await kube.patch(t.SPARK_APP, ns, app_name, unmark)
+    started = time.monotonic()
+
+    async def marked_again() -> bool:
+        for kind, name in ((t.DEPLOYMENT, producer), (t.SPARK_APP, app_name)):
+            annotations = ((await kube.get(kind, ns, name) or {})["metadata"]).get("annotations") or {}
+            if annotations.get(owner) != f"{ns}/marked" or spec_hash not in annotations:
+                return False
+        return True
+
+    await _restored(kube, "annotations restored", marked_again, started)
+    await _sleep_one_interval()
+    stream = await t.wait_condition(kube, ns, "marked", "Ready", "True")
+    assert stream["status"]["lifecycleState"] == "Running"
+    assert stream["status"].get("supersededSubmissionId") is None
+    after = await kube.get(t.SPARK_APP, ns, app_name) or {}
+    assert after["metadata"]["generation"] == app["metadata"]["generation"]  # the job was not restarted
+    assert "ChildConflict" not in await _reasons(kube, ns, "marked")
+
+    # An object of the same name that another owner controls remains a conflict, whatever its annotation says.
+    other = {"apiVersion": stream["apiVersion"], "kind": stream["kind"], "name": "marked", "controller": True}
+    other["uid"] = stream["metadata"]["uid"]
+    meta = {"name": "telemetra-squatted-dashboard", "namespace": ns, "annotations": {owner: f"{ns}/squatted"}}
+    meta["ownerReferences"] = [other]
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {}})
+    squatter = t.stream_manifest("squatted")
+    await kube.create({**squatter, "metadata": {"name": "squatted", "namespace": ns}})
+    await t.wait_condition(kube, ns, "squatted", "DashboardReady", "False", reason="ChildConflict")
+    board = await kube.get(t.CONFIG_MAP, ns, "telemetra-squatted-dashboard") or {}
+    assert not board.get("data") and board["metadata"]["ownerReferences"] == [other]

@@ -15,13 +15,23 @@ import yaml
 from telemetra.apps.cli import build_parser
 from telemetra.dev.kube.cluster import UPSTREAM_CRDS_DIR as UPSTREAM
 from telemetra.dev.testing.operator import load_example
-from telemetra.operator.builders import dashboard, producer, spark, topics
+from telemetra.operator.builders import dashboard, kafka_client, producer, spark, topics
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import OWNER_ANNOTATION, Stream
 from telemetra.producers.scenarios import parse_scenario
+from telemetra.sinks.kafka_security import PASSWORD_ENV, KafkaSecurity
 from telemetra.spark.settings import analytics_config_from_json, parse_args
 
 SETTINGS = OperatorSettings(kafka_namespace="kafka", kafka_cluster="telemetra-kafka")
+SECURED = OperatorSettings(
+    kafka_namespace="kafka",
+    kafka_cluster="telemetra-kafka",
+    kafka_bootstrap="telemetra-kafka-kafka-bootstrap.kafka.svc:9093",
+    kafka_security_protocol="SASL_SSL",
+    kafka_producer_user="telemetra-producer",
+    kafka_processor_user="telemetra-processor",
+    kafka_ca_secret="telemetra-kafka-cluster-ca-cert",
+)
 
 
 def make(
@@ -35,10 +45,10 @@ def make(
     return Stream.from_body(body, settings)
 
 
-def example_stream(name: str) -> Stream:
+def example_stream(name: str, settings: OperatorSettings = SETTINGS) -> Stream:
     doc = next(d for d in load_example(name) if d["kind"] == "TelemetraStream")
     body = {**doc, "metadata": {**doc["metadata"], "namespace": "team", "uid": "u", "generation": 1}}
-    return Stream.from_body(body, SETTINGS)
+    return Stream.from_body(body, settings)
 
 
 def expand(args: list[str], env: dict[str, str]) -> list[str]:
@@ -256,6 +266,74 @@ def test_only_what_reaches_the_job_changes_the_spark_hash() -> None:
     assert spark.build_spark_spec(make(state="suspended"))["suspend"] is True
 
 
+# -- Kafka security ----------------------------------------------------------------------------------------
+def test_a_secured_producer_gets_its_user_by_secret_reference_and_the_ca_as_a_file() -> None:
+    _, config, deployment = producer.build_producer(example_stream("twitch", SECURED))
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert refs[PASSWORD_ENV] == {"name": "telemetra-producer", "key": "password"}
+    assert refs["TWITCH_CLIENT_SECRET"] == {"name": "twitch-helix", "key": "client-secret"}  # kept
+    assert all("value" not in e for e in container["env"])  # never a literal password
+    volume = next(v for v in pod["volumes"] if v["name"] == kafka_client.CA_VOLUME)
+    assert volume["secret"] == {
+        "secretName": "telemetra-kafka-cluster-ca-cert",
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    }
+    mount = next(m for m in container["volumeMounts"] if m["name"] == kafka_client.CA_VOLUME)
+    assert mount == {"name": "kafka-ca", "mountPath": "/etc/telemetra/kafka-ca", "readOnly": True}
+    # What the sink reads in the pod: the ConfigMap, and the password the kubelet takes from the Secret.
+    security = KafkaSecurity.from_env({**config["data"], PASSWORD_ENV: "from-the-secret"})
+    assert str(security) == "SASL_SSL (SCRAM-SHA-512 as telemetra-producer)"
+    assert security.ssl_ca_file == "/etc/telemetra/kafka-ca/ca.crt"
+    args = build_parser().parse_args(expand(container["args"], config["data"]))
+    assert args.sink.startswith("kafka://telemetra-kafka-kafka-bootstrap.kafka.svc:9093?")
+
+
+def test_a_secured_job_gets_the_processor_user_on_the_driver_and_the_ca_everywhere() -> None:
+    conf = spark.spark_conf(make(settings=SECURED))
+    driver_env = {
+        key.removeprefix("spark.kubernetes.driverEnv."): value
+        for key, value in conf.items()
+        if key.startswith("spark.kubernetes.driverEnv.")
+    }
+    assert conf[f"spark.kubernetes.driver.secretKeyRef.{PASSWORD_ENV}"] == "telemetra-processor:password"
+    assert not any(PASSWORD_ENV in key for key in conf if ".executor." in key)  # executors get options
+    for role in ("driver", "executor"):
+        mount = conf[f"spark.kubernetes.{role}.secrets.telemetra-kafka-cluster-ca-cert"]
+        assert mount == "/etc/telemetra/kafka-ca"
+    job = parse_args(
+        ["--stream-id", "demo", "--kafka-bootstrap", "k:9093", "--checkpoint-dir", "c", "--store-url", "s"],
+        env={**driver_env, PASSWORD_ENV: "from-the-secret"},
+    )
+    assert str(job.kafka_security) == "SASL_SSL (SCRAM-SHA-512 as telemetra-processor)"
+    assert job.kafka_connection["kafka.ssl.truststore.location"] == "/etc/telemetra/kafka-ca/ca.crt"
+    assert "from-the-secret" not in json.dumps(spark.build_spark_application(make(settings=SECURED)))
+
+
+def test_plaintext_and_other_clusters_get_no_kafka_credentials() -> None:
+    for stream in (make(), make({"kafka": {"cluster": "other"}}, settings=SECURED)):
+        _, config, deployment = producer.build_producer(stream)
+        pod = deployment["spec"]["template"]["spec"]
+        assert not any(key.startswith("TELEMETRA_KAFKA_") for key in config["data"])
+        assert "env" not in pod["containers"][0] and [v["name"] for v in pod["volumes"]] == ["tmp"]
+        assert not any("KAFKA" in key or ".secrets." in key for key in spark.spark_conf(stream))
+
+
+def test_sasl_needs_both_users() -> None:
+    with pytest.raises(ValueError, match="needs kafka_producer_user and kafka_processor_user"):
+        OperatorSettings(kafka_security_protocol="SASL_SSL", kafka_producer_user="p")
+    with pytest.raises(ValueError, match="kafka_ca_secret is for SSL or SASL_SSL"):
+        OperatorSettings(kafka_ca_secret="ca")
+    tls_only = SECURED.model_copy(update={"kafka_security_protocol": "SSL"})
+    security = kafka_client.client_security(make(settings=tls_only), "telemetra-producer")
+    assert security.env() == {
+        "TELEMETRA_KAFKA_SECURITY_PROTOCOL": "SSL",
+        "TELEMETRA_KAFKA_SSL_CA_FILE": "/etc/telemetra/kafka-ca/ca.crt",
+    }
+    assert kafka_client.password_env(security) == []
+
+
 # -- dashboard ---------------------------------------------------------------------------------------------
 def test_dashboard_configmap_for_the_grafana_sidecar() -> None:
     stream = make({"dashboard": {"folder": "Streams"}})
@@ -338,9 +416,10 @@ def _crd_schema(path: str, version: str) -> dict[str, Any]:
     return schema
 
 
+@pytest.mark.parametrize("settings", [SETTINGS, SECURED], ids=["plaintext", "sasl-ssl"])
 @pytest.mark.parametrize("name", ["minimal", "mock-full", "twitch", "replay-configmap", "replay-url"])
-def test_children_conform_to_the_upstream_crds_and_kubernetes(name: str) -> None:
-    stream = example_stream(name)
+def test_children_conform_to_the_upstream_crds_and_kubernetes(name: str, settings: OperatorSettings) -> None:
+    stream = example_stream(name, settings)
     topic_schema = _closed(_crd_schema("strimzi/1.2.0/043-Crd-kafkatopic.yaml", "v1")["properties"]["spec"])
     for topic in topics.build_topics(stream):
         jsonschema.validate(topic["spec"], topic_schema)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telemetra.operator.diff import drift
+from telemetra.operator.diff import drift, rendered_hash, rendering_changed, stamped
 
 
 def test_server_defaults_are_not_drift() -> None:
@@ -37,3 +37,19 @@ def test_edits_and_removals_are_drift() -> None:
     ]
     assert drift({"spec": {"flag": False}}, {"spec": {"flag": 0}}) == [".spec.flag"]
     assert drift({"data": {"k": "v"}}, {"data": {"k": "v2"}}) == [".data.k"]
+
+
+def test_the_rendered_hash_tells_the_operators_updates_from_someone_elses_edits() -> None:
+    key = "telemetra.io/spec-hash"
+    desired = stamped({"kind": "Deployment", "metadata": {"name": "p"}, "spec": {"replicas": 1}}, key)
+    assert desired["metadata"]["annotations"][key] == rendered_hash(desired, key)  # the stamp is left out
+    applied = {**desired, "status": {}}
+    edited = {**applied, "spec": {"replicas": 3}}
+    assert drift(desired, edited) and not rendering_changed(desired, edited, key)  # someone else: drift
+    spec_change = stamped({**desired, "metadata": {"name": "p"}, "spec": {"replicas": 0}}, key)
+    assert drift(spec_change, applied) and rendering_changed(spec_change, applied, key)  # the operator's own
+    unstamped = {"kind": "Deployment", "metadata": {"name": "p"}, "spec": {"replicas": 1}}
+    assert rendering_changed(desired, unstamped, key)  # written before children were stamped
+    assert stamped({"metadata": {"annotations": {key: "set-by-builder"}}}, key)["metadata"][
+        "annotations"
+    ] == {key: "set-by-builder"}

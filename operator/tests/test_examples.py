@@ -53,6 +53,11 @@ async def test_example_converges_and_deletes_cleanly(
         lambda: t.operator_alive(operator_process), within=30, what="the operator's liveness endpoint"
     )
 
+    credentials = ((manifest["spec"]["source"].get("twitch") or {}).get("credentialsSecret")) or {}
+    if credentials:  # the Secret the example's comment tells the user to create
+        await t.create_secret(
+            kube, namespaces.streams, credentials["name"], {"client-id": "i", "client-secret": "s"}
+        )
     started = time.monotonic()
     await t.apply_all(kube, namespaces.streams, docs)
     body = await kube.get(t.STREAM, namespaces.streams, name)

@@ -122,8 +122,8 @@ async def restricted(kube: Kube) -> AsyncIterator[str]:
 
 async def dry_run(kube: Kube, pod: dict[str, Any]) -> dict[str, Any]:
     """A server-side dry run of creating the pod; retried while the API server's ServiceAccount admission has not
-    seen the pod's (just created) ServiceAccount yet."""
-    deadline = time.monotonic() + 15
+    seen the pod's (just created) ServiceAccount yet (seconds, more on a loaded machine)."""
+    deadline = time.monotonic() + 60
     while True:
         try:
             created: dict[str, Any] = await kube.request(

@@ -155,3 +155,36 @@ def test_status_is_written_only_when_it_changes() -> None:
     assert not st.status_changed(status, again)
     assert st.status_changed(status, st.build_status(observation(generation=5), status, now=T1))
     assert not st.status_changed({}, {"lastError": None})
+
+
+def test_the_operators_own_update_is_updating_not_degraded() -> None:
+    rolling = observation(generation=5, producer=st.Check("Unknown", "Progressing"))
+    running = st.build_status(observation(), {}, now=T0)
+    assert running["lifecycleState"] == "Running" and running["observedGeneration"] == 4
+    updating = st.build_status(rolling, running, now=T1)  # a spec change the children still roll out
+    assert updating["lifecycleState"] == "Updating"
+    assert st.build_status(rolling, updating)["lifecycleState"] == "Updating"  # the next passes too
+    assert st.build_status(observation(generation=5), updating)["lifecycleState"] == "Running"
+    restarted = observation(generation=5, topics=[st.TopicObservation("a", st.Check("Unknown", "Pending"))])
+    assert st.build_status(restarted, {"lifecycleState": "Restarting"})["lifecycleState"] == "Updating"
+    # the same without a spec change is something else's doing; a failure during an update is not an update
+    assert (
+        st.build_status(observation(producer=st.Check("Unknown", "Progressing")), running)["lifecycleState"]
+        == "Degraded"
+    )
+    stuck = observation(generation=5, producer=st.Check("False", "ProgressDeadlineExceeded"))
+    assert st.build_status(stuck, updating)["lifecycleState"] == "Degraded"
+
+
+def test_missing_secrets_name_the_secret_and_who_needs_it() -> None:
+    assert st.secrets_check("team", []) is None
+    check = st.secrets_check("team", [("Deployment team/p", "helix"), ("SparkApplication team/s", "helix")])
+    assert check is not None and (check.status, check.reason) == ("False", "SecretMissing")
+    assert (
+        check.message
+        == "Secret team/helix does not exist (Deployment team/p, SparkApplication team/s need it)"
+    )
+    status = st.build_status(observation(producer=check), {"lifecycleState": "Running"})
+    ready = st.condition(status, "Ready") or {}
+    assert (ready["status"], ready["reason"]) == ("False", "SecretMissing")
+    assert status["lifecycleState"] == "Degraded"  # not Failed: it recovers by itself once the Secret exists

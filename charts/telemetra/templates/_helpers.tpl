@@ -141,13 +141,29 @@ url
 {{- end -}}
 {{- end -}}
 
-{{/* Strimzi's name for the bootstrap Service, which the statefulset mode gives its own too. */}}
+{{/* Strimzi's name for the bootstrap Service, which the statefulset mode gives its own too; the TLS listener's
+port with kafka.security.tls. */}}
 {{- define "telemetra.kafka.bootstrap" -}}
 {{- if .Values.kafka.enabled -}}
-{{- printf "%s-kafka-bootstrap.%s.svc:9092" (include "telemetra.kafka.name" .) .Release.Namespace -}}
+{{- printf "%s-kafka-bootstrap.%s.svc:%d" (include "telemetra.kafka.name" .) .Release.Namespace (ternary 9093 9092 .Values.kafka.security.tls) -}}
 {{- else -}}
 {{- .Values.externalKafka.bootstrapServers -}}
 {{- end -}}
+{{- end -}}
+
+{{/* How clients connect to the in-release Kafka (kafka.security): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL,
+Kafka's security.protocol (TELEMETRA_OPERATOR_KAFKA_SECURITY_PROTOCOL). */}}
+{{- define "telemetra.kafka.securityProtocol" -}}
+{{- $security := .Values.kafka.security -}}
+{{- $sasl := and .Values.kafka.enabled (ne $security.authentication "none") -}}
+{{- $tls := and .Values.kafka.enabled $security.tls -}}
+{{- printf "%s%s" (ternary "SASL_" "" $sasl) (ternary "SSL" "PLAINTEXT" $tls) -}}
+{{- end -}}
+
+{{/* The KafkaUser of a client (strimzi mode, SCRAM), which is also its SCRAM username and the name of the Secret
+holding its password: (dict "ctx" $ "role" "producer"). */}}
+{{- define "telemetra.kafka.user" -}}
+{{- printf "%s-%s" (include "telemetra.fullname" .ctx) .role -}}
 {{- end -}}
 
 {{/* How the operator manages each stream's topics (TELEMETRA_OPERATOR_TOPICS): strimzi (KafkaTopics) for the
@@ -222,4 +238,132 @@ image.registry, else the Spark image's repository (the operator's own default fo
 {{- $allowed = list (.Values.image.registry | trimSuffix "/" | default .Values.spark.imageName) -}}
 {{- end -}}
 {{- toJson $allowed -}}
+{{- end -}}
+
+{{/* NetworkPolicies -------------------------------------------------------------------------------------- */}}
+
+{{/* Labels of the PostgreSQL pods: the chart's StatefulSet, or the instances of the CloudNativePG Cluster. */}}
+{{- define "telemetra.postgresql.podLabels" -}}
+{{- if eq .Values.postgresql.mode "cnpg" -}}
+cnpg.io/cluster: {{ include "telemetra.postgresql.name" . }}
+{{- else -}}
+{{- include "telemetra.selectorLabels" (dict "ctx" . "component" "postgresql") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A peer (list item) of the Telemetra pods of some components in the release namespace: the chart's pods and
+the operator's (producer; processor: Spark drivers and executors), which have no instance label.
+(list "api" "processor") */}}
+{{- define "telemetra.networkPolicy.components" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/part-of: telemetra
+    matchExpressions:
+      - key: app.kubernetes.io/component
+        operator: In
+        values: [{{ join ", " . }}]
+{{- end -}}
+
+{{/* An egress rule as JSON: (dict "to" PEERS "ports" PORTS), TCP ports; no `to` (any address) when PEERS is
+empty. */}}
+{{- define "telemetra.networkPolicy.rule" -}}
+{{- $ports := list -}}
+{{- range .ports -}}
+{{- $ports = append $ports (dict "port" (int .) "protocol" "TCP") -}}
+{{- end -}}
+{{- $rule := dict "ports" $ports -}}
+{{- with .to -}}
+{{- $_ := set $rule "to" . -}}
+{{- end -}}
+{{- toJson $rule -}}
+{{- end -}}
+
+{{/* Egress destinations, each an egress rule as JSON ("{}": none). */}}
+
+{{/* The API server, which no selector can name: networkPolicy.kubeApiServer's addresses and ports. */}}
+{{- define "telemetra.networkPolicy.to.kubeApiServer" -}}
+{{- $api := .Values.networkPolicy.kubeApiServer -}}
+{{- $to := list -}}
+{{- range $api.cidrs -}}
+{{- $to = append $to (dict "ipBlock" (dict "cidr" .)) -}}
+{{- end -}}
+{{- include "telemetra.networkPolicy.rule" (dict "to" $to "ports" $api.ports) -}}
+{{- end -}}
+
+{{/* Kafka's brokers, on the ports of the bootstrap address: the release's Kafka pods, networkPolicy.externalKafka.to,
+or else the brokers of the external Strimzi cluster (in any namespace: its Topic Operator may watch another). */}}
+{{- define "telemetra.networkPolicy.to.kafka" -}}
+{{- $ports := list -}}
+{{- range splitList "," (include "telemetra.kafka.bootstrap" .) -}}
+{{- $ports = append $ports (regexFind "[0-9]+$" .) -}}
+{{- end -}}
+{{- $name := include "telemetra.kafka.name" . -}}
+{{- $brokers := dict "podSelector" (dict "matchLabels" (dict "strimzi.io/cluster" $name "strimzi.io/broker-role" "true")) -}}
+{{- $to := .Values.networkPolicy.externalKafka.to -}}
+{{- if and .Values.kafka.enabled (eq .Values.kafka.mode "statefulset") -}}
+{{- $labels := include "telemetra.selectorLabels" (dict "ctx" . "component" "kafka") | fromYaml -}}
+{{- $to = list (dict "podSelector" (dict "matchLabels" $labels)) -}}
+{{- else if .Values.kafka.enabled -}}
+{{- $to = list $brokers -}}
+{{- else if and (not $to) $name -}}
+{{- $to = list (set $brokers "namespaceSelector" dict) -}}
+{{- end -}}
+{{- include "telemetra.networkPolicy.rule" (dict "to" $to "ports" (uniq $ports)) -}}
+{{- end -}}
+
+{{- define "telemetra.networkPolicy.to.postgresql" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- $pods := dict "podSelector" (dict "matchLabels" (include "telemetra.postgresql.podLabels" . | fromYaml)) -}}
+{{- include "telemetra.networkPolicy.rule" (dict "to" (list $pods) "ports" (list 5432)) -}}
+{{- else -}}
+{{- include "telemetra.networkPolicy.rule" .Values.networkPolicy.externalDatabase -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "telemetra.networkPolicy.to.redis" -}}
+{{- if .Values.redis.enabled -}}
+{{- $labels := include "telemetra.selectorLabels" (dict "ctx" . "component" "redis") | fromYaml -}}
+{{- $pods := dict "podSelector" (dict "matchLabels" $labels) -}}
+{{- include "telemetra.networkPolicy.rule" (dict "to" (list $pods) "ports" (list 6379)) -}}
+{{- else -}}
+{{- include "telemetra.networkPolicy.rule" .Values.networkPolicy.externalRedis -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The OTLP collector of api.otelEndpoint, on the URL's port. */}}
+{{- define "telemetra.networkPolicy.to.otelCollector" -}}
+{{- with .Values.api.otelEndpoint -}}
+{{- $url := urlParse . -}}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" -}}
+{{- $port = $port | default (ternary "443" "80" (eq $url.scheme "https")) -}}
+{{- include "telemetra.networkPolicy.rule" (dict "to" $.Values.networkPolicy.otelCollector.to "ports" (list $port)) -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+
+{{/* The internet, for the producers' Twitch and replay-URL sources. */}}
+{{- define "telemetra.networkPolicy.to.internet" -}}
+{{- with .Values.networkPolicy.producerInternet -}}
+{{- if .ports -}}
+{{- include "telemetra.networkPolicy.rule" . -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The egress rules of a component, as a YAML list: DNS, then the named destinations above, then
+networkPolicy.extraEgress.<component>. (dict "ctx" $ "component" "api" "to" (list "postgresql" "redis")) */}}
+{{- define "telemetra.networkPolicy.egress" -}}
+{{- $np := .ctx.Values.networkPolicy -}}
+{{- $dns := list (dict "port" 53 "protocol" "UDP") (dict "port" 53 "protocol" "TCP") -}}
+{{- $rules := list (dict "to" $np.dns.to "ports" $dns) -}}
+{{- range .to -}}
+{{- $rule := include (printf "telemetra.networkPolicy.to.%s" .) $.ctx | fromJson -}}
+{{- if $rule -}}
+{{- $rules = append $rules $rule -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (concat $rules (index $np.extraEgress .component)) -}}
 {{- end -}}

@@ -27,6 +27,7 @@ UPSTREAM_CRD_NAMES = {
     "kafkas.kafka.strimzi.io",
     "kafkatopics.kafka.strimzi.io",
     "kafkanodepools.kafka.strimzi.io",
+    "kafkausers.kafka.strimzi.io",
     "sparkapplications.sparkoperator.k8s.io",
     "scheduledsparkapplications.sparkoperator.k8s.io",
     "servicemonitors.monitoring.coreos.com",

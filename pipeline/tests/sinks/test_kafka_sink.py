@@ -1,8 +1,11 @@
-"""KafkaSink against a real broker: every event exactly once, also through a restart; failures counted."""
+"""KafkaSink against a real broker: every event exactly once, also through a restart; failures counted. Over
+SASL_SSL (SCRAM-SHA-512): the right password delivers, a wrong one or an untrusted certificate is refused at
+once, saying why, never with the password."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import Counter
@@ -15,8 +18,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from telemetra.contract import format_ts, validate_event
 from telemetra.dev.localstack.kafka import KafkaBroker, free_port
 from telemetra.records import EVENTS_TOPIC
+from telemetra.sinks import open_sink
 from telemetra.sinks.base import DeliveryError, RawEvent
 from telemetra.sinks.kafka import KafkaSink
+from telemetra.sinks.kafka_security import PASSWORD_ENV, PLAINTEXT, KafkaRefusedError, KafkaSecurity
 
 STREAMS = ("alpha", "bravo_2", "charlie-3")
 EPOCH = 1_795_795_200.0  # 2026-11-27T16:00:00Z
@@ -46,10 +51,16 @@ def chunks(events: list[RawEvent], size: int) -> list[list[RawEvent]]:
     return [events[i : i + size] for i in range(0, len(events), size)]
 
 
-async def consume_all(bootstrap: str, topics: list[str], expected: int) -> list[ConsumerRecord]:
+async def consume_all(
+    bootstrap: str, topics: list[str], expected: int, security: KafkaSecurity = PLAINTEXT
+) -> list[ConsumerRecord]:
     """Every record on the topics: read until ``expected`` arrived (or a minute passed), and not one more."""
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        *topics,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **security.aiokafka_options(),
     )
     await consumer.start()
     try:
@@ -209,3 +220,51 @@ async def test_events_without_a_valid_stream_are_counted_as_failed(kafka_bootstr
     with pytest.raises(DeliveryError) as raised:
         await sink.close()
     assert (raised.value.stats.sent, raised.value.stats.failed) == (len(good), 3)
+
+
+@pytest.mark.kafka
+async def test_the_sink_delivers_over_sasl_ssl_with_the_environments_credentials(
+    secure_kafka_broker: KafkaBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    security = secure_kafka_broker.client_security("client")
+    for name, value in {**security.env(), PASSWORD_ENV: security.sasl_password.get_secret_value()}.items():
+        monkeypatch.setenv(name, value)
+    events = chat_events(300)
+    sink = open_sink(f"kafka://{secure_kafka_broker.bootstrap}?topic={fresh_template()}")
+    assert isinstance(sink, KafkaSink) and sink.security == security
+    await sink.start()
+    await sink.send(events)
+    await sink.close()
+    assert (sink.stats.sent, sink.stats.failed) == (len(events), 0)
+    topics = [sink.topic_for(stream) for stream in STREAMS]
+    records = await consume_all(secure_kafka_broker.bootstrap, topics, len(events), security)
+    assert len(records) == len(events)
+
+
+@pytest.mark.kafka
+async def test_a_wrong_password_is_refused_at_once_and_never_shown(
+    secure_kafka_broker: KafkaBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "wrong-" + secure_kafka_broker.sasl_users["client"]
+    sink = KafkaSink(
+        secure_kafka_broker.bootstrap,
+        security=secure_kafka_broker.client_security("client", password=wrong),
+        connect_timeout=60,
+    )
+    started = time.monotonic()
+    with caplog.at_level(logging.DEBUG), pytest.raises(KafkaRefusedError) as raised:
+        await sink.start()
+    assert time.monotonic() - started < 15  # not retried for the whole connect timeout
+    message = str(raised.value)
+    assert f"Kafka at {secure_kafka_broker.bootstrap} refused SASL_SSL (SCRAM-SHA-512 as client)" in message
+    assert "invalid credentials" in message
+    for secret in (wrong, secure_kafka_broker.sasl_users["client"]):
+        assert secret not in message and secret not in caplog.text
+
+
+@pytest.mark.kafka
+async def test_a_broker_certificate_from_an_unknown_ca_is_refused(secure_kafka_broker: KafkaBroker) -> None:
+    untrusting = secure_kafka_broker.client_security("client").model_copy(update={"ssl_ca_file": ""})
+    sink = KafkaSink(secure_kafka_broker.bootstrap, security=untrusting, connect_timeout=60)
+    with pytest.raises(KafkaRefusedError, match=r"TLS with Kafka at .* failed .*CERTIFICATE_VERIFY_FAILED"):
+        await sink.start()

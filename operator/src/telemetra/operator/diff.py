@@ -2,11 +2,14 @@
 
 The live object carries everything the API server defaulted (``imagePullPolicy``, ``protocol`` …), so the
 comparison is one-sided: a field the operator sets must hold the value it set; fields only the live object
-has are left alone. Lists compare item by item and must keep their length.
+has are left alone. Lists compare item by item and must keep their length. Whether a difference is the
+operator's own update or someone else's edit is told by the hash of the rendering the child carries.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,3 +50,33 @@ def drift(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
         if key not in IGNORED_TOP_LEVEL:
             found += differences(value, live.get(key), f".{key}")
     return found
+
+
+# -- whose change --------------------------------------------------------------------------------------------
+# Drift says *that* a child differs, not *why*. Each child carries the hash of what the operator rendered when it
+# last wrote it: when the rendering changed since (a spec edit, a new setting), the operator's write is an update;
+# when it did not, someone else changed the child.
+
+
+def rendered_hash(desired: Mapping[str, Any], key: str) -> str:
+    """Stable across processes and key order; the annotation ``key`` itself is left out."""
+    meta = dict(desired.get("metadata") or {})
+    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items() if k != key}
+    canonical = json.dumps({**desired, "metadata": meta}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def stamped(desired: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``desired`` with its rendered hash in the annotation ``key`` (kept if the builder set one)."""
+    meta = dict(desired["metadata"])
+    annotations = dict(meta.get("annotations") or {})
+    annotations.setdefault(key, rendered_hash(desired, key))
+    return {**desired, "metadata": {**meta, "annotations": annotations}}
+
+
+def rendering_changed(desired: Mapping[str, Any], live: Mapping[str, Any], key: str) -> bool:
+    """Whether the operator's own rendering changed since it wrote ``live``: the hashes differ, or ``live`` has
+    none (written before children were stamped)."""
+    have = ((live.get("metadata") or {}).get("annotations") or {}).get(key)
+    want: str = desired["metadata"]["annotations"][key]
+    return have != want

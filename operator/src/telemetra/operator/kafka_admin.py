@@ -6,7 +6,8 @@ StatefulSet, MSK, Confluent Cloud, Redpanda.
 partitions than asked is reported, not shrunk), set its configs when they differ. :class:`KafkaAdmin` is the
 I/O around it: one ``AIOKafkaAdminClient`` per operator process, shared by every stream, each call bounded by
 a timeout; whatever goes wrong becomes a :class:`KafkaAdminError` with a condition reason and a message
-without secrets, never a crash.
+without secrets, never a crash. It connects with the operator's own credentials (``TELEMETRA_KAFKA_*``, see
+:mod:`telemetra.sinks.kafka_security`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError,
 
 from telemetra.operator.builders.topics import TopicSpec
 from telemetra.operator.status import Check, TopicObservation
+from telemetra.sinks.kafka_security import KafkaSecurity, refusal
 
 T = TypeVar("T")
 CLIENT_ID = "telemetra-operator"
@@ -32,8 +34,9 @@ UNREACHABLE = (KafkaConnectionError, NodeNotReadyError, KafkaTimeoutError)
 
 
 class KafkaAdminError(Exception):
-    """Kafka did not answer or refused a request. ``reason`` is the condition reason (``KafkaUnreachable``
-    or ``KafkaRequestFailed``); the message names the address and the request, never a credential."""
+    """Kafka did not answer or refused a request. ``reason`` is the condition reason (``KafkaUnreachable``,
+    ``KafkaAuthenticationFailed`` or ``KafkaRequestFailed``); the message names the address and the request,
+    never a credential."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -136,10 +139,12 @@ def _observe(topic: TopicSpec, live: LiveTopic, changed: Sequence[str]) -> Topic
 
 # -- I/O -----------------------------------------------------------------------------------------------------
 class KafkaAdmin:
-    """The Admin API client of this operator process, started on first use and shared by every stream."""
+    """The Admin API client of this operator process, started on first use and shared by every stream.
+    ``security`` defaults to the environment's (:meth:`KafkaSecurity.from_env`)."""
 
-    def __init__(self, bootstrap: str, timeout_seconds: float):
+    def __init__(self, bootstrap: str, timeout_seconds: float, security: KafkaSecurity | None = None):
         self.bootstrap, self.timeout_seconds = bootstrap, timeout_seconds
+        self.security = KafkaSecurity.from_env() if security is None else security
         self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
 
@@ -244,15 +249,25 @@ class KafkaAdmin:
     async def _client(self) -> AIOKafkaAdminClient:
         async with self._lock:
             if self._admin is None:
+                try:
+                    security = self.security.aiokafka_options()
+                except ValueError as exc:  # an unreadable CA file
+                    raise KafkaAdminError("KafkaUnreachable", f"Kafka at {self.bootstrap}: {exc}") from None
                 admin = AIOKafkaAdminClient(
                     bootstrap_servers=self.bootstrap,
                     client_id=CLIENT_ID,
                     request_timeout_ms=int(self.timeout_seconds * 1000),
+                    **security,
                 )
                 try:
                     await admin.start()
-                except BaseException:
+                except BaseException as exc:
                     await admin.close()
+                    refused = (
+                        await refusal(self.bootstrap, self.security) if isinstance(exc, KafkaError) else None
+                    )
+                    if refused is not None:  # not unreachable: turned away (credentials, TLS)
+                        raise KafkaAdminError("KafkaAuthenticationFailed", str(refused)) from None
                     raise
                 self._admin = admin
             return self._admin

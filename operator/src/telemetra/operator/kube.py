@@ -2,8 +2,8 @@
 
 kopf logs in with the official client's configuration loader (in-cluster service account or kubeconfig);
 this reuses that login (:func:`kopf.login_via_client`) so the handlers talk to the API with the same identity
-and without a second, thread-based client. Only what the operator needs: get, list, server-side apply,
-merge patch (``/status`` too) and delete, on the kinds in :data:`KINDS`.
+and without a second, thread-based client. Only what the operator needs: get (also whether an object exists), list,
+server-side apply, merge patch (``/status`` too) and delete, on the kinds in :data:`KINDS`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ import kopf
 
 log = logging.getLogger("telemetra.operator.kube")
 MAX_ATTEMPTS = 5  # for 429 Too Many Requests, honouring Retry-After (at most 5 s each)
+# A server-side Table without the object (``includeObject=None``): the printer columns alone (a Secret's are its
+# name, type, number of keys and age), never data or annotations. No fallback to the full object: a server that
+# cannot do this refuses (406) rather than send the values.
+TABLE_ONLY = "application/json;as=Table;g=meta.k8s.io;v=v1"
 
 
 @dataclass(frozen=True)
@@ -129,15 +133,15 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
         params: Mapping[str, str] | None = None,
+        accept: str = "application/json",
     ) -> Any:
         url = self.server + path + (f"?{urlencode(params)}" if params else "")
         data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": content_type, "Accept": accept}
         relogged = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                async with self._open().request(
-                    method, url, data=data, headers={"Content-Type": content_type}
-                ) as response:
+                async with self._open().request(method, url, data=data, headers=headers) as response:
                     text = await response.text()
                     if response.status == 401 and not relogged:
                         relogged = True
@@ -182,6 +186,19 @@ class Kube:
                 return None
             raise
         return obj
+
+    async def exists(self, kind: Kind, namespace: str | None, name: str) -> bool:
+        """Whether the object exists, asked so that nothing of it but its printer columns comes back: how the
+        operator checks Secrets, whose values (and annotations) never reach it."""
+        try:
+            await self.request(
+                "GET", kind.path(namespace, name), accept=TABLE_ONLY, params={"includeObject": "None"}
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     async def list(
         self, kind: Kind, namespace: str | None = None, *, label_selector: str | None = None

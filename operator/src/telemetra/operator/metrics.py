@@ -15,7 +15,8 @@ from telemetra.operator.status import LifecycleState
 
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 STATES: tuple[LifecycleState, ...] = (
-    "Pending", "Running", "Restarting", "Degraded", "Failed", "Suspending", "Suspended", "Resuming",
+    "Pending", "Running", "Updating", "Restarting", "Degraded", "Failed", "Suspending", "Suspended",
+    "Resuming",
 )  # fmt: skip
 
 

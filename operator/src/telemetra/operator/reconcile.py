@@ -14,6 +14,15 @@ from the one on the live object, or when someone edited the live object (drift).
 replaced submission id is written to status first (a write-ahead note), so a crash right after the patch
 cannot make the old, still-running submission look like the restarted job.
 
+Only what someone else changed is drift. Every child carries the hash of what the operator rendered when it
+wrote it (:func:`telemetra.operator.diff.stamped`): a child that differs while its hash is still current was
+edited by someone else and is *restored* (a ``ChildRestored`` Warning); one whose hash is stale is *updated* to
+the stream's new spec (a ``ChildUpdated`` Normal event). A child is the stream's when its controller owner
+reference names the stream, whatever its annotations say; where none does (KafkaTopics in another namespace,
+children of a deleted stream of the same name), the owner annotation decides. The Secrets the children refer
+to are checked by name on a full pass, and on every pass while one is missing (``SecretMissing``); their values
+are never read.
+
 Topics are KafkaTopic children in ``strimzi`` mode. In ``admin`` mode they are no Kubernetes objects: a full
 pass (and a light one while they are not ready) ensures them through the Kafka Admin API
 (:mod:`telemetra.operator.kafka_admin`), and since Kafka keeps no owner mark on a topic, this process keeps the
@@ -33,10 +42,11 @@ from typing import Any, Literal, TypeVar
 from telemetra.operator import policy
 from telemetra.operator import status as st
 from telemetra.operator.builders import dashboard, producer, spark, topics
-from telemetra.operator.diff import drift
+from telemetra.operator.diff import drift, rendering_changed, stamped
 from telemetra.operator.kafka_admin import KafkaAdmin, KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError, kind_for, kind_of
 from telemetra.operator.metrics import Metrics
+from telemetra.operator.secret_refs import secret_names
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.spec import API_VERSION, KIND
 from telemetra.operator.stream import MANAGER, OWNER_ANNOTATION, Stream
@@ -44,6 +54,8 @@ from telemetra.operator.stream import MANAGER, OWNER_ANNOTATION, Stream
 T = TypeVar("T")
 log = logging.getLogger("telemetra.operator")
 STREAM_KIND = kind_of(API_VERSION, KIND)
+SECRET_KIND = kind_of("v1", "Secret")
+RENDERED = spark.HASH_ANNOTATION  # every child carries the hash of what the operator rendered (diff.stamped)
 EventType = Literal["Normal", "Warning"]
 
 
@@ -60,10 +72,14 @@ class Child:
 
     desired: Mapping[str, Any]
     live: Mapping[str, Any] | None = None
-    action: str | None = None  # "created" or "restored"
+    # "created", "updated" (the operator's rendering changed) or "restored" (someone else changed it)
+    action: str | None = None
     conflict: str | None = None
     error: str | None = None
     refused: str | None = None  # the policy refuses the desired object: it is never applied
+
+    def __post_init__(self) -> None:
+        self.desired = stamped(self.desired, RENDERED)
 
     @property
     def label(self) -> str:
@@ -87,6 +103,18 @@ class KafkaTopics:
     @property
     def ready(self) -> bool:
         return not (self.conflicts or self.error) and all(o.check.status == "True" for o in self.observations)
+
+
+@dataclass(frozen=True)
+class SecretCheck:
+    """The Secrets the children refer to that do not exist (by child label), as one pass found them."""
+
+    missing: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return not (self.missing or self.error)
 
 
 class TopicClaims:
@@ -136,6 +164,7 @@ class Memory:
 
     live: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # child label → last object seen
     kafka_topics: KafkaTopics | None = None  # admin mode: the topics as the last pass left them
+    secrets: SecretCheck | None = None  # the Secrets as the last check found them
     quiet: set[str] = field(default_factory=set)  # children that need no re-read until the next full pass
     generation: int | None = None
     full_at: float = -math.inf
@@ -154,12 +183,21 @@ class Memory:
 
 
 def foreign_owner(stream: Stream, live: Mapping[str, Any]) -> str | None:
-    """Why ``live`` must not be touched: it belongs to another stream, or to no stream at all."""
+    """Why ``live`` must not be touched: another object controls it, or it belongs to another stream, or to no
+    stream at all. An owner reference that makes this stream the controller is proof enough: the operator's
+    annotations missing or edited are drift, restored like any other. Without one (KafkaTopics in another
+    namespace, or a child of a deleted stream of the same name, which this one adopts), the owner annotation
+    decides."""
     meta = live.get("metadata") or {}
+    controller = next((ref for ref in meta.get("ownerReferences") or [] if ref.get("controller")), None)
+    if controller is not None and controller.get("uid") == stream.uid:
+        return None
+    label = f"{live.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
+    if controller is not None and not stream.named_by(controller):
+        return f"{label} is controlled by {controller.get('kind')} {controller.get('name')}"
     owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
     if owner == stream.owner:
         return None
-    label = f"{live.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
     if owner:
         return f"{label} belongs to TelemetraStream {owner}"
     return f"{label} exists and is not managed by Telemetra"
@@ -219,6 +257,8 @@ class Reconciler:
         )
         spark_task = asyncio.create_task(self._visit(app, memory, full, ensure_spark))
         kafka_task = asyncio.create_task(self._kafka_topics(stream, memory, full))
+        users = [*producer_children, *([] if refused else [app])]
+        secrets_task = asyncio.create_task(self._check_secrets(stream, users, memory, full))
         try:
             await asyncio.gather(
                 *(
@@ -230,6 +270,7 @@ class Reconciler:
         finally:
             spark_result = await spark_task
             kafka_topics = await kafka_task
+            secrets = await secrets_task
         spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
         events += spark_events
         known = {(c.get("kind"), c.get("namespace"), c.get("name")) for c in previous.get("children") or []}
@@ -237,9 +278,10 @@ class Reconciler:
             events += self._child_events(child, known)
 
         observation = self._observe(
-            stream, topic_children, kafka_topics, producer_children, app, board, superseded
+            stream, topic_children, kafka_topics, producer_children, app, board, superseded, secrets
         )
         new_status = st.build_status(observation, previous)
+        events += missing_secret_events(previous, new_status)
         self._remember(memory, stream, [*topic_children, *same_namespace, app], observation, full)
         outcome = Outcome(new_status, events)
         if st.status_changed(previous, new_status):
@@ -299,7 +341,8 @@ class Reconciler:
             memory.generation, memory.full_at = stream.generation, time.monotonic()
 
     async def _ensure(self, stream: Stream, child: Child) -> None:
-        """Create the child, or restore it if it drifted; never touch an object another owner holds."""
+        """Create the child, update it when the operator's rendering changed, restore it when someone else
+        changed it; never touch an object another owner holds."""
         desired = child.desired
         meta = desired["metadata"]
         try:
@@ -312,8 +355,8 @@ class Reconciler:
             if live is None:
                 child.action = "created"
             elif paths := drift(desired, live):
-                child.action = "restored"
-                log.info("%s drifted at %s; restoring it", child.label, ", ".join(paths[:5]))
+                child.action = "updated" if rendering_changed(desired, live, RENDERED) else "restored"
+                log.info("%s %s at %s", child.label, _what(child.action), ", ".join(paths[:5]))
             else:
                 child.live = live
                 return
@@ -324,7 +367,9 @@ class Reconciler:
     async def _ensure_spark(
         self, stream: Stream, child: Child, previous: Mapping[str, Any], memory: Memory
     ) -> tuple[list[Event], str | None]:
-        """Apply the SparkApplication only if its spec hash changed or the live one was edited."""
+        """Apply the SparkApplication only if its spec hash changed or the live one was edited. A write that
+        changes the spec restarts the job, so the submission it replaces is noted first; one that only restores
+        metadata (an annotation someone removed) restarts nothing."""
         desired = child.desired
         meta = desired["metadata"]
         want = meta["annotations"][spark.HASH_ANNOTATION]
@@ -335,11 +380,12 @@ class Reconciler:
                 child.live, child.conflict = live, conflict
                 return [], superseded
             have = ((live or {}).get("metadata", {}).get("annotations") or {}).get(spark.HASH_ANNOTATION)
-            if live is not None and have == want and not drift(desired, live):
+            paths = drift(desired, live) if live is not None else []
+            if live is not None and have == want and not paths:
                 child.live = live
                 return [], superseded
-            cause = "created" if live is None else ("spec" if have != want else "drift")
-            if live is not None:
+            cause = "created" if live is None else ("spec" if have not in (None, want) else "drift")
+            if live is not None and (cause == "spec" or any(p.startswith(".spec") for p in paths)):
                 superseded = (live.get("status") or {}).get("submissionID") or superseded
                 note = {"supersededSubmissionId": superseded, "sparkSpecHash": want}
                 await self._write_status(stream, note, memory)
@@ -375,6 +421,27 @@ class Reconciler:
         if (before.get("reason"), before.get("message")) == ("PolicyViolation", child.refused):
             return [], None
         return [Event("Warning", "PolicyViolation", child.refused)], None
+
+    async def _check_secrets(
+        self, stream: Stream, users: Sequence[Child], memory: Memory, full: bool
+    ) -> SecretCheck:
+        """Which Secrets the children refer to do not exist: asked on a full pass, and on every pass while one
+        is missing, so the stream recovers as soon as it appears. Only existence is asked, never a value."""
+        last = memory.secrets
+        if not full and last is not None and last.settled:
+            return last
+        needed = {child.label: secret_names(child.desired) for child in users}
+        every = sorted({name for names in needed.values() for name in names})
+        try:
+            found = await asyncio.gather(*(self.kube.exists(SECRET_KIND, stream.namespace, n) for n in every))
+        except KubeError as exc:
+            result = SecretCheck(error=f"Secrets in {stream.namespace}: {exc}")
+        else:
+            absent = {name for name, there in zip(every, found, strict=True) if not there}
+            missing = {label: [n for n in names if n in absent] for label, names in needed.items()}
+            result = SecretCheck({label: names for label, names in missing.items() if names})
+        memory.secrets = result
+        return result
 
     async def _kafka_topics(self, stream: Stream, memory: Memory, full: bool) -> KafkaTopics:
         """``admin`` mode: ensure the topics in Kafka on a full pass, or while they are not ready yet."""
@@ -419,6 +486,8 @@ class Reconciler:
             return [Event("Warning", "ApplyFailed", child.error)]
         ref = child.ref()
         recreated = child.action == "created" and (ref["kind"], ref["namespace"], ref["name"]) in known
+        if child.action == "updated":
+            return [Event("Normal", "ChildUpdated", f"{child.label} updated to match the stream's spec")]
         if child.action == "restored" or recreated:
             self.metrics.restores.labels(child.desired["kind"]).inc()
             what = "was deleted; created it again" if recreated else "was edited; restored it"
@@ -435,12 +504,13 @@ class Reconciler:
         app: Child,
         board: Child,
         superseded: str | None,
+        secrets: SecretCheck,
     ) -> st.Observation:
         deployment = producer_children[-1]
         everything = [*topic_children, *producer_children, app, board]
-        errors = [c.error for c in everything if c.error] + (
-            [kafka_topics.error] if kafka_topics.error else []
-        )
+        errors = [c.error for c in everything if c.error] + [
+            e for e in (kafka_topics.error, secrets.error) if e
+        ]
         topic_observations = [
             st.TopicObservation(c.desired["metadata"]["name"], _failed(c))
             if c.error or c.conflict
@@ -448,7 +518,11 @@ class Reconciler:
             for c in topic_children
         ] + list(kafka_topics.observations)
         replicas = deployment.desired["spec"]["replicas"]
-        producer_check = _failed(deployment) if deployment.error or deployment.conflict else None
+        producer_check = (
+            _failed(deployment)
+            if deployment.error or deployment.conflict
+            else _secrets_missing(stream, producer_children, secrets)
+        )
         spark_observation = (
             st.observe_spark(app.live) if not (app.error or app.conflict or app.refused) else None
         )
@@ -470,7 +544,9 @@ class Reconciler:
             children=children,
             conflicts=[c.conflict for c in topic_children if c.conflict] + list(kafka_topics.conflicts),
             error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
-            processor_override=_failed(app) if (app.error or app.conflict or app.refused) else None,
+            processor_override=_failed(app)
+            if (app.error or app.conflict or app.refused)
+            else _secrets_missing(stream, [app], secrets),
         )
 
     @staticmethod
@@ -548,6 +624,26 @@ def _failed(child: Child) -> st.Check:
     if child.conflict:
         return st.Check("False", "ChildConflict", child.conflict)
     return st.Check("False", "ApplyFailed", child.error or "failed")
+
+
+def _secrets_missing(stream: Stream, users: Sequence[Child], secrets: SecretCheck) -> st.Check | None:
+    needs = [(c.label, name) for c in users for name in secrets.missing.get(c.label, ())]
+    return st.secrets_check(stream.namespace, needs)
+
+
+def _what(action: str) -> str:
+    return "changed with the stream's spec; updating it" if action == "updated" else "drifted; restoring it"
+
+
+def missing_secret_events(previous: Mapping[str, Any], status: Mapping[str, Any]) -> list[Event]:
+    """A Warning when a condition starts saying that Secrets are missing (or which ones changes)."""
+    events = []
+    for kind in st.CONDITION_TYPES[1:]:
+        now, before = st.condition(status, kind) or {}, st.condition(previous, kind) or {}
+        said = (before.get("reason"), before.get("message"))
+        if now.get("reason") == "SecretMissing" and said != (now["reason"], now.get("message")):
+            events.append(Event("Warning", "SecretMissing", str(now.get("message"))))
+    return events
 
 
 def spark_change_event(stream: Stream, previous: Mapping[str, Any]) -> Event:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telemetra.operator.policy import registry_of
+from telemetra.sinks.kafka_security import SaslMechanism, SecurityProtocol
 
 
 class OperatorSettings(BaseSettings):
@@ -61,10 +62,13 @@ class OperatorSettings(BaseSettings):
     """Bootstrap address of the default cluster; empty: Strimzi's ``<cluster>-kafka-bootstrap.<ns>.svc:9092``.
     Streams on another cluster always use Strimzi's convention."""
 
+    def is_default_cluster(self, cluster: str, namespace: str) -> bool:
+        return (cluster, namespace) == (self.kafka_cluster, self.kafka_namespace)
+
     def bootstrap_of(self, cluster: str, namespace: str) -> str:
         """Bootstrap address of a cluster: ``kafka_bootstrap`` for the default one when set, else Strimzi's
         Service name (which the chart's StatefulSet mode gives its bootstrap Service too)."""
-        if (cluster, namespace) == (self.kafka_cluster, self.kafka_namespace) and self.kafka_bootstrap:
+        if self.is_default_cluster(cluster, namespace) and self.kafka_bootstrap:
             return self.kafka_bootstrap
         return f"{cluster}-kafka-bootstrap.{namespace}.svc:9092"
 
@@ -75,6 +79,35 @@ class OperatorSettings(BaseSettings):
 
     kafka_topic_api_version: str = "kafka.strimzi.io/v1"
     """``v1`` for Strimzi ≥ 0.49 (the only version from 1.0); ``v1beta2`` for older releases."""
+
+    # -- how the streams' pods connect to the default cluster (others: PLAINTEXT, as Strimzi's :9092) ---------
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    """``SASL_SSL``, ``SSL`` or ``SASL_PLAINTEXT`` for a secured default cluster: the producers and Spark jobs
+    get ``TELEMETRA_KAFKA_*`` (:mod:`telemetra.sinks.kafka_security`), their password by Secret reference."""
+
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+
+    kafka_producer_user: str = ""
+    """SASL user of the producers: its name, and the Secret (in the stream's namespace) whose ``password``
+    key holds its password, as Strimzi's User Operator makes one per KafkaUser."""
+
+    kafka_processor_user: str = ""
+    """SASL user of the Spark jobs (same convention)."""
+
+    kafka_ca_secret: str = ""
+    """Secret (in the stream's namespace) whose ``ca.crt`` signed the brokers' certificates (Strimzi's
+    ``<cluster>-cluster-ca-cert``), mounted into the pods; empty: the image's system trust store."""
+
+    @model_validator(mode="after")
+    def _kafka_users(self) -> OperatorSettings:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_producer_user and self.kafka_processor_user):
+            raise ValueError(
+                f"{self.kafka_security_protocol} needs kafka_producer_user and kafka_processor_user"
+            )
+        if self.kafka_ca_secret and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError(f"kafka_ca_secret is for SSL or SASL_SSL, not {self.kafka_security_protocol}")
+        return self
 
     # -- the store and cache the Spark job writes to ------------------------------------------------------
     store_secret: str = "telemetra-store"

@@ -19,7 +19,15 @@ from telemetra.operator.spec import Model
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 LifecycleState = Literal[
-    "Pending", "Running", "Restarting", "Degraded", "Failed", "Suspending", "Suspended", "Resuming"
+    "Pending",
+    "Running",
+    "Updating",
+    "Restarting",
+    "Degraded",
+    "Failed",
+    "Suspending",
+    "Suspended",
+    "Resuming",
 ]
 CONDITION_TYPES = ("Ready", "TopicsReady", "ProducerReady", "ProcessorReady", "DashboardReady")
 MAX_MESSAGE = 1024
@@ -85,7 +93,7 @@ class TelemetraStreamStatus(Model):
     """The generation the operator last reconciled."""
 
     lifecycle_state: LifecycleState | None = None
-    """Pending, Running, Restarting, Degraded, Failed, Suspending, Suspended or Resuming."""
+    """Pending, Running, Updating, Restarting, Degraded, Failed, Suspending, Suspended or Resuming."""
 
     conditions: list[Condition] | None = Field(
         default=None,
@@ -245,6 +253,18 @@ def _join(messages: Iterable[str]) -> str:
     return "; ".join(dict.fromkeys(messages))
 
 
+def secrets_check(namespace: str, needs: Sequence[tuple[str, str]]) -> Check | None:
+    """``needs``: (child, Secret name) pairs whose Secret does not exist; ``None`` when there are none."""
+    if not needs:
+        return None
+    missing = {name: [child for child, n in needs if n == name] for _, name in needs}
+    message = "; ".join(
+        f"Secret {namespace}/{name} does not exist ({', '.join(users)} need{'s' if len(users) == 1 else ''} it)"
+        for name, users in missing.items()
+    )
+    return Check("False", "SecretMissing", message)
+
+
 def processor_check(spark: SparkObservation, suspended: bool, superseded: str | None) -> Check:
     """The notes' mapping of ``applicationState.state``; a restart completes with a *new* submission."""
     state = spark.state
@@ -283,7 +303,12 @@ def ready_check(checks: Mapping[str, Check], suspended: bool) -> Check:
     return Check("False", failed[0].reason if failed else "Progressing", message)
 
 
-def lifecycle_state(checks: Mapping[str, Check], suspended: bool, previous: str | None) -> LifecycleState:
+def lifecycle_state(
+    checks: Mapping[str, Check], suspended: bool, previous: str | None, spec_changed: bool = False
+) -> LifecycleState:
+    """``spec_changed``: the stream's generation is newer than the one the previous status observed. While the
+    children roll out such a change (nothing failed, something still progressing), a stream that ran is
+    Updating, not Degraded: the operator's own update is no fault."""
     if suspended:
         done = all(
             checks[k].reason in ("Suspended", "ScaledToZero") for k in ("ProcessorReady", "ProducerReady")
@@ -295,7 +320,10 @@ def lifecycle_state(checks: Mapping[str, Check], suspended: bool, previous: str 
         return "Failed"
     if checks["ProcessorReady"].reason == "Restarting":
         return "Restarting"
-    if previous in ("Running", "Degraded"):
+    progressing = all(check.status != "False" for kind, check in checks.items() if kind != "Ready")
+    if progressing and (previous in ("Updating", "Restarting") or (spec_changed and previous == "Running")):
+        return "Updating"
+    if previous in ("Running", "Degraded", "Updating", "Restarting"):
         return "Degraded"
     if previous in ("Suspending", "Suspended", "Resuming"):
         return "Resuming"  # not Pending: the stream ran before and keeps its history and checkpoint
@@ -347,9 +375,12 @@ def build_status(obs: Observation, previous: Mapping[str, Any], now: str | None 
     """The whole ``.status`` to write (keys set to ``None`` are removed by a merge patch)."""
     checks = checks_of(obs)
     restarted = checks["ProcessorReady"].status == "True"
+    spec_changed = previous.get("observedGeneration") not in (None, obs.generation)
     return {
         "observedGeneration": obs.generation,
-        "lifecycleState": lifecycle_state(checks, obs.suspended, previous.get("lifecycleState")),
+        "lifecycleState": lifecycle_state(
+            checks, obs.suspended, previous.get("lifecycleState"), spec_changed
+        ),
         "conditions": merge_conditions(
             previous.get("conditions") or [], checks, obs.generation, now or _now()
         ),

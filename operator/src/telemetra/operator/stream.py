@@ -63,6 +63,12 @@ class Stream:
             "blockOwnerDeletion": True,
         }
 
+    def named_by(self, ref: Mapping[str, Any]) -> bool:
+        """Whether the owner reference ``ref`` names this stream, this or a former incarnation (a stream of the
+        same name, deleted and created again: owner references never leave their namespace)."""
+        group = str(ref.get("apiVersion") or "").split("/")[0]
+        return (group, ref.get("kind"), ref.get("name")) == (specs.GROUP, specs.KIND, self.name)
+
     def labels(self, component: str) -> dict[str, str]:
         return {
             "app.kubernetes.io/name": "telemetra",

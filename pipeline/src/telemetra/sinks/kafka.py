@@ -7,6 +7,9 @@ That is several times faster in Python than one ``send`` per event, whatever the
 linger: callers that send more per call get bigger batches. Idempotence lets the producer retry through a
 broker restart without writing duplicates.
 
+Connection security (TLS, SASL) is a :class:`~telemetra.sinks.kafka_security.KafkaSecurity`: ``from_url``
+takes it from the environment (``TELEMETRA_KAFKA_*``). Kafka refusing it fails ``start`` at once.
+
 Backpressure: at most ``max_in_flight`` events are sent but not yet acknowledged; ``send`` awaits beyond that.
 aiokafka retries an idempotent batch forever, so a delivery not acknowledged within ``delivery_timeout`` makes
 the sink give up: everything outstanding is counted as failed (its fate is unknown) and ``send`` raises
@@ -32,6 +35,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from telemetra.contract import STREAM_ID_PATTERN
 from telemetra.records import EVENTS_TOPIC
 from telemetra.sinks.base import DeliveryError, RawEvent, SinkStats
+from telemetra.sinks.kafka_security import PLAINTEXT, KafkaSecurity, refusal
 
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
 
@@ -62,6 +66,7 @@ class KafkaSink:
         connect_timeout: float = 30.0,
         request_timeout: float = 30.0,
         client_id: str = "telemetra-producer",
+        security: KafkaSecurity = PLAINTEXT,
     ):
         if compression not in COMPRESSIONS:
             raise ValueError(f"compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
@@ -77,6 +82,7 @@ class KafkaSink:
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.client_id = client_id
+        self.security = security
         self.stats = SinkStats()
         self._producer: AIOKafkaProducer | None = None
         self._pending: deque[_Delivery] = deque()
@@ -90,7 +96,8 @@ class KafkaSink:
         """``kafka://HOST:PORT[,HOST:PORT…][?topic=telemetra.{stream_id}.events&compression=lz4&…]``.
 
         Options: ``topic``, ``compression``, ``batch_bytes``, ``max_in_flight``,
-        ``delivery_timeout``, ``connect_timeout``, ``request_timeout`` (seconds) and ``client_id``.
+        ``delivery_timeout``, ``connect_timeout``, ``request_timeout`` (seconds) and ``client_id``. Connection
+        security comes from the environment (:meth:`KafkaSecurity.from_env`), never from the URL.
         """
         parts = urlsplit(url)
         if parts.scheme != "kafka" or not parts.netloc:
@@ -101,13 +108,14 @@ class KafkaSink:
                 raise ValueError(f"unknown option {name!r} in {url!r}; known: {', '.join(_URL_OPTIONS)}")
             attribute, convert = _URL_OPTIONS[name]
             options[attribute] = convert(value)
-        return cls(parts.netloc, **options)
+        return cls(parts.netloc, security=KafkaSecurity.from_env(), **options)
 
     def topic_for(self, stream_id: str) -> str:
         return self.topic_template.format(stream_id=stream_id)
 
     async def start(self) -> None:
-        """Connect, retrying for ``connect_timeout`` s; raise :class:`ConnectionError` if that fails."""
+        """Connect, retrying for ``connect_timeout`` s; raise :class:`ConnectionError` if that fails, at once
+        (:class:`~telemetra.sinks.kafka_security.KafkaRefusedError`) when Kafka refuses the credentials or TLS."""
         if self._producer is not None:
             return
         loop = asyncio.get_running_loop()
@@ -118,6 +126,9 @@ class KafkaSink:
                 await producer.start()
             except KafkaConnectionError as error:
                 await producer.stop()
+                refused = await refusal(self.bootstrap, self.security, self.request_timeout)
+                if refused is not None:
+                    raise refused from None
                 if loop.time() >= deadline:
                     raise ConnectionError(
                         f"cannot reach Kafka at {self.bootstrap} within {self.connect_timeout:g} s: {error}"
@@ -162,6 +173,7 @@ class KafkaSink:
             max_batch_size=self.batch_bytes,
             max_request_size=max(self.batch_bytes, 1024 * 1024),
             request_timeout_ms=int(self.request_timeout * 1000),
+            **self.security.aiokafka_options(),
         )
 
     async def _send_stream(self, producer: AIOKafkaProducer, stream_id: str, events: list[RawEvent]) -> None:

@@ -42,7 +42,7 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
 
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**settings.kafka_connection)
         .option("subscribe", settings.events_topic)
         .option("startingOffsets", settings.starting_offsets)
         # Records deleted by retention before they were read cannot be recovered by failing: go on, logged.

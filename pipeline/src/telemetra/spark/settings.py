@@ -15,6 +15,7 @@ import orjson
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.contract import STREAM_ID_PATTERN
 from telemetra.records import dead_letter_topic, events_topic
+from telemetra.sinks.kafka_security import PLAINTEXT, KafkaSecurity
 
 STORE_URL_ENV = "TELEMETRA_STORE_URL"
 CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
@@ -51,6 +52,9 @@ class JobSettings:
     master: str = "local[2]"  # "": the master spark-submit was given (the job runs under spark-submit)
     spark_conf: Mapping[str, str] = field(default_factory=dict)  # extra --conf KEY=VALUE
     kafka_options: Mapping[str, str] = field(default_factory=dict)  # extra Kafka source options
+    kafka_security: KafkaSecurity = (
+        PLAINTEXT  # TLS and SASL of every Kafka client of the job (TELEMETRA_KAFKA_*)
+    )
     log_level: str = "INFO"
     live_every_s: float = 1.0  # the live cadence: open windows are published at most this often
     store_retry_s: float = 1.0  # how often a batch waiting for the store retries
@@ -74,6 +78,11 @@ class JobSettings:
             raise ValueError("the trigger interval cannot be negative")
         if not self.store_url:
             raise ValueError(f"a store URL is required (--store-url or ${STORE_URL_ENV})")
+
+    @property
+    def kafka_connection(self) -> dict[str, str]:
+        """The Kafka source's options that connect it: the bootstrap servers and the connection security."""
+        return {"kafka.bootstrap.servers": self.kafka_bootstrap, **self.kafka_security.spark_options()}
 
     @property
     def local(self) -> bool:
@@ -222,14 +231,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--conf", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
                         help="extra Spark setting (repeatable)")  # fmt: skip
     parser.add_argument("--kafka-option", type=_conf_pair, action="append", default=[], metavar="KEY=VALUE",
-                        help="extra Kafka source option, e.g. kafka.security.protocol=SSL (repeatable)")  # fmt: skip
+                        help="extra Kafka source option, e.g. kafka.fetch.min.bytes=1 (repeatable; TLS and SASL come "
+                             "from $TELEMETRA_KAFKA_*)")  # fmt: skip
     parser.add_argument("--log-level", default=os.environ.get("TELEMETRA_LOG_LEVEL", "INFO"))
     return parser
 
 
 def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> JobSettings:
     """The entry point's arguments; store and cache URLs fall back to ``$TELEMETRA_STORE_URL`` and
-    ``$TELEMETRA_CACHE_URL`` (Kubernetes passes secrets by environment)."""
+    ``$TELEMETRA_CACHE_URL``, and Kafka's connection security comes from ``$TELEMETRA_KAFKA_*`` (Kubernetes
+    passes secrets by environment)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     env = os.environ if env is None else env
@@ -256,6 +267,7 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
             else ("" if under_spark_submit(env) else "local[2]"),
             spark_conf=dict(args.conf),
             kafka_options=dict(args.kafka_option),
+            kafka_security=KafkaSecurity.from_env(env),
             log_level=args.log_level,
         )
     except ValueError as error:

@@ -208,6 +208,7 @@ class OutputWriter:
                 acks="all",
                 compression_type="lz4",
                 max_request_size=4 * 1024 * 1024,
+                **self.settings.kafka_security.aiokafka_options(),
             )
             try:
                 await producer.start()
@@ -222,7 +223,9 @@ class OutputWriter:
         leave one record per invalid input, and deleted by age like any topic. The operator may create it
         first, with its own settings; then this does nothing."""
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=10_000
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            request_timeout_ms=10_000,
+            **self.settings.kafka_security.aiokafka_options(),
         )
         await admin.start()
         try:

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Comma-separated.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger request bodies get 413.")
     max_in_flight: int = Field(
-        default=256, ge=1, description="HTTP requests answered at once; more get 503 with Retry-After."
+        default=64, ge=1, description="HTTP requests answered at once; more get 503 with Retry-After."
     )
     max_connections: int = Field(
         default=4096, ge=1, description="Open connections (WebSockets included); more get 503."

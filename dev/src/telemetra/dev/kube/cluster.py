@@ -43,6 +43,7 @@ from telemetra.dev.localstack.process import (
     LocalServer,
     ServerError,
     free_port,
+    openssl,
     progress,
     tail,
     terminate,
@@ -297,16 +298,14 @@ class KubeCluster(LocalServer):
         pki.mkdir(parents=True, exist_ok=True)
         tokens = pki / "tokens.csv"
         if not tokens.is_file():
-            if shutil.which("openssl") is None:
-                raise ServerError("the cluster's certificates need the openssl CLI (apt-get install openssl)")
-            _openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key")
-            _openssl(
+            openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key")
+            openssl(
                 pki, "req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "3650", "-subj",
                 "/CN=telemetra-localstack-ca", "-addext", "basicConstraints=critical,CA:TRUE",
                 "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", "-out", "ca.crt",
             )  # fmt: skip
-            _openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key")
-            _openssl(pki, "ec", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+            openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key")
+            openssl(pki, "ec", "-in", "sa.key", "-pubout", "-out", "sa.pub")
             partial = pki / "tokens.tmp"
             partial.write_text(f'{secrets.token_urlsafe(32)},admin,admin,"system:masters"\n')
             partial.chmod(0o600)
@@ -331,11 +330,11 @@ class KubeCluster(LocalServer):
         if (pki / "apiserver.crt").is_file() and ext_file.is_file() and ext_file.read_text() == extensions:
             return
         ext_file.write_text(extensions)
-        _openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "apiserver.key")
-        _openssl(
+        openssl(pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "apiserver.key")
+        openssl(
             pki, "req", "-new", "-key", "apiserver.key", "-subj", "/CN=kube-apiserver", "-out", "apiserver.csr"
         )  # fmt: skip
-        _openssl(
+        openssl(
             pki, "x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", "apiserver.ext", "-out", "apiserver.crt",
         )  # fmt: skip
@@ -548,14 +547,6 @@ class KubeCluster(LocalServer):
 def _condition(obj: Mapping[str, Any], kind: str) -> bool:
     conditions = obj.get("status", {}).get("conditions") or []
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
-
-
-def _openssl(cwd: Path, *args: str) -> None:
-    result = subprocess.run(
-        ["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
-    )
-    if result.returncode != 0:
-        raise ServerError(f"openssl {args[0]} failed: {result.stderr.strip()}")
 
 
 __all__ = ["NODE_NAME", "UPSTREAM_CRDS_DIR", "KubeCluster", "upstream_crds"]

@@ -2,8 +2,9 @@
 
 :func:`ensure_kafka_jars` resolves the broker's runtime classpath from Maven Central once per version into
 ``${XDG_CACHE_HOME:-~/.cache}/telemetra/kafka-<version>/libs``; :class:`KafkaBroker` formats a data dir
-and runs ``kafka.Kafka`` on it with the local JVM (Java 17+). Used by the local stack, the pytest fixture
-``kafka_broker`` and the benchmarks. In the foreground::
+and runs ``kafka.Kafka`` on it with the local JVM (Java 17+). Used by the local stack, the pytest fixtures
+``kafka_broker`` and ``secure_kafka_broker`` and the benchmarks. With ``sasl_users``, its one client listener
+is SASL_SSL (SCRAM-SHA-512, a throwaway CA and certificate made with openssl). In the foreground::
 
     python -m telemetra.dev.localstack.kafka [--port N] [--data-dir D]    # prints KAFKA_BOOTSTRAP=127.0.0.1:N
 """
@@ -27,6 +28,7 @@ from typing import IO, Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from pydantic import SecretStr
 
 from telemetra.dev.localstack.maven import MavenError, is_resolved, resolve_libs
 from telemetra.dev.localstack.process import (
@@ -34,6 +36,7 @@ from telemetra.dev.localstack.process import (
     ServerError,
     cache_root,
     free_port,
+    openssl,
     port_open,
     progress,
     serve_in_foreground,
@@ -41,6 +44,7 @@ from telemetra.dev.localstack.process import (
     terminate,
     track,
 )
+from telemetra.sinks.kafka_security import PLAINTEXT, KafkaSecurity
 
 # Tried in order when no version is asked for: the first is the tested one, the others are served fallbacks.
 CANDIDATE_VERSIONS = ("4.1.1", "4.1.2", "4.2.1")
@@ -132,6 +136,10 @@ class KafkaBroker(LocalServer):
     ``start`` formats the data dir on first use and waits until clients get metadata; ``stop`` ends the
     process (SIGTERM, then SIGKILL); ``restart`` keeps the data and ports, so clients reconnect to the same
     address. The methods block: from async code, call them through ``asyncio.to_thread``.
+
+    ``sasl_users`` (name → password, without ``,``, ``]`` or ``"``) makes the client listener SASL_SSL with
+    SCRAM-SHA-512 for those users (created when the data dir is formatted); the first is the broker's own
+    (inter-broker and readiness). :meth:`client_security` is how a user connects.
     """
 
     def __init__(
@@ -144,6 +152,7 @@ class KafkaBroker(LocalServer):
         heap: str = "512m",
         overrides: Mapping[str, str] | None = None,
         startup_timeout: float = 90.0,
+        sasl_users: Mapping[str, str] | None = None,
     ):
         self.data_dir = self.root = Path(data_dir).resolve()  # the caller's: cleanup() only stops
         # A formatted quorum remembers its controller endpoint, so a reused data dir keeps its ports.
@@ -154,12 +163,30 @@ class KafkaBroker(LocalServer):
         self.heap = heap
         self.overrides = dict(overrides or {})
         self.startup_timeout = startup_timeout
+        self.sasl_users = dict(sasl_users or {})
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that issued the broker's certificate (SASL_SSL only)."""
+        return self.data_dir / "tls" / "ca.crt"
+
+    def client_security(self, user: str | None = None, password: str | None = None) -> KafkaSecurity:
+        """How ``user`` (default: the broker's own) connects; ``password`` overrides theirs."""
+        if not self.sasl_users:
+            return PLAINTEXT
+        user = user or next(iter(self.sasl_users))
+        return KafkaSecurity(
+            security_protocol="SASL_SSL",
+            sasl_username=user,
+            sasl_password=SecretStr(self.sasl_users[user] if password is None else password),
+            ssl_ca_file=str(self.ca_file),
+        )
 
     @property
     def log_file(self) -> Path:
@@ -179,6 +206,8 @@ class KafkaBroker(LocalServer):
         libs = ensure_kafka_jars(self.version)
         java = _java()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.sasl_users:
+            _issue_certificate(self.ca_file.parent)
         config = self._write_config()
         if not (self._log_dirs / "meta.properties").is_file():
             self._format(java, libs, config)
@@ -201,18 +230,35 @@ class KafkaBroker(LocalServer):
         return tail(self.log_file, lines)
 
     def server_properties(self) -> dict[str, str]:
+        listener = "SASL_SSL" if self.sasl_users else "PLAINTEXT"
         return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"{listener}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"{listener}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": listener,
+            "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{listener}:{listener}",
             "log.dirs": str(self._log_dirs),
+            **(self._sasl_ssl_properties() if self.sasl_users else {}),
             **TEST_TUNING,
             **self.overrides,
+        }
+
+    def _sasl_ssl_properties(self) -> dict[str, str]:
+        """SCRAM-SHA-512 over TLS; the broker's PEM key and certificate, and the CA it trusts as a client of
+        itself (inter-broker)."""
+        own = self.client_security().spark_options()
+        tls = self.ca_file.parent
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": own["kafka.sasl.jaas.config"],
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(tls / "server.pem"),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(self.ca_file),
         }
 
     @property
@@ -232,6 +278,8 @@ class KafkaBroker(LocalServer):
             java, "-Xmx256m", *_classpath_opts(libs),
             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), "--standalone",
         ]  # fmt: skip
+        for user, password in self.sasl_users.items():
+            command += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         result = subprocess.run(
             command, capture_output=True, text=True, env=_java_env(), timeout=120, check=False
         )
@@ -268,7 +316,9 @@ class KafkaBroker(LocalServer):
                 raise KafkaSetupError(
                     f"Kafka exited with code {code} while starting\n{self._startup_report()}"
                 )
-            if port_open(self.port) and _run_blocking(_has_live_broker(self.bootstrap)):
+            if port_open(self.port) and _run_blocking(
+                _has_live_broker(self.bootstrap, self.client_security())
+            ):
                 return
             if time.monotonic() > deadline:
                 raise KafkaSetupError(
@@ -313,8 +363,37 @@ def _classpath_opts(libs: Path) -> list[str]:
     return [f"-Dlog4j2.configurationFile={_LOG4J_CONFIG.as_uri()}", "-cp", f"{libs}/*"]
 
 
-async def _has_live_broker(bootstrap: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+def _issue_certificate(tls: Path) -> None:
+    """A throwaway CA, and the broker's certificate for 127.0.0.1 and localhost with its unencrypted key in
+    ``server.pem`` (Kafka's PEM keystore); once per data dir."""
+    if (tls / "server.pem").is_file():
+        return
+    tls.mkdir(parents=True, exist_ok=True)
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl(
+        tls, "req", "-x509", *new_key, "-keyout", "ca.key", "-subj", "/CN=telemetra-test-kafka-ca",
+        "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "ca.crt",
+    )  # fmt: skip
+    (tls / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
+    openssl(
+        tls, "req", "-new", *new_key, "-keyout", "server.key", "-subj", "/CN=localhost", "-out", "server.csr"
+    )
+    openssl(
+        tls, "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "30", "-sha256", "-extfile", "server.ext", "-out", "server.crt",
+    )  # fmt: skip
+    (tls / "server.pem").write_text((tls / "server.key").read_text() + (tls / "server.crt").read_text())
+
+
+async def _has_live_broker(bootstrap: str, security: KafkaSecurity) -> bool:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **security.aiokafka_options()
+    )
     try:
         await admin.start()
         cluster = await admin.describe_cluster()

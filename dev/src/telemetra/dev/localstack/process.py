@@ -108,6 +108,17 @@ def port_open(port: int) -> bool:
     return False
 
 
+def openssl(cwd: Path, *args: str) -> None:
+    """Run the openssl CLI in ``cwd`` (certificates of local servers); ``ServerError`` with its stderr."""
+    if shutil.which("openssl") is None:
+        raise ServerError("local certificates need the openssl CLI (apt-get install openssl)")
+    result = subprocess.run(
+        ["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
+    )
+    if result.returncode != 0:
+        raise ServerError(f"openssl {args[0]} failed: {result.stderr.strip()}")
+
+
 def track(process: subprocess.Popen[bytes]) -> None:
     _LIVE.add(process)
 

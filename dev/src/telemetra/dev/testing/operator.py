@@ -27,6 +27,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from telemetra.dev.localstack.process import free_port
 from telemetra.operator.kube import Kind, Kube, KubeError, kind_of
+from telemetra.operator.settings import OperatorSettings
 from telemetra.records import dead_letter_topic, events_topic
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ CONFIG_MAP = kind_of("v1", "ConfigMap")
 SERVICE_ACCOUNT = kind_of("v1", "ServiceAccount")
 NAMESPACE = kind_of("v1", "Namespace")
 EVENT = kind_of("v1", "Event")
+SECRET = kind_of("v1", "Secret")
 
 
 def now() -> str:
@@ -136,6 +138,24 @@ async def apply_all(kube: Kube, namespace: str, docs: list[dict[str, Any]]) -> N
     for doc in docs:
         doc = {**doc, "metadata": {**doc["metadata"], "namespace": namespace}}
         await kube.create(doc)
+
+
+async def create_secret(kube: Kube, namespace: str, name: str, data: Mapping[str, str]) -> dict[str, Any]:
+    meta = {"name": name, "namespace": namespace}
+    return await kube.create(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": dict(data)}
+    )
+
+
+async def create_backend_secrets(kube: Kube, namespace: str) -> None:
+    """The Secrets every Spark job takes its store and cache URLs from, under the operator's default names (in a
+    real install the chart makes them): the operator reports a stream whose Secrets are missing as not Ready."""
+    fields = OperatorSettings.model_fields
+    for name, key, url in (
+        (fields["store_secret"].default, fields["store_secret_key"].default, "sqlite:////tmp/telemetra.db"),
+        (fields["cache_secret"].default, fields["cache_secret_key"].default, "memory://"),
+    ):
+        await create_secret(kube, namespace, name, {key: url})
 
 
 # -- standing in for Strimzi and the Spark operator --------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Mock traffic runs ``telemetra produce``, a Twitch channel ``telemetra ingest twitch`` and a recorded log
 ``telemetra ingest replay`` (from a ConfigMap, or downloaded from a URL by an init container). All of them
-write to the stream's events topic through the Kafka sink. One replica, replaced with ``Recreate``: two
+write to the stream's events topic through the Kafka sink, as the operator's producer user when Kafka is
+secured (:mod:`~telemetra.operator.builders.kafka_client`). One replica, replaced with ``Recreate``: two
 producers would double the traffic (mock) or the chat (Twitch).
 """
 
@@ -12,7 +13,9 @@ import hashlib
 import json
 from typing import Any
 
+from telemetra.operator.builders import kafka_client
 from telemetra.operator.stream import Stream
+from telemetra.sinks.kafka_security import KafkaSecurity
 
 # ``telemetra produce --duration`` has no "forever" yet (it rejects 0): ten years of simulated time, generated
 # lazily second by second, is forever for a Deployment (which restarts the container if it ever ends).
@@ -53,8 +56,12 @@ def build_service_account(stream: Stream) -> dict[str, Any]:
     }
 
 
+def kafka_security(stream: Stream) -> KafkaSecurity:
+    return kafka_client.client_security(stream, stream.settings.kafka_producer_user)
+
+
 def build_config_map(stream: Stream) -> dict[str, Any]:
-    """Where the producer writes, as environment (``$(TELEMETRA_SINK)`` in the arguments)."""
+    """Where and how the producer writes, as environment (``$(TELEMETRA_SINK)`` in the arguments)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -64,6 +71,7 @@ def build_config_map(stream: Stream) -> dict[str, Any]:
             "TELEMETRA_SINK": f"kafka://{stream.kafka_bootstrap}?topic={stream.events_topic}",
             "TELEMETRA_SOURCE": stream.spec.source.type,
             "TELEMETRA_LOG_LEVEL": "INFO",
+            **kafka_security(stream).env(),
         },
     }
 
@@ -112,15 +120,21 @@ def _container(stream: Stream) -> dict[str, Any]:
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    security = kafka_security(stream)
+    env = kafka_client.password_env(security)
     twitch = stream.spec.source.twitch
     if stream.spec.source.type == "twitch" and twitch and twitch.credentials_secret:
         ref = twitch.credentials_secret
-        container["env"] = [
+        env += [
             _secret_env("TWITCH_CLIENT_ID", ref.name, ref.client_id_key),
             _secret_env("TWITCH_CLIENT_SECRET", ref.name, ref.client_secret_key),
         ]
+    if env:
+        container["env"] = env
     if stream.spec.source.type == "replay":
         container["volumeMounts"].append({"name": "replay", "mountPath": REPLAY_DIR, "readOnly": True})
+    if ca := kafka_client.ca_volume(stream, security):
+        container["volumeMounts"].append(ca[1])
     return container
 
 
@@ -161,6 +175,8 @@ def build_deployment(stream: Stream, config_map: dict[str, Any]) -> dict[str, An
         pod["volumes"].append(volume)
         if init:
             pod["initContainers"] = init
+    if ca := kafka_client.ca_volume(stream, kafka_security(stream)):
+        pod["volumes"].append(ca[0])
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -3,8 +3,11 @@
 Every change of a SparkApplication's spec makes the Spark operator kill and resubmit the job, so the
 reconciler compares :func:`spec_hash` of the rendered spec with the one it applied last and patches only
 when they differ. A restart is lossless: the job checkpoints to durable storage under ``checkpoint_dir``.
-Secrets reach the pods through Spark's own ``spark.kubernetes.*.secretKeyRef.*`` settings, which
-``spark-submit`` applies, so the job does not depend on the Spark operator's mutating webhook.
+Secrets reach the pods through Spark's own ``spark.kubernetes.*.secretKeyRef.*`` and ``*.secrets.*`` settings,
+which ``spark-submit`` applies, so the job does not depend on the Spark operator's mutating webhook. On a secured
+Kafka (:mod:`~telemetra.operator.builders.kafka_client`), the driver gets ``TELEMETRA_KAFKA_*`` and the
+processor user's password (it reads Kafka's offsets and writes dead letters; it hands the executors their
+Kafka options), driver and executors the CA file (both read the topic).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import hashlib
 import json
 from typing import Any
 
+from telemetra.operator.builders import kafka_client
 from telemetra.operator.spec import PodResources
 from telemetra.operator.stream import Stream
+from telemetra.sinks.kafka_security import PASSWORD_ENV
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 MAIN_FILE = "local:///opt/telemetra/spark_main.py"
@@ -66,6 +71,12 @@ def spark_conf(stream: Stream) -> dict[str, str]:
     s = stream.settings
     conf = dict(stream.spec.spark.spark_conf)
     conf["spark.jars.ivy"] = "/tmp/.ivy2"  # deps are resolved in the Spark operator's pod: $HOME is read-only
+    kafka = kafka_client.client_security(stream, s.kafka_processor_user)
+    for name, value in kafka.env().items():
+        conf[f"spark.kubernetes.driverEnv.{name}"] = value
+    if password := kafka_client.password_ref(kafka):
+        conf[f"spark.kubernetes.driver.secretKeyRef.{PASSWORD_ENV}"] = ":".join(password)
+    ca = kafka_client.ca_secret(stream, kafka)
     for role in ("driver", "executor"):
         conf[f"spark.kubernetes.{role}.secretKeyRef.TELEMETRA_STORE_URL"] = (
             f"{s.store_secret}:{s.store_secret_key}"
@@ -73,6 +84,8 @@ def spark_conf(stream: Stream) -> dict[str, str]:
         conf[f"spark.kubernetes.{role}.secretKeyRef.TELEMETRA_CACHE_URL"] = (
             f"{s.cache_secret}:{s.cache_secret_key}"
         )
+        if ca:
+            conf[f"spark.kubernetes.{role}.secrets.{ca}"] = kafka_client.CA_DIR
         for volume_name, path in SCRATCH_VOLUMES.items():
             conf[f"spark.kubernetes.{role}.volumes.emptyDir.{volume_name}.mount.path"] = path
         if s.checkpoint_claim and s.checkpoint_base_uri.startswith("file://"):
