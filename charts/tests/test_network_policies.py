@@ -361,3 +361,19 @@ def test_bad_egress_values_are_refused(chart: Chart, sets: list[str], named: str
     error = chart.template_error(sets=sets)
     assert "values don't meet the specifications of the schema" in error
     assert named in error, error
+
+
+@pytest.mark.parametrize("profile", ["default", "production"])
+def test_strimzi_brokers_admit_only_their_clients(
+    chart: Chart, m: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, profile: str
+) -> None:
+    """Strimzi writes the brokers' ingress policy from each listener's ``networkPolicyPeers``: without them it
+    admits every pod in the cluster."""
+    objects = [doc for doc in yaml.safe_load_all(chart.run(*chart.template_args(profile)).stdout) if doc]
+    pods = platform(objects, m, monkeypatch).pods
+    (kafka,) = m.find(objects, "Kafka")
+    for listener in kafka["spec"]["kafka"]["listeners"]:
+        peers = listener["networkPolicyPeers"]
+        admitted = {role for role, pod in pods.items() if any(peer_matches(peer, pod) for peer in peers)}
+        assert admitted == {"producer", "driver", "executor"}, listener["name"]
+        assert not any(peer_matches(peer, STRANGER) for peer in peers)
