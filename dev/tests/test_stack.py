@@ -114,26 +114,26 @@ def test_the_product_cli_has_no_stack_command(capsys: pytest.CaptureFixture[str]
 
 
 def test_a_job_is_ready_when_its_metrics_say_the_query_runs() -> None:
-    idle = '# TYPE telemetra_spark_query_active gauge\ntelemetra_spark_query_active{stream_id="a"} 0.0\n'
+    idle = '# TYPE telemetra_spark_query_active gauge\ntelemetra_spark_query_active{pool="demo"} 0.0\n'
     assert not query_active(idle) and not query_active("")
     assert query_active(idle.replace("} 0.0", "} 1.0"))
 
 
-def test_each_stream_gets_its_own_job_with_loopback_endpoints(tmp_path: Path) -> None:
+def test_the_pool_gets_one_job_with_loopback_endpoints(tmp_path: Path) -> None:
     command = spark_command(
-        "alpha", "127.0.0.1:9092", tmp_path / "alpha", "postgresql://x@127.0.0.1:5432/t", "redis://127.0.0.1:6379/0",
+        "demo", "127.0.0.1:9092", tmp_path / "demo", "postgresql://x@127.0.0.1:5432/t", "redis://127.0.0.1:6379/0",
         trigger_interval="3s", metrics_port=9200,
     )  # fmt: skip
     options = dict(zip(command[3::2], command[4::2], strict=True))
     assert command[1:3] == ["-m", "telemetra.apps.spark_job"]
-    assert options["--stream-id"] == "alpha" and options["--checkpoint-dir"] == (tmp_path / "alpha").as_uri()
+    assert options["--pool"] == "demo" and options["--checkpoint-dir"] == (tmp_path / "demo").as_uri()
     assert (options["--metrics-port"], options["--metrics-host"]) == ("9200", "127.0.0.1")
 
     from telemetra.spark.settings import parse_args
 
     settings = parse_args(command[3:], env={})  # the job accepts exactly this command line
-    assert (settings.stream_id, settings.trigger_interval_ms, settings.store_url) == (
-        "alpha",
+    assert (settings.pool, settings.trigger_interval_ms, settings.store_url) == (
+        "demo",
         3000,
         "postgresql://x@127.0.0.1:5432/t",
     )
@@ -157,8 +157,8 @@ async def test_event_time_resumes_after_the_newest_event_in_kafka(kafka_bootstra
     """After a faster-than-real-time run, a restart must not write events the job's watermark calls late."""
     streams = [f"stack-{uuid.uuid4().hex[:8]}", f"stack-{uuid.uuid4().hex[:8]}"]
     topics = [events_topic(s) for s in streams]
-    assert await _ensure_topics(kafka_bootstrap, topics) == []  # created, so empty
-    assert await _ensure_topics(kafka_bootstrap, topics) == topics
+    assert await _ensure_topics(kafka_bootstrap, {t: {} for t in topics}) == []  # created, so empty
+    assert await _ensure_topics(kafka_bootstrap, {t: {} for t in topics}) == topics
     now = time.time()
     assert abs(await _event_clock(kafka_bootstrap, topics) - now) <= 2  # empty topics: the clock
 

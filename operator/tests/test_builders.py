@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from telemetra.analytics.config import analytics_config_from_json
 from telemetra.apps.cli import build_parser
 from telemetra.dev.kube.cluster import UPSTREAM_CRDS_DIR as UPSTREAM
 from telemetra.dev.testing.operator import load_example
@@ -20,7 +21,7 @@ from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import OWNER_ANNOTATION, Stream
 from telemetra.producers.scenarios import parse_scenario
 from telemetra.sinks.kafka_security import PASSWORD_ENV, KafkaSecurity
-from telemetra.spark.settings import analytics_config_from_json, parse_args
+from telemetra.spark.settings import parse_args
 
 SETTINGS = OperatorSettings(kafka_namespace="kafka", kafka_cluster="telemetra-kafka")
 SECURED = OperatorSettings(
@@ -357,7 +358,9 @@ def test_dashboard_configmap_for_the_grafana_sidecar() -> None:
     ):
         assert word in titles
     exprs = " ".join(t["expr"] for p in content["panels"] for t in p["targets"])
-    for metric in (*dashboard.JOB_METRICS, *dashboard.STREAM_METRICS):
+    for metric in dashboard.JOB_METRICS:  # the stream's own job: its pool label is the stream id
+        assert f'{metric}{{pool="demo"}}' in exprs
+    for metric in dashboard.STREAM_METRICS:
         assert f'{metric}{{stream_id="demo"}}' in exprs
     assert all(p["datasource"]["uid"] == "prometheus" for p in content["panels"])
 

@@ -1,7 +1,8 @@
 """The records Telemetra writes and the names it writes them under: one definition of each, no I/O.
 
 * the time format: RFC 3339 UTC with milliseconds, the only time format on the wire;
-* topic naming: a stream's events topic and its dead-letter topic;
+* topic naming: a stream's events topic and its dead-letter topic; a pool's events, control and dead-letter
+  topics;
 * the output records: :class:`WindowMetrics` (one window of one stream), :class:`Moment` (one episode),
   :class:`DeadLetter` (an input that broke the contract, with why and where from) and
   :class:`StreamDescription` (what a stream is: title, category and window geometry);
@@ -58,6 +59,28 @@ def events_topic(stream_id: str) -> str:
 def dead_letter_topic(stream_id: str) -> str:
     """Where the Spark job sends a stream's dead letters (compacted by their source)."""
     return DEAD_LETTER_TOPIC.format(stream_id=stream_id)
+
+
+POOL_NAME_PATTERN: Final = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"  # a DNS label, short enough for pod names
+
+
+@dataclass(frozen=True, slots=True)
+class PoolTopics:
+    """A processing pool's topics. One job serves every stream of the pool:
+
+    * ``events``: the events of all its streams, keyed by stream id (a stream stays on one partition);
+    * ``control``: compacted, keyed by stream id: the stream's analytics config (JSON), or a tombstone when
+      the stream leaves the pool (its state is then dropped);
+    * ``dead_letter``: what the job could not process, compacted by source position."""
+
+    events: str
+    control: str
+    dead_letter: str
+
+    @classmethod
+    def of(cls, pool: str) -> PoolTopics:
+        prefix = f"telemetra.pool.{pool}"
+        return cls(f"{prefix}.events", f"{prefix}.control", f"{prefix}.dead-letter")
 
 
 # ------------------------------------------------------------------------------------------ output records

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from builders import T0, chat, event, viewers
 
-from telemetra.analytics.config import AnalyticsConfig
+from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
 from telemetra.analytics.stream import StreamAnalytics
 from telemetra.analytics.windows import window_starts
 from telemetra.contract import Event, format_ts
-from telemetra.records import WindowMetrics
+from telemetra.records import WindowMetrics, parse_ts
 
 
 def run(
@@ -165,3 +165,25 @@ def test_window_and_slide_are_settings() -> None:
     assert sorted(windows) == [T0 - 15, T0]
     with pytest.raises(ValueError, match="divide"):
         AnalyticsConfig(window=60, slide=25)
+
+
+def test_new_thresholds_apply_while_running_and_keep_the_windows() -> None:
+    events = [chat(T0 + s, user=f"u{s % 7}") for s in range(0, 300, 3)]
+    stream, windows = run(events[:50])
+    config = AnalyticsConfig(thresholds=MomentThresholds(chat_spike=ChatSpike(ratio=1.5)))
+    assert stream.reconfigure(config).windows == []  # same geometry: nothing closes
+    assert stream.config == config and stream.detector.t == config.thresholds
+    windows += [w for e in events[50:] for w in stream.process(e).windows] + stream.flush().windows
+    assert windows == list(closed(events).values())  # no gap, nothing changed
+
+
+def test_a_new_geometry_closes_the_open_windows_and_starts_afresh() -> None:
+    events = [chat(T0 + s) for s in range(0, 90, 5)]
+    stream, _ = run(events)
+    ended = stream.reconfigure(AnalyticsConfig(window=30, slide=10))
+    reference, _ = run(events)
+    assert ended.windows == reference.flush().windows != []  # as at the end of input
+    assert (stream.window, stream.slide, stream.panes) == (30, 10, {})
+    assert stream.process(chat(T0 + 10)).windows == [] and stream.late_events == 1  # still late
+    later = [w for s in range(90, 200, 5) for w in stream.process(chat(T0 + s)).windows]
+    assert later and {parse_ts(w.window_end) - parse_ts(w.window_start) for w in later} == {30}

@@ -136,7 +136,7 @@ def test_sigkill_and_outages_leave_exactly_the_rows_of_a_clean_run(
                 + (f"/{sample.labels['source']}" if "source" in sample.labels else ""): sample.value
                 for family in text_string_to_metric_families(metrics)
                 for sample in family.samples
-                if sample.labels.get("stream_id") == STREAM
+                if sample.labels.get("pool") == STREAM  # a stream's own job: the pool label is the stream id
             }
             assert samples["telemetra_spark_windows_written_total"] > 0
             assert samples["telemetra_spark_store_wait_seconds_total"] > 1

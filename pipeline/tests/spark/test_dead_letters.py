@@ -79,7 +79,7 @@ def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
         assert reasons[2].startswith("type: unknown event type")
         assert "malformed JSON" in reasons[3]
         assert reasons[4] == "empty record (no value)"
-        assert reasons[5] == "stream_id: 'another-stream' does not belong to this topic's stream"
+        assert reasons[5] == f"stream_id: 'another-stream' is not the stream it was sent to ({stream!r})"
         assert bodies[0]["raw"] == "{not json at all"
         assert base64.b64decode(bodies[3]["raw"]) == b"\xff\xfe not UTF-8"
         assert orjson.loads(bodies[5]["raw"])["event_id"] == "elsewhere"
@@ -94,7 +94,7 @@ def test_invalid_records_go_to_the_dead_letter_topic_and_the_job_keeps_running(
         query.processAllAvailable()
         assert query.isActive and query.exception() is None
         counted = job.metrics.registry.get_sample_value(
-            "telemetra_spark_dead_letters_total", {"stream_id": stream}
+            "telemetra_spark_dead_letters_total", {"pool": stream}
         )
 
     letters = asyncio.run(read_topic(kafka_bootstrap, settings.dead_letter_topic))

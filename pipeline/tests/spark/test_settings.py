@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds, ViewerChange
-from telemetra.spark import analytics_config_from_json, analytics_config_to_json, parse_args
+from telemetra.analytics.config import (
+    AnalyticsConfig,
+    ChatSpike,
+    MomentThresholds,
+    ViewerChange,
+    analytics_config_from_json,
+    analytics_config_to_json,
+)
+from telemetra.spark import parse_args
 from telemetra.spark.session import ROCKSDB, spark_conf
 from telemetra.spark.settings import parse_duration_ms
 

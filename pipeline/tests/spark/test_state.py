@@ -182,7 +182,7 @@ def test_invalid_records_become_dead_letters_with_their_source() -> None:
     assert reasons[2].startswith("ts:")
     assert "malformed JSON" in reasons[3]
     assert reasons[4] == "empty record (no value)"
-    assert reasons[5] == "stream_id: 'bravo' does not belong to this topic's stream"
+    assert reasons[5] == "stream_id: 'bravo' is not the stream it was sent to ('alpha')"
     first = letters[0][1]
     assert (
         first["raw"] == "{not json"

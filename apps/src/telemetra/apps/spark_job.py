@@ -1,9 +1,9 @@
-"""One stream's Spark job with the services' output: the store writer and the live publisher.
+"""A pool's (or one stream's) Spark job with the services' output: the store writer and the live publisher.
 
 ::
 
-    python -m telemetra.apps.spark_job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
-        [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] [--metrics-port 9108] …
+    python -m telemetra.apps.spark_job (--pool NAME | --stream-id ID) --kafka-bootstrap HOST:PORT \\
+        --checkpoint-dir URI [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] …
 
 The job (:mod:`telemetra.spark.job`) knows only the engine's output port; this root opens the services'
 implementation from the job's store and cache URLs (the output's own tuning, such as its buffer limit, comes

@@ -2,11 +2,12 @@
 local process.
 
 PostgreSQL, Redis and Kafka (KRaft) start first, in parallel; then the API (serving the dashboard at ``/``)
-over ``postgresql://`` and ``redis://``; then one Spark Structured Streaming job per stream, in local mode,
-each reading its stream's topic ``telemetra.{stream_id}.events``; then the mock producer writing the demo's
-channels and schedule to Kafka. Everything lives in one data directory (logs in ``logs/``), so history,
-topics and checkpoints survive a restart. Ctrl-C (or SIGTERM) stops the parts in reverse order, each by its
-PID, and exits 0; a part that dies on its own stops the rest and exits 1, after printing the end of its log.
+over ``postgresql://`` and ``redis://``; then one Spark Structured Streaming job in local mode for the
+``demo`` pool, which serves every channel from the pool's topic ``telemetra.pool.demo.events`` (keyed by
+stream id); then the mock producer writing the demo's channels and schedule to that topic. Everything lives
+in one data directory (logs in ``logs/``), so history, topics and checkpoints survive a restart. Ctrl-C (or
+SIGTERM) stops the parts in reverse order, each by its PID, and exits 0; a part that dies on its own stops
+the rest and exits 1, after printing the end of its log.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ from telemetra.dev.localstack.process import (
     track,
 )
 from telemetra.producers.scenarios import Scenario
-from telemetra.records import events_topic
+from telemetra.records import PoolTopics
 
 DATABASE = "telemetra"
+POOL = "demo"  # the processing pool every channel of the stack is in
+COMPACTED = {"cleanup.policy": "compact"}  # a pool's control topic keeps each stream's newest config
 TRIGGER_INTERVAL = "3s"  # the dashboard feels live; a micro-batch costs 0.5–2 s of a core per job
 SPARK_STARTUP_TIMEOUT = 180.0  # a cold JVM, the Kafka connector's jars and the first query plan
 SPARK_STOP_TIMEOUT = 30.0
-SPARK_DRIVER_MEMORY = "512m"  # per job (each stream has its own JVM)
+SPARK_DRIVER_MEMORY = "512m"  # the pool's job: its state is a few MB per channel
 TASK_STOP_TIMEOUT = 30.0  # the producer flushes to Kafka; the API lets sockets close
 
 
@@ -128,9 +131,9 @@ async def _start_and_watch(run: _Run, stop: asyncio.Event) -> int:
 
     store_url = await asyncio.to_thread(_ensure_database, postgres)
     cache_url = redis.url()
-    topics = [events_topic(s) for s in options.streams]
-    existing = await _ensure_topics(kafka.bootstrap, topics)
-    event_start = await _event_clock(kafka.bootstrap, existing)
+    topics = PoolTopics.of(POOL)
+    existing = await _ensure_topics(kafka.bootstrap, {topics.events: {}, topics.control: COMPACTED})
+    event_start = await _event_clock(kafka.bootstrap, [t for t in existing if t == topics.events])
 
     api_started = time.monotonic()
     api_stop = asyncio.Event()
@@ -139,24 +142,22 @@ async def _start_and_watch(run: _Run, stop: asyncio.Event) -> int:
     await until_serving(options.host, options.port, api)
     progress(f"API ready in {time.monotonic() - api_started:.1f} s on http://{options.host}:{options.port}")
 
-    # One job per stream (the job serves one stream), started together: their JVMs start in parallel.
+    # One job for the pool: every channel, however many, in one JVM.
     await asyncio.to_thread(_ensure_spark_jars)
-    jobs = [
-        StreamJobProcess(stream_id, root, kafka.bootstrap, store_url, cache_url, options.trigger_interval,
-                 options.spark_master)
-        for stream_id in options.streams
-    ]  # fmt: skip
-    run.parts.append(StreamJobProcesses(jobs))
-    for job in jobs:
-        job.start()
-    await asyncio.gather(*(job.wait_ready(stop) for job in jobs))
+    job = PoolJobProcess(POOL, root, kafka.bootstrap, store_url, cache_url, options.trigger_interval,
+                         options.spark_master)  # fmt: skip
+    job.start()
+    run.parts.append(Part(job.name, job.stop, job.alive, log=job.log_file, pid=job.pid))
+    await job.wait_ready(stop)
     if stop.is_set():
         return 0
 
     producer_stop = asyncio.Event()
-    producer = asyncio.create_task(_produce(options, kafka.bootstrap, event_start, producer_stop))
+    producer = asyncio.create_task(
+        _produce(options, kafka.bootstrap, topics.events, event_start, producer_stop)
+    )
     run.parts.append(Part("producer", lambda: _stop_task(producer, producer_stop)))
-    _announce(options, root, kafka.bootstrap, store_url, cache_url, jobs)
+    _announce(options, root, kafka.bootstrap, store_url, cache_url, job)
     return await _watch(run.parts, producer, stop)
 
 
@@ -191,9 +192,9 @@ def _check_reachable_by_postgres(root: Path) -> None:
                 )
 
 
-async def _ensure_topics(bootstrap: str, topics: Sequence[str]) -> list[str]:
-    """One partition per stream topic (keyed by stream id, so events keep their order); returns the topics
-    that existed already (those just created are empty)."""
+async def _ensure_topics(bootstrap: str, topics: dict[str, dict[str, str]]) -> list[str]:
+    """Each topic (name → its config) with one partition (the stack's pool is small; keyed by stream id,
+    events keep their order); returns the topics that existed already (those just created are empty)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
@@ -202,7 +203,9 @@ async def _ensure_topics(bootstrap: str, topics: Sequence[str]) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            response = await admin.create_topics([NewTopic(t, 1, 1) for t in missing])
+            response = await admin.create_topics(
+                [NewTopic(t, 1, 1, topic_configs=topics[t]) for t in missing]
+            )
             failed = [e for e in response.topic_errors if e[1] not in (0, 36)]  # 36: already exists
             if failed:
                 raise ServerError(f"could not create Kafka topics: {failed}")
@@ -280,14 +283,14 @@ def _ensure_spark_jars() -> None:
         progress(f"Spark Kafka connector ready in {time.monotonic() - started:.1f} s ({jars_home()})")
 
 
-class StreamJobProcess:
-    """``python -m telemetra.apps.spark_job`` for one stream, as a child process in a session of its own (Ctrl-C
+class PoolJobProcess:
+    """``python -m telemetra.apps.spark_job --pool NAME``, as a child process in a session of its own (Ctrl-C
     in the terminal reaches the stack, which stops the job in order). Its JVM and Python workers are its
     children; ``stop`` waits for them too."""
 
     def __init__(
         self,
-        stream_id: str,
+        pool: str,
         root: Path,
         bootstrap: str,
         store_url: str,
@@ -295,13 +298,13 @@ class StreamJobProcess:
         trigger_interval: str = TRIGGER_INTERVAL,
         master: str = "local[2]",
     ):
-        self.stream_id = stream_id
-        self.name = f"Spark job {stream_id}"
+        self.pool = pool
+        self.name = f"Spark job (pool {pool})"
         self.root = root
         self.metrics_port = free_port()
-        self.log_file = root / "logs" / f"spark-{stream_id}.log"
+        self.log_file = root / "logs" / f"spark-{pool}.log"
         self.command = spark_command(
-            stream_id, bootstrap, root / "spark" / "checkpoints" / stream_id, store_url, cache_url,
+            pool, bootstrap, root / "spark" / "checkpoints" / f"pool-{pool}", store_url, cache_url,
             trigger_interval=trigger_interval, master=master, metrics_port=self.metrics_port,
         )  # fmt: skip
         # Also in the environment, where the job looks when a flag is missing (as it does on Kubernetes).
@@ -364,32 +367,12 @@ class StreamJobProcess:
     async def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            started = time.monotonic()
             family = descendants(process.pid)  # the JVM and Python workers: they leave after the driver
             await asyncio.to_thread(terminate, process, signal.SIGTERM, SPARK_STOP_TIMEOUT)
             await asyncio.to_thread(_reap, family, 15.0)
-            progress(f"{self.name} stopped (pid {process.pid}) in {time.monotonic() - started:.1f} s")
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-class StreamJobProcesses(Part):
-    """The jobs as one part: they start together, and stop together (each stops its query, its session and
-    its JVM, which takes seconds)."""
-
-    def __init__(self, jobs: Sequence[StreamJobProcess]):
-        async def stop() -> None:
-            await asyncio.gather(*(job.stop() for job in reversed(jobs)))
-
-        super().__init__("Spark jobs", stop, lambda: all(job.alive() for job in jobs))
-        self.jobs = jobs
-
-    def failure(self) -> str:
-        dead = next((job for job in self.jobs if not job.alive()), None)
-        if dead is None:
-            return super().failure()
-        return f"{dead.name} stopped unexpectedly; {dead.log_file}:\n{tail(dead.log_file)}"
 
 
 def query_active(metrics: str) -> bool:
@@ -401,7 +384,7 @@ def query_active(metrics: str) -> bool:
 
 
 def spark_command(
-    stream_id: str,
+    pool: str,
     bootstrap: str,
     checkpoint: Path,
     store_url: str,
@@ -411,10 +394,10 @@ def spark_command(
     master: str = "local[2]",
     metrics_port: int = 9108,
 ) -> list[str]:
-    """One stream's job (``telemetra.apps.spark_job``), its endpoints on loopback."""
+    """The pool's job (``telemetra.apps.spark_job``), its endpoints on loopback."""
     return [
         sys.executable, "-m", "telemetra.apps.spark_job",
-        "--stream-id", stream_id,
+        "--pool", pool,
         "--kafka-bootstrap", bootstrap,
         "--checkpoint-dir", checkpoint.as_uri(),
         "--store-url", store_url,
@@ -424,7 +407,7 @@ def spark_command(
         "--metrics-port", str(metrics_port),
         "--metrics-host", "127.0.0.1",
         "--master", master,
-        # One stream's state is small: a smaller heap than the job's default 1g lets several jobs share a laptop.
+        # A few channels' state is small: a smaller heap than the job's default 1g suits a laptop.
         "--conf", f"spark.driver.memory={SPARK_DRIVER_MEMORY}",
     ]  # fmt: skip
 
@@ -464,7 +447,9 @@ def _exists(pid: int) -> bool:
 
 
 # -- the producer --------------------------------------------------------------------------------------------
-async def _produce(options: StackOptions, bootstrap: str, start: float, stop: asyncio.Event) -> None:
+async def _produce(
+    options: StackOptions, bootstrap: str, topic: str, start: float, stop: asyncio.Event
+) -> None:
     from telemetra.producers.mock import MockConfig, generate_batches
     from telemetra.producers.runner import pump
     from telemetra.sinks.kafka import KafkaSink
@@ -477,7 +462,8 @@ async def _produce(options: StackOptions, bootstrap: str, start: float, stop: as
         start=start,
         scenarios=schedule(144) if options.scenarios is None else options.scenarios,
     )
-    report = await pump(generate_batches(mock), KafkaSink(bootstrap), speed=options.speed, stop=stop)
+    sink = KafkaSink(bootstrap, topic_template=topic)  # the pool's topic, keyed by stream id
+    report = await pump(generate_batches(mock), sink, speed=options.speed, stop=stop)
     if not stop.is_set():
         progress(
             f"producer finished: {report.events} events in {report.seconds:.1f} s; the rest keeps running"
@@ -527,13 +513,13 @@ def _announce(
     bootstrap: str,
     store_url: str,
     cache_url: str,
-    jobs: Sequence[StreamJobProcess],
+    job: PoolJobProcess,
 ) -> None:
     from telemetra.services.api.dashboard import is_built
 
     base = f"http://{options.host}:{options.port}"
     has_dashboard = is_built(options.static_dir)
-    topic = events_topic("<stream>")
+    topics = PoolTopics.of(job.pool)
     lines = [
         "",
         "  Telemetra local stack is running (Ctrl-C stops it)",
@@ -543,10 +529,10 @@ def _announce(
         f"  API docs       {base}/docs",
         f"  streams        {base}/api/v1/streams",
         f"  live           ws://{options.host}:{options.port}/ws/live/{options.streams[0]}",
-        f"  Kafka          {bootstrap}  (topics {topic})",
+        f"  Kafka          {bootstrap}  (topics {topics.events}, {topics.control})",
         f"  PostgreSQL     {store_url}",
         f"  Redis          {cache_url}",
-        *(f"  Spark metrics  {job.metrics_url}  ({job.stream_id})" for job in jobs),
+        f"  Spark metrics  {job.metrics_url}  (pool {job.pool}: {', '.join(options.streams)})",
         f"  data           {root}  (logs: {root / 'logs'})",
     ]
     if options.scenarios is None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,61 @@ class AnalyticsConfig:
             )
         if self.lateness < 0:
             raise ValueError("allowed lateness cannot be negative")
+
+
+def analytics_config_from_json(text: str | bytes | Mapping[str, Any] | None) -> AnalyticsConfig:
+    """A JSON object mapping onto :class:`AnalyticsConfig`; absent fields keep their defaults, e.g.
+    ``{"window": 60, "slide": 10, "thresholds": {"chat_spike": {"ratio": 3}}}``. Unknown fields and wrong
+    types raise ``ValueError`` naming the field."""
+    if text is None or (isinstance(text, str | bytes) and not text.strip()):
+        return AnalyticsConfig()
+    if isinstance(text, str | bytes):
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"analytics config is not valid JSON: {error}") from None
+    else:
+        data = text
+    config = _merge(AnalyticsConfig(), data, "")
+    assert isinstance(config, AnalyticsConfig)
+    return config
+
+
+def analytics_config_to_json(config: AnalyticsConfig) -> str:
+    """Every field, so the job's log and the checkpoint say exactly what is in effect."""
+    return orjson.dumps(dataclasses.asdict(config), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _merge(current: Any, data: Any, path: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(
+            f"analytics config{' field ' + path.rstrip('.') if path else ''}: expected an object"
+        )
+    known = {f.name for f in dataclasses.fields(current)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        names = ", ".join(path + name for name in unknown)
+        raise ValueError(
+            f"analytics config: unknown field(s) {names}; known here: {', '.join(sorted(known))}"
+        )
+    changes = {}
+    for name, value in data.items():
+        existing = getattr(current, name)
+        if dataclasses.is_dataclass(existing):
+            changes[name] = _merge(existing, value, f"{path}{name}.")
+        else:
+            changes[name] = _scalar(value, type(existing), path + name)
+    try:
+        return dataclasses.replace(current, **changes)
+    except ValueError as error:
+        raise ValueError(f"analytics config: {error}") from None
+
+
+def _scalar(value: Any, kind: type, name: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"analytics config field {name}: expected a number, got {value!r}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"analytics config field {name}: expected a whole number, got {value!r}")
+        return int(value)
+    return float(value)

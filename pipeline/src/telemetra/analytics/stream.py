@@ -46,15 +46,19 @@ def chat_features(event: ChatEvent) -> ChatFeatures:
 class StreamAnalytics:
     def __init__(self, stream_id: str, config: AnalyticsConfig | None = None):
         self.stream_id = stream_id
-        self.config = config = config or AnalyticsConfig()
-        self.window, self.slide = config.window, config.slide
-        self.panes: dict[int, Pane] = {}
         self.max_ts = -math.inf
-        self.detector = MomentDetector(stream_id, config)
         self.late_events = 0  # total dropped as late
         self.duplicates = 0  # total dropped as already seen
         self.title: str | None = None  # the broadcast's latest title and category (stream_meta events)
         self.category: str | None = None
+        self._start(config or AnalyticsConfig())
+
+    def _start(self, config: AnalyticsConfig) -> None:
+        """Empty windows and baselines under ``config``."""
+        self.config = config
+        self.window, self.slide = config.window, config.slide
+        self.panes: dict[int, Pane] = {}
+        self.detector = MomentDetector(self.stream_id, config)
         self._late_unreported = 0  # dropped since the last closed window was emitted
         self._next_pane_to_close: int | None = None  # panes before it were handed to the detector
         self._next_window: int | None = None  # start of the oldest window not yet emitted
@@ -171,6 +175,26 @@ class StreamAnalytics:
             return None
         assert self._next_window is not None
         return max(self._next_window + self.slide, min(self.panes) - self.window + self.slide)
+
+    def reconfigure(self, config: AnalyticsConfig) -> Output:
+        """Take new settings while running. Thresholds and the top-emote count apply from the next pane and
+        window on. Windows, lateness and baselines built with another geometry cannot continue under a new
+        one: those are closed as at the end of input (the returned output) and the stream starts afresh,
+        its watermark kept, so what was late stays late."""
+        if config == self.config:
+            return Output()
+        old = self.config
+        shape = ("window", "slide", "lateness")
+        sizes = ("baseline_panes", "warmup_panes", "sentiment_span")
+        if all(getattr(old, f) == getattr(config, f) for f in shape) and all(
+            getattr(old.thresholds, f) == getattr(config.thresholds, f) for f in sizes
+        ):
+            self.config = config
+            self.detector.t = config.thresholds
+            return Output()
+        out = self.flush()
+        self._start(config)
+        return out
 
     def flush(self) -> Output:
         """End of input: close every window and end every episode."""

@@ -18,7 +18,9 @@ Items are plain tuples (``marshal``-able, they cross the Spark job's process bou
 
 * ``(CHAT, ts, event_id, user_id, emotes, score)``: :func:`~telemetra.analytics.stream.chat_features`;
 * ``(EVENT, event)``: another valid event, as the parsed :class:`~telemetra.contract.Event` or its JSON;
-* ``(DEAD, letter)``: a :class:`~telemetra.records.DeadLetter` as a dict.
+* ``(DEAD, letter)``: a :class:`~telemetra.records.DeadLetter` as a dict;
+* ``(CONTROL, config)``: a pool's control record for the stream (:meth:`Engine.control`): its analytics config
+  as JSON, which applies from there on, or None: the stream leaves, its windows close and it ends.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from typing import Any
 
 import orjson
 
-from telemetra.analytics.config import AnalyticsConfig
+from telemetra.analytics.config import AnalyticsConfig, analytics_config_from_json, analytics_config_to_json
 from telemetra.analytics.stream import Output, StreamAnalytics, chat_features
 from telemetra.contract import ChatEvent, InvalidEvent, parse_event, validate_event
 from telemetra.engine.ports import OutputPort
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
 
-CHAT, EVENT, DEAD = 0, 1, 2
+CHAT, EVENT, DEAD, CONTROL = 0, 1, 2, 3
 Item = tuple[Any, ...]
 Input = bytes | str | Mapping[str, Any] | None
 
@@ -55,6 +57,7 @@ class Step:
     late_events: int = 0
     duplicates: int = 0
     touched: set[int] = field(default_factory=set)  # starts of the panes the events went to (if tracked)
+    ended: list[str] = field(default_factory=list)  # streams that left (their state can be dropped)
 
     def extend(self, other: Step) -> None:
         self.dead_letters += other.dead_letters
@@ -66,6 +69,7 @@ class Step:
         self.late_events += other.late_events
         self.duplicates += other.duplicates
         self.touched |= other.touched
+        self.ended += other.ended
 
 
 @dataclass(slots=True)
@@ -101,16 +105,18 @@ class Engine:
     def prepare(self, raw: Input, source: str, stream_id: str | None = None) -> Item:
         """One input as an item. ``stream_id`` is the stream the input was sent to, when the reader knows it
         (a topic's stream): an event of another stream is a dead letter there."""
-        return self._route(raw, source, stream_id)[1]
+        return self.route(raw, source, stream_id)[1]
 
-    def _route(self, raw: Input, source: str, stream_id: str | None) -> tuple[str | None, Item]:
-        """The item and the stream it belongs to (for a dead letter: the one it was sent to, if known)."""
+    def route(self, raw: Input, source: str, stream_id: str | None) -> tuple[str | None, Item]:
+        """The stream an input belongs to (for a dead letter: the one it was sent to, if known) and its item."""
         try:
             if raw is None:
                 raise _Rejected("empty record (no value)")
             event = validate_event(raw) if isinstance(raw, Mapping) else parse_event(raw)
             if stream_id is not None and event.stream_id != stream_id:
-                raise _Rejected(f"stream_id: {event.stream_id!r} does not belong to this topic's stream")
+                raise _Rejected(
+                    f"stream_id: {event.stream_id!r} is not the stream it was sent to ({stream_id!r})"
+                )
         except (InvalidEvent, _Rejected) as error:
             sent_to = stream_id if stream_id is not None else _stream_of(raw)
             data = _json_bytes(raw) if isinstance(raw, Mapping) else raw
@@ -118,6 +124,18 @@ class Engine:
         if isinstance(event, ChatEvent):
             return event.stream_id, (CHAT, *chat_features(event))
         return event.stream_id, (EVENT, event)
+
+    @staticmethod
+    def control(value: bytes | None, source: str, stream_id: str) -> Item:
+        """A control record as an item: a config (checked here, so a bad one is a dead letter, not a failed
+        batch), or a tombstone."""
+        if value is None:
+            return (CONTROL, None)
+        try:
+            config = analytics_config_from_json(value)
+        except ValueError as error:
+            return (DEAD, DeadLetter.of(f"control record: {error}", value, source, stream_id).to_dict())
+        return (CONTROL, analytics_config_to_json(config))
 
     def analytics(self, stream_id: str) -> StreamAnalytics:
         """A new stream's analytics, with its own settings when it has them."""
@@ -139,7 +157,7 @@ class Engine:
         (state kept outside the process, like the Spark job's, rewrites only those)."""
         step = Step() if step is None else step
         out = Output()
-        late, duplicates, events = analytics.late_events, analytics.duplicates, 0
+        late, duplicates, events, ended = analytics.late_events, analytics.duplicates, 0, False
         slide, touched = analytics.slide, step.touched if track_panes else None
         process, process_chat = analytics.process, analytics.process_chat
         for item in items:
@@ -151,6 +169,13 @@ class Engine:
                 step.dead_letters.append(DeadLetter.from_dict(item[1]))
                 self.stats.invalid += 1
                 continue
+            elif tag == CONTROL:
+                if item[1] is None:
+                    ended = True  # after the rest of the items: they were sent before it
+                else:
+                    out.extend(analytics.reconfigure(analytics_config_from_json(item[1])))
+                    slide = analytics.slide
+                continue
             else:  # validated already: parsing its JSON again cannot fail
                 event = parse_event(item[1]) if isinstance(item[1], bytes | str) else item[1]
                 ts = event.ts.timestamp()
@@ -158,12 +183,15 @@ class Engine:
             events += 1
             if touched is not None:
                 touched.add(int(ts // slide) * slide)  # pane_start, inlined: this loop runs per event
+        if ended:
+            out.extend(analytics.flush())
+            step.ended.append(analytics.stream_id)
         step.windows += out.windows
         step.moments += out.moments
         step.events += events
         step.late_events += analytics.late_events - late
         step.duplicates += analytics.duplicates - duplicates
-        if events:
+        if events and not ended:
             step.descriptions.append(describe(analytics))
             window = analytics.live_window() if live else None
             if window is not None:
@@ -180,7 +208,7 @@ class Engine:
         by_stream: dict[str, list[Item]] = {}
         step = Step()
         for raw, source in inputs:
-            stream_id, item = self._route(raw, source, None)
+            stream_id, item = self.route(raw, source, None)
             if item[0] == DEAD:
                 step.dead_letters.append(DeadLetter.from_dict(item[1]))
                 self.stats.invalid += 1

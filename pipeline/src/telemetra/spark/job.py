@@ -1,12 +1,13 @@
-"""One stream's Spark Structured Streaming job: Kafka → the engine → its output port. Its entry point (the
-composition root that picks the output) is :mod:`telemetra.apps.spark_job`::
+"""A pool's Spark Structured Streaming job (or one stream's own): Kafka → the engine → its output port. Its
+entry point (the composition root that picks the output) is :mod:`telemetra.apps.spark_job`::
 
-    python -m telemetra.apps.spark_job --stream-id ID --kafka-bootstrap HOST:PORT --checkpoint-dir URI \\
-        [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] [--metrics-port 9108] …
+    python -m telemetra.apps.spark_job (--pool NAME | --stream-id ID) --kafka-bootstrap HOST:PORT \\
+        --checkpoint-dir URI [--store-url postgresql://…] [--cache-url redis://…] [--trigger-interval 1s] …
 
-The plan: the stream's Kafka topic → :class:`~telemetra.spark.chunks.ChunkPreparer` (``mapInArrow``, in
-the read tasks, in parallel: the engine validates and routes each record, scores chat, and the results are
-packed into chunks) → grouped by the stream id (one key: one job serves one stream) →
+The plan: the pool's events and control topics (a stream's own: its events topic) →
+:class:`~telemetra.spark.chunks.ChunkPreparer` (``mapInArrow``, in the read tasks, in parallel: the engine
+validates and routes each record to its stream, scores chat, and the results are packed into chunks) →
+grouped by stream id (a pool's streams are its keys; adding or reconfiguring one restarts nothing) →
 :class:`~telemetra.spark.processor.AnalyticsProcessor`, which folds the chunks' items into the analytics core
 with the engine, in offset order, and keeps its state in the checkpoint → ``foreachBatch``
 (:class:`~telemetra.spark.writer.OutputWriter`): the engine emits the step through the output port (dead
@@ -25,11 +26,12 @@ import warnings
 from types import FrameType, TracebackType
 from typing import Any
 
+from telemetra.analytics.config import analytics_config_to_json
 from telemetra.spark.chunks import CHUNK_SCHEMA, ChunkPreparer
 from telemetra.spark.metrics import JobMetrics, ProgressListener
 from telemetra.spark.processor import OUTPUT_SCHEMA, AnalyticsProcessor
 from telemetra.spark.session import PANDAS_WARNING, create_session
-from telemetra.spark.settings import JobSettings, analytics_config_to_json
+from telemetra.spark.settings import JobSettings
 from telemetra.spark.writer import JobOutput, OutputWriter
 
 log = logging.getLogger("telemetra.spark.job")
@@ -43,7 +45,7 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
     reader = (
         spark.readStream.format("kafka")
         .options(**settings.kafka_connection)
-        .option("subscribe", settings.events_topic)
+        .option("subscribe", ",".join(settings.topics))
         .option("startingOffsets", settings.starting_offsets)
         # Records deleted by retention before they were read cannot be recovered by failing: go on, logged.
         .option("failOnDataLoss", "false")
@@ -60,16 +62,29 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
         reader = reader.option("maxRecordsPerPartition", str(settings.records_per_task))
     for key, value in settings.kafka_options.items():
         reader = reader.option(key, value)
-    records = reader.load().select("value", "partition", "offset")
-    processor = AnalyticsProcessor(settings.stream_id, settings.analytics)
+    records = reader.load().select("topic", "key", "value", "partition", "offset")
+    processor = AnalyticsProcessor(settings.analytics, settings.idle_ms)
+    preparer = ChunkPreparer(
+        settings.events_topic, settings.control_topic or None, settings.stream_id or None
+    )
     with warnings.catch_warnings():  # pyspark 4.2 warns that pandas 3 is new to it; it works (tests)
         warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
-        chunks = records.mapInArrow(ChunkPreparer(settings.stream_id, settings.events_topic), CHUNK_SCHEMA)
+        chunks = records.mapInArrow(preparer, CHUNK_SCHEMA)
+        if settings.idle_ms:
+            # Idle streams' timers run on the time of the batches (event-time timers over each batch's own
+            # timestamp: it only grows, so no row is ever behind the watermark and dropped as late). Spark
+            # would run a batch at every trigger, data or not, for processing-time timers.
+            from pyspark.sql.functions import current_timestamp
+
+            chunks = chunks.withColumn("batch_ts", current_timestamp()).withWatermark("batch_ts", "0 seconds")
         output = chunks.groupBy("stream_id").transformWithStateInPandas(
-            statefulProcessor=processor, outputStructType=OUTPUT_SCHEMA, outputMode="Append", timeMode="None"
+            statefulProcessor=processor,
+            outputStructType=OUTPUT_SCHEMA,
+            outputMode="Append",
+            timeMode="EventTime" if settings.idle_ms else "None",
         )
     stream = (
-        output.writeStream.queryName(f"telemetra-{settings.stream_id}")
+        output.writeStream.queryName(f"telemetra-{settings.name}")
         .foreachBatch(writer)
         .option("checkpointLocation", settings.checkpoint_dir)
     )
@@ -91,7 +106,7 @@ class StreamJob:
 
     def __init__(self, settings: JobSettings, output: JobOutput, *, spark: Any = None):
         self.settings = settings
-        self.metrics = JobMetrics(settings.stream_id)
+        self.metrics = JobMetrics(settings.name)
         self.writer = OutputWriter(settings, self.metrics, output)
         self._spark = spark
         self._owns_spark = spark is None
@@ -117,8 +132,9 @@ class StreamJob:
         log.info(
             "query started",
             extra={
-                "stream_id": self.settings.stream_id,
-                "topic": self.settings.events_topic,
+                "pool": self.settings.pool or None,
+                "stream_id": self.settings.stream_id or None,
+                "topics": self.settings.topics,
                 "checkpoint": self.settings.checkpoint_dir,
                 "query_id": str(self.query.id),
                 "analytics_config": analytics_config_to_json(self.settings.analytics),

@@ -1,9 +1,11 @@
 """The job's Prometheus metrics, on their own registry, served on ``--metrics-port``: Spark's progress reports
-(through a query listener), the batch writer's counts (``telemetra_spark_*``), and the stream's own numbers
-from its closed windows and moments (``telemetra_stream_*``, what the stream's Grafana dashboard plots)."""
+(through a query listener) and the batch writer's counts (``telemetra_spark_*``, labelled by ``pool``: the
+pool's name, or the stream id of a stream's own job), and each stream's own numbers from its closed windows
+and moments (``telemetra_stream_*``, by ``stream_id``: what the stream's Grafana dashboard plots)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -22,19 +24,19 @@ SEEN_MOMENTS = 10_000  # moment ids remembered to count each episode once (its u
 
 
 class JobMetrics:
-    def __init__(self, stream_id: str, registry: CollectorRegistry | None = None):
+    def __init__(self, pool: str, registry: CollectorRegistry | None = None):
         self.registry = registry = registry or CollectorRegistry()
-        self.stream_id = stream_id
-        labels = ["stream_id"]
+        self.pool = pool
+        labels = ["pool"]
 
         def counter(name: str, doc: str) -> Any:
-            return Counter(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(stream_id)
+            return Counter(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(pool)
 
         def gauge(name: str, doc: str) -> Any:
-            return Gauge(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(stream_id)
+            return Gauge(f"telemetra_spark_{name}", doc, labels, registry=registry).labels(pool)
 
         def stream_gauge(name: str, doc: str) -> Any:
-            return Gauge(f"telemetra_stream_{name}", doc, labels, registry=registry).labels(stream_id)
+            return Gauge(f"telemetra_stream_{name}", doc, ["stream_id"], registry=registry)
 
         # Spark's progress reports
         self.input_rows = counter("input_rows", "Kafka records read by the query.")
@@ -46,7 +48,7 @@ class JobMetrics:
             labels,
             buckets=BATCH_BUCKETS,
             registry=registry,
-        ).labels(stream_id)
+        ).labels(pool)
         self.offsets_behind = gauge("kafka_offsets_behind_latest", "Records in Kafka not yet read (max).")
         # the batch writer
         self.batches = counter("batches", "Micro-batches written.")
@@ -70,9 +72,11 @@ class JobMetrics:
             [*labels, "source"],
             registry=registry,
         )
-        self.config_mismatch = gauge(
-            "config_mismatch",
-            "1 when the checkpoint's analytics config, still in effect, is not the requested one.",
+        self.streams = gauge(
+            "streams", "Streams with state in the pool's job (as of the last batch's stats)."
+        )
+        self.streams_ended = counter(
+            "streams_ended", "Streams whose state was dropped: removed, or idle too long."
         )
         self.active = gauge("query_active", "1 while the streaming query runs.")
         self.watermark = gauge(
@@ -89,7 +93,7 @@ class JobMetrics:
         )
         self.window_revenue = stream_gauge("window_revenue_usd", "Revenue (USD) in the newest closed window.")
         self.moments = Counter(
-            "telemetra_stream_moments", "Moments detected (episodes, not their updates).", [*labels, "kind"],
+            "telemetra_stream_moments", "Moments detected (episodes, not their updates).", ["stream_id", "kind"],
             registry=registry,
         )  # fmt: skip
         self._seen_moments: OrderedDict[str, None] = OrderedDict()
@@ -98,7 +102,7 @@ class JobMetrics:
             "Wall clock minus the analytics watermark: how far closed windows trail real time.",
             labels,
             registry=registry,
-        ).labels(stream_id).set_function(self._watermark_lag)
+        ).labels(pool).set_function(self._watermark_lag)
 
     def set_watermark(self, watermark: float | None) -> None:
         if watermark is not None:
@@ -109,12 +113,21 @@ class JobMetrics:
         """The stream's gauges follow the newest closed window; a window without chat or viewer samples
         leaves the last known sentiment and viewer count."""
         for window in windows:
-            self.chat_rate.set(window.chat_rate)
-            self.window_revenue.set(window.revenue_usd)
+            stream = window.stream_id
+            self.chat_rate.labels(stream).set(window.chat_rate)
+            self.window_revenue.labels(stream).set(window.revenue_usd)
             if window.viewers is not None:
-                self.viewers.set(window.viewers)
+                self.viewers.labels(stream).set(window.viewers)
             if window.sentiment is not None:
-                self.sentiment.set(window.sentiment)
+                self.sentiment.labels(stream).set(window.sentiment)
+
+    def forget_streams(self, streams: Iterable[str]) -> None:
+        """Ended streams' series go away with their state."""
+        for stream in streams:
+            self.streams_ended.inc()
+            for gauge in (self.chat_rate, self.window_revenue, self.viewers, self.sentiment):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(stream)
 
     def record_moments(self, moments: Iterable[Moment]) -> None:
         for moment in moments:
@@ -123,7 +136,7 @@ class JobMetrics:
             self._seen_moments[moment.moment_id] = None
             if len(self._seen_moments) > SEEN_MOMENTS:
                 self._seen_moments.popitem(last=False)
-            self.moments.labels(self.stream_id, moment.kind).inc()
+            self.moments.labels(moment.stream_id, moment.kind).inc()
 
     def _watermark_lag(self) -> float:
         return time.time() - self._watermark if math.isfinite(self._watermark) else math.nan

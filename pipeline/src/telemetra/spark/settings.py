@@ -1,20 +1,16 @@
-"""Settings of one stream's Spark job: the command line, the environment and the analytics config as JSON."""
+"""Settings of a Spark job (a pool's, or one stream's own): the command line and the environment."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import orjson
-
-from telemetra.analytics.config import AnalyticsConfig
+from telemetra.analytics.config import AnalyticsConfig, analytics_config_from_json
 from telemetra.contract import STREAM_ID_PATTERN
-from telemetra.records import dead_letter_topic, events_topic
+from telemetra.records import POOL_NAME_PATTERN, PoolTopics, dead_letter_topic, events_topic
 from telemetra.sinks.kafka_security import PLAINTEXT, KafkaSecurity
 
 STORE_URL_ENV = "TELEMETRA_STORE_URL"
@@ -22,6 +18,7 @@ CACHE_URL_ENV = "TELEMETRA_CACHE_URL"
 DEFAULT_METRICS_PORT = 9108
 DEFAULT_MAX_OFFSETS = 500_000  # records per micro-batch at most: ~7 s of work (bench/results/spark.md)
 DEFAULT_RECORDS_PER_TASK = 50_000  # a larger micro-batch is read and validated by several tasks at once
+DEFAULT_IDLE_MS = 15 * 60_000  # a stream silent this long ends: its windows close and its state is dropped
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|milliseconds?|seconds?|minutes?|hours?)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
@@ -29,15 +26,21 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 @dataclass(frozen=True)
 class JobSettings:
-    """Everything one job needs; :func:`parse_args` builds it from the entry point's command line."""
+    """Everything one job needs; :func:`parse_args` builds it from the entry point's command line.
 
-    stream_id: str
+    A job serves a pool (``pool``: every stream whose events are on the pool's topic, each configured by the
+    pool's control topic) or one stream (``stream_id``: its own topic, configured by ``analytics``)."""
+
     kafka_bootstrap: str
     checkpoint_dir: str  # a Hadoop URI or a local path; holds Kafka offsets and the analytics state
     store_url: str
+    stream_id: str = ""
+    pool: str = ""
     cache_url: str = "memory://"
-    events_topic: str = ""  # default: telemetra.{stream_id}.events
-    dead_letter_topic: str = ""  # default: telemetra.{stream_id}.dead-letter
+    events_topic: str = ""  # default: the pool's, or telemetra.{stream_id}.events
+    control_topic: str = ""  # a pool's (default: telemetra.pool.{pool}.control)
+    dead_letter_topic: str = ""  # default: the pool's, or telemetra.{stream_id}.dead-letter
+    idle_ms: int = DEFAULT_IDLE_MS  # 0: streams never end by silence
     trigger_interval_ms: int = 1000  # 0: start the next micro-batch as soon as the last one ends
     available_now: bool = False  # drain what the topic holds, then stop (backfills, tests)
     shuffle_partitions: int = 1  # one stream is one key: more partitions only add empty tasks
@@ -46,7 +49,9 @@ class JobSettings:
     # Kafka records per read task (its stateless stage validates and scores them); None: one per partition.
     records_per_task: int | None = DEFAULT_RECORDS_PER_TASK
     starting_offsets: str = "earliest"  # for a new checkpoint only; a checkpoint resumes where it was
-    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    analytics: AnalyticsConfig = field(
+        default_factory=AnalyticsConfig
+    )  # a pool's: for streams it has no config of
     metrics_port: int | None = DEFAULT_METRICS_PORT  # None: no /metrics endpoint
     metrics_host: str = "0.0.0.0"  # Prometheus scrapes the pod IP
     master: str = "local[2]"  # "": the master spark-submit was given (the job runs under spark-submit)
@@ -60,12 +65,26 @@ class JobSettings:
     store_retry_s: float = 1.0  # how often a batch waiting for the store retries
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(STREAM_ID_PATTERN, self.stream_id):
-            raise ValueError(f"stream id {self.stream_id!r} does not match {STREAM_ID_PATTERN}")
-        if not self.events_topic:
-            object.__setattr__(self, "events_topic", events_topic(self.stream_id))
-        if not self.dead_letter_topic:
-            object.__setattr__(self, "dead_letter_topic", dead_letter_topic(self.stream_id))
+        if bool(self.stream_id) == bool(self.pool):
+            raise ValueError("a job serves either a pool (--pool) or one stream (--stream-id)")
+        if self.pool:
+            if not re.fullmatch(POOL_NAME_PATTERN, self.pool):
+                raise ValueError(f"pool name {self.pool!r} does not match {POOL_NAME_PATTERN}")
+            topics = PoolTopics.of(self.pool)
+            defaults = {"events_topic": topics.events, "control_topic": topics.control,
+                        "dead_letter_topic": topics.dead_letter}  # fmt: skip
+        else:
+            if not re.fullmatch(STREAM_ID_PATTERN, self.stream_id):
+                raise ValueError(f"stream id {self.stream_id!r} does not match {STREAM_ID_PATTERN}")
+            if self.control_topic:
+                raise ValueError("a stream's own job has no control topic (its config is --analytics-config)")
+            defaults = {"events_topic": events_topic(self.stream_id),
+                        "dead_letter_topic": dead_letter_topic(self.stream_id)}  # fmt: skip
+        for name, value in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        if self.idle_ms < 0:
+            raise ValueError("the idle timeout cannot be negative")
         if self.events_topic == self.dead_letter_topic:
             raise ValueError("the dead-letter topic must differ from the events topic")
         if self.shuffle_partitions < 1:
@@ -85,6 +104,16 @@ class JobSettings:
         return {"kafka.bootstrap.servers": self.kafka_bootstrap, **self.kafka_security.spark_options()}
 
     @property
+    def name(self) -> str:
+        """The pool's name, or the stream id of a stream's own job (its query's name and metrics label)."""
+        return self.pool or self.stream_id
+
+    @property
+    def topics(self) -> list[str]:
+        """What the job reads: the events topic and, for a pool, its control topic."""
+        return [self.events_topic, *([self.control_topic] if self.control_topic else [])]
+
+    @property
     def local(self) -> bool:
         return self.master.startswith("local")
 
@@ -92,67 +121,6 @@ class JobSettings:
 def under_spark_submit(env: Mapping[str, str] | None = None) -> bool:
     """Whether spark-submit started this process (and its JVM, with its own master, jars and memory)."""
     return "PYSPARK_GATEWAY_PORT" in (os.environ if env is None else env)
-
-
-# ---------------------------------------------------------------------------------------- analytics config
-
-
-def analytics_config_from_json(text: str | bytes | Mapping[str, Any] | None) -> AnalyticsConfig:
-    """A JSON object mapping onto :class:`AnalyticsConfig`; absent fields keep their defaults, e.g.
-    ``{"window": 60, "slide": 10, "thresholds": {"chat_spike": {"ratio": 3}}}``. Unknown fields and wrong
-    types raise ``ValueError`` naming the field."""
-    if text is None or (isinstance(text, str | bytes) and not text.strip()):
-        return AnalyticsConfig()
-    if isinstance(text, str | bytes):
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError as error:
-            raise ValueError(f"analytics config is not valid JSON: {error}") from None
-    else:
-        data = text
-    config = _merge(AnalyticsConfig(), data, "")
-    assert isinstance(config, AnalyticsConfig)
-    return config
-
-
-def analytics_config_to_json(config: AnalyticsConfig) -> str:
-    """Every field, so the job's log and the checkpoint say exactly what is in effect."""
-    return orjson.dumps(dataclasses.asdict(config), option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _merge(current: Any, data: Any, path: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ValueError(
-            f"analytics config{' field ' + path.rstrip('.') if path else ''}: expected an object"
-        )
-    known = {f.name for f in dataclasses.fields(current)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        names = ", ".join(path + name for name in unknown)
-        raise ValueError(
-            f"analytics config: unknown field(s) {names}; known here: {', '.join(sorted(known))}"
-        )
-    changes = {}
-    for name, value in data.items():
-        existing = getattr(current, name)
-        if dataclasses.is_dataclass(existing):
-            changes[name] = _merge(existing, value, f"{path}{name}.")
-        else:
-            changes[name] = _scalar(value, type(existing), path + name)
-    try:
-        return dataclasses.replace(current, **changes)
-    except ValueError as error:
-        raise ValueError(f"analytics config: {error}") from None
-
-
-def _scalar(value: Any, kind: type, name: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"analytics config field {name}: expected a number, got {value!r}")
-    if kind is int:
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"analytics config field {name}: expected a whole number, got {value!r}")
-        return int(value)
-    return float(value)
 
 
 # ---------------------------------------------------------------------------------------- command line
@@ -185,20 +153,29 @@ def _duration(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m telemetra.apps.spark_job",
-        description="One stream's Spark Structured Streaming job: Kafka → analytics core → PostgreSQL + Redis.",
+        description="A pool's (or one stream's) Spark Structured Streaming job: Kafka → analytics core → "
+        "PostgreSQL + Redis.",
     )
-    parser.add_argument("--stream-id", required=True)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pool", help="serve the pool's streams: telemetra.pool.{pool}.events and .control")
+    which.add_argument("--stream-id", help="serve one stream: telemetra.{stream_id}.events")
     parser.add_argument("--kafka-bootstrap", required=True, metavar="HOST:PORT[,HOST:PORT…]")
     parser.add_argument("--checkpoint-dir", required=True, metavar="URI", help="offsets and analytics state")
-    parser.add_argument("--events-topic", default="", help="default: telemetra.{stream_id}.events")
-    parser.add_argument("--dead-letter-topic", default="", help="default: telemetra.{stream_id}.dead-letter")
+    parser.add_argument("--events-topic", default="", help="default: the pool's or the stream's")
+    parser.add_argument(
+        "--control-topic", default="", help="a pool's; default: telemetra.pool.{pool}.control"
+    )
+    parser.add_argument("--dead-letter-topic", default="", help="default: the pool's or the stream's")
+    parser.add_argument("--idle-timeout", type=_duration, default=DEFAULT_IDLE_MS, metavar="DURATION",
+                        help="a stream silent this long ends (windows closed, state dropped); 0 = never "
+                             "(default: 15m)")  # fmt: skip
     parser.add_argument("--store-url", default=None, help=f"postgresql://… (default: ${STORE_URL_ENV})")
     parser.add_argument("--cache-url", default=None, help=f"redis://… (default: ${CACHE_URL_ENV}, memory://)")
     parser.add_argument("--trigger-interval", type=_duration, default=1000, metavar="DURATION",
                         help="micro-batch period, e.g. 1s, 500ms, 10s; 0 = back to back (default: 1s)")  # fmt: skip
     parser.add_argument("--available-now", action="store_true", help="process what is there, then stop")
     parser.add_argument("--shuffle-partitions", type=int, default=1,
-                        help="fixed by the checkpoint (default: 1: one stream is one key)")  # fmt: skip
+                        help="parallelism of the stateful step, fixed by the checkpoint (default: 1)")  # fmt: skip
     parser.add_argument(
         "--max-offsets-per-trigger",
         type=int,
@@ -246,7 +223,10 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
     env = os.environ if env is None else env
     try:
         return JobSettings(
-            stream_id=args.stream_id,
+            stream_id=args.stream_id or "",
+            pool=args.pool or "",
+            control_topic=args.control_topic,
+            idle_ms=args.idle_timeout,
             kafka_bootstrap=args.kafka_bootstrap,
             checkpoint_dir=args.checkpoint_dir,
             store_url=args.store_url or env.get(STORE_URL_ENV, ""),

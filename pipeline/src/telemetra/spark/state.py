@@ -21,7 +21,7 @@ import dataclasses
 import io
 import math
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ class BatchResult:
     windows: int = 0
     moments: int = 0
     touched: set[int] = field(default_factory=set)  # starts of the panes the batch's events went to
+    ended: bool = False  # the stream left (a tombstone) or idled out: its state is to be dropped
 
 
 def process_records(
@@ -63,6 +64,24 @@ def process_records(
     """Process Kafka records (already in partition, offset order) and collect the output records."""
     items = prepare_items(values, partitions, offsets, analytics.stream_id, topic)
     return fold_items(analytics, [items])
+
+
+def in_order(chunks: Iterable[tuple[bool, list[Item]]]) -> Iterator[list[Item]]:
+    """A stream's chunks of a batch ``(control, items)``, events in Kafka order, as they apply: the newest
+    config before the events; a removal (the newest control record is a tombstone) after them."""
+    controls: list[Item] = []
+    events: list[list[Item]] = []
+    for control, items in chunks:
+        if control:
+            controls += items
+        else:
+            events.append(items)
+    configs = [item for item in controls if item[1] is not None]
+    if configs:
+        yield configs[-1:]
+    yield from events
+    if controls and controls[-1][1] is None:
+        yield controls[-1:]
 
 
 def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> BatchResult:
@@ -84,6 +103,7 @@ def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> Batc
     records += [(LIVE, w.window_start, to_json(w)) for w in {w.stream_id: w for w in step.live}.values()]
     result.events, result.dead_letters = step.events, len(step.dead_letters)
     result.windows, result.moments, result.touched = len(step.windows), len(step.moments), step.touched
+    result.ended = bool(step.ended)
     stats = {
         "rows": result.rows,
         "events": step.events,
@@ -92,7 +112,9 @@ def fold_items(analytics: StreamAnalytics, chunks: Iterable[list[Item]]) -> Batc
         "duplicates": step.duplicates,
         "watermark": analytics.watermark if math.isfinite(analytics.watermark) else None,
         "max_event_time": analytics.max_ts if math.isfinite(analytics.max_ts) else None,
+        "stream_id": analytics.stream_id,
         "open_panes": len(analytics.panes),
+        "ended": result.ended,
     }
     records.append((STATS, analytics.stream_id, orjson.dumps(stats).decode()))
     return result

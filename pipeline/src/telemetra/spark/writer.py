@@ -1,5 +1,5 @@
 """The ``foreachBatch`` writer: the engine's step of each micro-batch through its output port, and dead
-letters to the stream's dead-letter topic too.
+letters to the job's dead-letter topic too.
 
 The writes of a batch finish before the batch returns, so Spark commits a batch's offsets only once its
 records are stored: a batch waits (and retries) while the store or Kafka is down, and a crash replays the
@@ -99,7 +99,7 @@ class OutputWriter:
         self._stopping = threading.Event()
         self._last_counted = -1  # batches at or below were counted in the metrics (replays are not)
         self._output_counts = (0, 0, 0)  # store failures, cache failures, live published: seen so far
-        self.config_mismatch_reported = False
+        self._streams: dict[str, float] = {}  # stream → when it was last in a batch (monotonic)
         self.batches_written = 0  # by this process, replays included
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ class OutputWriter:
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
-                client_id=f"telemetra-spark-{self.settings.stream_id}-dead-letters",
+                client_id=f"telemetra-spark-{self.settings.name}-dead-letters",
                 enable_idempotence=True,
                 acks="all",
                 compression_type="lz4",
@@ -265,16 +265,7 @@ class OutputWriter:
         metrics.cache_failures.inc(deltas[1])
         metrics.live_published.inc(deltas[2])
         metrics.store_wait.inc(waited)
-        for stats in batch_stats:
-            metrics.set_watermark(stats.get("watermark"))
-            metrics.config_mismatch.set(1 if stats.get("config_mismatch") else 0)
-            if stats.get("config_mismatch") and not self.config_mismatch_reported:
-                self.config_mismatch_reported = True
-                log.warning(
-                    "the analytics config differs from the checkpoint's, which stays in effect; use a new "
-                    "checkpoint directory to apply the new one",
-                    extra={"stream_id": self.settings.stream_id},
-                )
+        self._track_streams(batch_stats)
         if batch_id <= self._last_counted:  # a replay after a query restart: already counted
             return
         self._last_counted = batch_id
@@ -289,7 +280,8 @@ class OutputWriter:
             metrics.events.inc(stats.get("events", 0))
             metrics.late_events.inc(stats.get("late_events", 0))
             metrics.duplicates.inc(stats.get("duplicates", 0))
-            metrics.state_restores.labels(self.settings.stream_id, stats.get("restored", "unknown")).inc()
+            if stats.get("stream_id"):  # not the dead letters' group, which has no state
+                metrics.state_restores.labels(self.settings.name, stats.get("restored", "unknown")).inc()
         level = logging.INFO if step.windows or step.moments or step.dead_letters or waited else logging.DEBUG
         if log.isEnabledFor(level):
             log.log(
@@ -307,3 +299,28 @@ class OutputWriter:
                     "restored": batch_stats[-1].get("restored") if batch_stats else None,
                 },
             )
+
+    def _track_streams(self, batch_stats: list[dict[str, Any]]) -> None:
+        """The newest watermark of the batch's streams, and the pool's streams: those in a batch within the
+        idle timeout, less those that ended."""
+        now = time.monotonic()
+        ended = []
+        watermarks = [w for stats in batch_stats if (w := stats.get("watermark")) is not None]
+        if watermarks:
+            self.metrics.set_watermark(max(watermarks))
+        for stats in batch_stats:
+            stream = stats.get("stream_id")
+            if not stream:
+                continue  # the dead letters' group
+            if stats.get("ended"):
+                self._streams.pop(stream, None)
+                ended.append(stream)
+            else:
+                self._streams[stream] = now
+        idle = self.settings.idle_ms / 1000 or float("inf")
+        for stream in [s for s, seen in self._streams.items() if now - seen > idle]:
+            del self._streams[stream]
+        self.metrics.streams.set(len(self._streams))
+        if ended:
+            self.metrics.forget_streams(ended)
+            log.info("streams ended", extra={"streams": ended[:20], "count": len(ended)})

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import TopicPartition
 
@@ -156,6 +156,28 @@ async def send_events(bootstrap: str, events: Sequence[dict[str, Any]], chunk: i
         raise RuntimeError(f"only {sink.stats.sent} of {len(events)} events were acknowledged")
 
 
+async def produce_keyed(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes | None]]) -> None:
+    """``(key, value)`` records in order, partitioned by key (like producers writing to a pool's topic)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", compression_type="lz4"
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=key, value=value) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def create_topic(bootstrap: str, topic: str, partitions: int, **config: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=config)])
+    finally:
+        await admin.close()
+
+
 async def produce_raw(bootstrap: str, topic: str, values: Sequence[bytes | None], key: bytes) -> None:
     """Raw values in order, on one partition (like the Kafka sink: keyed by stream id, lz4, idempotent)."""
     producer = AIOKafkaProducer(
@@ -273,10 +295,12 @@ class Backends:
         return open_output(self.service(**overrides))
 
     def job(self, kafka_bootstrap: str, **overrides: Any) -> JobSettings:
-        """Job settings for this test's stream and backends, without a metrics endpoint."""
+        """Job settings for this test's stream (or, with ``pool=``, a pool) and backends, without a metrics
+        endpoint."""
         values: dict[str, Any] = {"metrics_port": None, "store_retry_s": 0.2, **overrides}
+        if not values.get("pool"):
+            values["stream_id"] = self.stream_id
         return JobSettings(
-            stream_id=self.stream_id,
             kafka_bootstrap=kafka_bootstrap,
             checkpoint_dir=str(self.checkpoint),
             store_url=self.store_url,

@@ -62,6 +62,7 @@ def _panel(
 
 def panels(stream: Stream) -> list[dict[str, Any]]:
     sel = f'{{stream_id="{stream.id}"}}'
+    job = f'{{pool="{stream.id}"}}'  # the stream's own job: its metrics carry the stream id as the pool
     ds = stream.settings.prometheus_datasource_uid
     api_route = 'route=~"/api/v1/streams/.+"'
     specs: list[tuple[str, list[tuple[str, str]], str]] = [
@@ -81,8 +82,8 @@ def panels(stream: Stream) -> list[dict[str, Any]]:
         (
             "Spark input vs processing rate",
             [
-                (f"telemetra_spark_input_rows_per_second{sel}", "input rows/s"),
-                (f"telemetra_spark_processed_rows_per_second{sel}", "processed rows/s"),
+                (f"telemetra_spark_input_rows_per_second{job}", "input rows/s"),
+                (f"telemetra_spark_processed_rows_per_second{job}", "processed rows/s"),
             ],
             "short",
         ),
@@ -91,21 +92,21 @@ def panels(stream: Stream) -> list[dict[str, Any]]:
             [
                 (
                     "histogram_quantile(0.95, sum by (le) "
-                    f"(rate(telemetra_spark_batch_duration_seconds_bucket{sel}[5m])))",
+                    f"(rate(telemetra_spark_batch_duration_seconds_bucket{job}[5m])))",
                     "p95",
                 ),
                 (
-                    f"rate(telemetra_spark_batch_duration_seconds_sum{sel}[5m]) "
-                    f"/ rate(telemetra_spark_batch_duration_seconds_count{sel}[5m])",
+                    f"rate(telemetra_spark_batch_duration_seconds_sum{job}[5m]) "
+                    f"/ rate(telemetra_spark_batch_duration_seconds_count{job}[5m])",
                     "mean",
                 ),
             ],
             "s",
         ),
-        ("Watermark lag", [(f"telemetra_spark_watermark_lag_seconds{sel}", "lag")], "s"),
+        ("Watermark lag", [(f"telemetra_spark_watermark_lag_seconds{job}", "lag")], "s"),
         (
             "Dead letters",
-            [(f"sum(rate(telemetra_spark_dead_letters_total{sel}[5m]))", "dead letters/s")],
+            [(f"sum(rate(telemetra_spark_dead_letters_total{job}[5m]))", "dead letters/s")],
             "short",
         ),
         (
