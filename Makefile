@@ -113,7 +113,18 @@ deploy: setup ## install the pinned operators, then the telemetra chart (VALUES=
 kind-demo: ## apply the example streams, wait for Ready, print the dashboard URL
 	charts/scripts/kind-demo.sh
 
-bench: setup ## run the benchmarks (results and their commands are recorded in bench/results/)
+# The peers the benchmarks compare with (the `bench` extra: quixstreams) get a venv of their own inside .venv:
+# quixstreams pins pydantic below the project's, and the project's venv stays as `make setup` made it.
+BENCH_VENV := $(VENV)/bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	@test -x $(BENCH_VENV)/bin/python || $(BIN)/python -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e '.[bench]'
+	@touch $@
+
+bench: setup $(BENCH_STAMP) ## run the benchmarks (results and their commands are recorded in bench/results/)
 	$(BIN)/python bench/kafka_producer.py
 	$(BIN)/python bench/sentiment.py
 	$(BIN)/python bench/engine.py throughput
@@ -123,6 +134,7 @@ bench: setup ## run the benchmarks (results and their commands are recorded in b
 	$(BIN)/python bench/operator_scale.py
 	$(BIN)/python bench/spark_pipeline.py throughput
 	$(BIN)/python bench/spark_pipeline.py freshness
+	$(BIN)/python bench/pool_throughput.py --engine quix --engine quix-panes --peer-python $(BENCH_VENV)/bin/python
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -276,7 +276,7 @@ class KafkaBroker(LocalServer):
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         command = [
             java, "-Xmx256m", *_classpath_opts(libs),
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), "--standalone",
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config), "--standalone",
         ]  # fmt: skip
         for user, password in self.sasl_users.items():
             command += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
