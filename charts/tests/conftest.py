@@ -11,6 +11,7 @@ rendered object against its schema. ``UPDATE_GOLDEN=1`` rewrites the golden snap
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import pytest
 import yaml
 
 from telemetra.dev.kube.cluster import upstream_crds
+from telemetra.dev.testing.kube import selects
 
 pytest_plugins = ["telemetra.dev.kube.pytest_plugin"]
 
@@ -203,5 +205,18 @@ def container_env(container: Mapping[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def m() -> SimpleNamespace:
     """``m.find(objects, kind, name=None)``, ``m.one(objects, kind, name)``, ``m.pod_spec(workload)``,
-    ``m.env(container)``."""
-    return SimpleNamespace(find=find, one=one, pod_spec=pod_spec, env=container_env)
+    ``m.env(container)``, ``m.selects(selector, labels)``, ``m.operator_env(objects)``."""
+    return SimpleNamespace(
+        find=find, one=one, pod_spec=pod_spec, env=container_env, selects=selects, operator_env=operator_env
+    )
+
+
+def operator_env(objects: list[Manifest], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process environment as the chart's operator container has it (its TELEMETRA_OPERATOR_* only), so
+    ``OperatorSettings()`` reads what the operator would."""
+    env = container_env(pod_spec(one(objects, "Deployment", "telemetra-operator"))["containers"][0])
+    for key in [k for k in os.environ if k.startswith("TELEMETRA_OPERATOR_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if isinstance(value, str):
+            monkeypatch.setenv(key, value)

@@ -7,7 +7,6 @@ that is not a Strimzi cluster. The Strimzi mode's own tests are in test_render.p
 from __future__ import annotations
 
 import base64
-import os
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -42,30 +41,8 @@ def operator_settings(
     objects: list[Manifest], m: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> OperatorSettings:
     """The operator's settings as its container's environment gives them."""
-    env = m.env(m.pod_spec(m.one(objects, "Deployment", "telemetra-operator"))["containers"][0])
-    for key in [k for k in os.environ if k.startswith("TELEMETRA_OPERATOR_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        if isinstance(value, str):
-            monkeypatch.setenv(key, value)
+    m.operator_env(objects, monkeypatch)
     return OperatorSettings()
-
-
-def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """A Kubernetes label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions)."""
-    if not selector.get("matchLabels", {}).items() <= labels.items():
-        return False
-    for expression in selector.get("matchExpressions", []):
-        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
-        matched = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[operator]
-        if not matched:
-            return False
-    return True
 
 
 def test_statefulset_mode_renders_no_strimzi_resource(chart: Chart, m: SimpleNamespace) -> None:
@@ -218,12 +195,12 @@ def test_the_network_policy_admits_exactly_kafkas_clients(
     policy = m.one(objects, "NetworkPolicy", "telemetra-kafka")
     statefulset = m.one(objects, "StatefulSet", "telemetra-kafka")
     kafka_labels = statefulset["spec"]["template"]["metadata"]["labels"]
-    assert selects(policy["spec"]["podSelector"], kafka_labels)
+    assert m.selects(policy["spec"]["podSelector"], kafka_labels)
     rules = {rule["ports"][0]["port"]: rule["from"] for rule in policy["spec"]["ingress"]}
     assert set(rules) == {9092, 9093}
 
     def admitted(port: int, labels: dict[str, str]) -> bool:
-        return any(selects(peer["podSelector"], labels) for peer in rules[port])
+        return any(m.selects(peer["podSelector"], labels) for peer in rules[port])
 
     body = {
         "metadata": {"name": "demo", "namespace": NAMESPACE, "uid": "u", "generation": 1},

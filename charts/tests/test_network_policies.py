@@ -6,7 +6,6 @@ stream as the operator's own builders make them with the chart's settings (their
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from telemetra.dev.testing.kube import selects
 from telemetra.operator.builders import producer, spark
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import Stream
@@ -45,23 +45,6 @@ API_SERVER = Pod({}, {}, "192.168.100.2")  # inside the production profile's kub
 INTERNET = Pod({}, {}, "34.212.10.5")
 # Another pod of the platform that uses no backend: carrying the part-of label is not enough.
 STRANGER = Pod({"app.kubernetes.io/part-of": "telemetra", "app.kubernetes.io/component": "dashboard-sidecar"})
-
-
-def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """A Kubernetes label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions)."""
-    if not selector.get("matchLabels", {}).items() <= labels.items():
-        return False
-    for expression in selector.get("matchExpressions", []):
-        key, values = expression["key"], expression.get("values", [])
-        matched = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[expression["operator"]]
-        if not matched:
-            return False
-    return True
 
 
 def peer_matches(peer: Mapping[str, Any], pod: Pod) -> bool:
@@ -151,12 +134,7 @@ def platform(objects: list[Manifest], m: SimpleNamespace, monkeypatch: pytest.Mo
         pods["entity-operator"] = Pod({**common, "strimzi.io/name": f"{name}-entity-operator"})
         strimzi = ("kafka", "entity-operator")
     # The stream's pods, built by the operator with the settings the chart gives it.
-    env = m.env(m.pod_spec(m.one(objects, "Deployment", "telemetra-operator"))["containers"][0])
-    for key in [k for k in os.environ if k.startswith("TELEMETRA_OPERATOR_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        if isinstance(value, str):
-            monkeypatch.setenv(key, value)
+    m.operator_env(objects, monkeypatch)
     stream = Stream.from_body(STREAM, OperatorSettings())
     config_map, deployment = producer.build_producer(stream)[1:]
     application = spark.build_spark_application(stream)["spec"]

@@ -32,6 +32,15 @@ def keyed(lines: list[bytes]) -> list[tuple[bytes, bytes | None]]:
     return [(orjson.loads(line)["stream_id"].encode(), line) for line in lines]
 
 
+def new_pool(bootstrap: str, partitions: int) -> tuple[str, PoolTopics]:
+    """A pool of this test's own, its topics created as the operator creates them."""
+    pool = f"p{uuid.uuid4().hex[:8]}"
+    topics = PoolTopics.of(pool)
+    asyncio.run(create_topic(bootstrap, topics.events, partitions))
+    asyncio.run(create_topic(bootstrap, topics.control, 1, **{"cleanup.policy": "compact"}))
+    return pool, topics
+
+
 def flushed(lines: list[bytes], config: AnalyticsConfig | None = None) -> list[Any]:
     """Every window of the log, the open ones closed as at the end of input."""
     engine = Engine(config)
@@ -42,10 +51,7 @@ def flushed(lines: list[bytes], config: AnalyticsConfig | None = None) -> list[A
 def test_a_pool_serves_streams_that_join_change_and_leave_without_a_restart(
     spark: object, kafka_bootstrap: str, backends: Backends
 ) -> None:
-    pool = f"p{uuid.uuid4().hex[:8]}"
-    topics = PoolTopics.of(pool)
-    asyncio.run(create_topic(kafka_bootstrap, topics.events, 2))
-    asyncio.run(create_topic(kafka_bootstrap, topics.control, 1, **{"cleanup.policy": "compact"}))
+    pool, topics = new_pool(kafka_bootstrap, partitions=2)
     streams = [f"{backends.stream_id}{name}" for name in ("a", "b", "c", "d")]
     a, b, c, d = streams
     logs = {s: scenario_log(s, seconds=240, rate=15, scenarios=["hype@120"], seed=n).lines
@@ -95,10 +101,7 @@ def test_a_stream_absent_from_the_pools_batches_for_the_idle_timeout_ends(
     spark: object, kafka_bootstrap: str, backends: Backends
 ) -> None:
     """Its open windows close, as at the end of its input, and its state is dropped; the others go on."""
-    pool = f"p{uuid.uuid4().hex[:8]}"
-    topics = PoolTopics.of(pool)
-    asyncio.run(create_topic(kafka_bootstrap, topics.events, 1))
-    asyncio.run(create_topic(kafka_bootstrap, topics.control, 1, **{"cleanup.policy": "compact"}))
+    pool, topics = new_pool(kafka_bootstrap, partitions=1)
     quiet, busy = f"{backends.stream_id}q", f"{backends.stream_id}b"
     logs = {s: scenario_log(s, seconds=120, rate=10, seed=n).lines for n, s in enumerate((quiet, busy))}
     half = len(logs[busy]) // 2

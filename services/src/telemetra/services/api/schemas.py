@@ -210,6 +210,20 @@ def links(status: int = 200, **named: dict[str, Any]) -> dict[int | str, dict[st
     return {status: {"links": named}}
 
 
+def next_page(operation: str, *same: str) -> dict[int | str, dict[str, Any]]:
+    """A paged answer's link to its next page: the same request (its stream, range, limit and ``same``
+    query parameters) with the cursor it returned."""
+    request = {f"query_{name}": f"$request.query.{name}" for name in ("from", "to", "limit", *same)}
+    return links(
+        next_page=link(
+            operation,
+            path_stream_id="$request.path.stream_id",
+            query_cursor="$response.body#/next_cursor",
+            **request,
+        )
+    )
+
+
 def link(operation: str, **parameters: str) -> dict[str, Any]:
     """A link to ``operation`` (its operationId, the route's function name); parameter names are qualified,
     ``path_x`` / ``query_x`` for ``path.x`` / ``query.x``."""

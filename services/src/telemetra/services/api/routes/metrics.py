@@ -11,7 +11,7 @@ from starlette.responses import Response
 from telemetra.services import cursor
 from telemetra.services.api.deps import Cursor, Limit, Range, ReaderDep, State, StreamId, require
 from telemetra.services.api.errors import field_error
-from telemetra.services.api.schemas import MetricsPage, Resolution, error_responses, link, links
+from telemetra.services.api.schemas import MetricsPage, Resolution, error_responses, next_page
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"], dependencies=[require("read")])
 
@@ -27,18 +27,7 @@ RESOLUTION_HELP = (
     "/streams/{stream_id}/metrics",
     response_model=MetricsPage,
     summary="Window metrics in [from, to), oldest first",
-    responses=error_responses(401, 403, 404, 422, 503)
-    | links(
-        next_page=link(
-            "stream_metrics",
-            path_stream_id="$request.path.stream_id",
-            query_cursor="$response.body#/next_cursor",
-            query_from="$request.query.from",
-            query_to="$request.query.to",
-            query_limit="$request.query.limit",
-            query_resolution="$request.query.resolution",
-        )
-    ),
+    responses=error_responses(401, 403, 404, 422, 503) | next_page("stream_metrics", "resolution"),
 )
 async def stream_metrics(
     stream_id: StreamId,

@@ -12,7 +12,7 @@ from telemetra.contract import parse_ts
 from telemetra.services import cursor
 from telemetra.services.api.deps import Cursor, Limit, Range, ReaderDep, State, StreamId, require
 from telemetra.services.api.errors import field_error
-from telemetra.services.api.schemas import MomentKind, MomentsPage, error_responses, link, links
+from telemetra.services.api.schemas import MomentKind, MomentsPage, error_responses, next_page
 from telemetra.services.storage import MomentPosition
 
 router = APIRouter(prefix="/api/v1", tags=["moments"], dependencies=[require("read")])
@@ -22,18 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["moments"], dependencies=[require("re
     "/streams/{stream_id}/moments",
     response_model=MomentsPage,
     summary="Moments overlapping [from, to), newest first",
-    responses=error_responses(401, 403, 404, 422, 503)
-    | links(
-        next_page=link(
-            "stream_moments",
-            path_stream_id="$request.path.stream_id",
-            query_cursor="$response.body#/next_cursor",
-            query_from="$request.query.from",
-            query_to="$request.query.to",
-            query_limit="$request.query.limit",
-            query_kind="$request.query.kind",
-        )
-    ),
+    responses=error_responses(401, 403, 404, 422, 503) | next_page("stream_moments", "kind"),
 )
 async def stream_moments(
     stream_id: StreamId,
