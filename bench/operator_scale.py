@@ -4,11 +4,12 @@ peak memory.
 The script starts what it needs: a local Kubernetes control plane of its own (``telemetra.dev.kube``:
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, with the upstream CRDs and ours), extra
 kwok nodes so every producer pod can be scheduled (a node takes 110 pods), and the operator as a separate
-process (``python -m telemetra.operator run``, the settings' defaults unless given: resync 30 s, 3 s while a
-stream converges). Then, at t = 0, it creates ``--streams`` TelemetraStreams as fast as the API server takes
-them, while this process plays the Topic Operator and the Spark operator: it marks each KafkaTopic Ready and
-each SparkApplication RUNNING as soon as it appears (the status those operators write). kwok makes the producer
-pods Ready, the controller manager the Deployments Available.
+process (``python -m telemetra.operator run``, the settings' defaults unless given: a full pass every 300 s,
+3 s while a stream converges, at once on a child's watch event). Then, at t = 0, it creates ``--streams``
+TelemetraStreams as fast as the API server takes them, while this process plays the Topic Operator and the
+Spark operator: it marks each KafkaTopic Ready and each SparkApplication RUNNING as soon as it appears (the
+status those operators write). kwok makes the producer pods Ready, the controller manager the Deployments
+Available.
 
 Reported: when every child existed, when every stream was Ready (``Ready=True`` for its current generation),
 the operator's reconciliations and their durations (from its ``/metrics``), and its peak resident memory
@@ -16,7 +17,7 @@ the operator's reconciliations and their durations (from its ``/metrics``), and 
 
 Usage::
 
-    .venv/bin/python bench/operator_scale.py [--streams 200] [--resync 30] [--progress 3] [--timeout 300]
+    .venv/bin/python bench/operator_scale.py [--streams 200] [--resync 300] [--progress 3] [--timeout 300]
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ CHILDREN_PER_STREAM = {
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=200)
-    parser.add_argument("--resync", type=float, default=30.0, help="TELEMETRA_OPERATOR_RESYNC_SECONDS")
+    parser.add_argument("--resync", type=float, default=300.0, help="TELEMETRA_OPERATOR_RESYNC_SECONDS")
     parser.add_argument("--progress", type=float, default=3.0, help="TELEMETRA_OPERATOR_PROGRESS_SECONDS")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     parser.add_argument("--work-dir", type=Path, help="keep the cluster's files (logs) here")

@@ -294,7 +294,7 @@ def spark_pool(topic: str, bootstrap: str, store_url: str, settings: EngineSetti
         events=settings.events,  # --available-now ends once every record was read and its output stored
         seconds=ended - started,
         windows=windows,
-        cpu_s=sum(ticks.values()) / os.sysconf("SC_CLK_TCK"),  # over the job's whole life (JVM start included)
+        cpu_s=sum(ticks.values()) / os.sysconf("SC_CLK_TCK"),  # the job's whole life, JVM start included
         peak_rss_mib=[peak / 1024],
         processes=1,
         details={"batches closing windows": len(batches), "log": str(log_path)},

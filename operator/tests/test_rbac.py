@@ -39,7 +39,9 @@ async def test_the_operator_needs_nothing_beyond_its_rbac(
 
     env = kube_cluster.env()
     env["KUBECONFIG"] = str(kubeconfig)
-    process = t.OperatorProcess(env, ns, namespaces.kafka, tmp_path / "operator.log")
+    # with leader election, so the Lease rule is exercised too
+    election = {"TELEMETRA_OPERATOR_LEADER_ELECTION": "true"}
+    process = t.OperatorProcess(env, ns, namespaces.kafka, tmp_path / "operator.log", extra_env=election)
     with process:
         await t.wait_for(lambda: t.operator_alive(process), within=30, what="operator liveness")
         stream = await t.run_ready(kube, ns, namespaces.kafka, t.stream_manifest("guarded"))

@@ -28,8 +28,13 @@ async def test_a_missing_secret_is_reported_until_it_exists(
     manifest = _twitch("chat", "helix")
     await kube.create({**manifest, "metadata": {"name": "chat", "namespace": ns}})
 
-    async def children() -> bool:
-        return await kube.get(t.SPARK_APP, ns, "telemetra-chat") is not None
+    async def children() -> bool:  # the job and the topics (written concurrently by one pass)
+        app = await kube.get(t.SPARK_APP, ns, "telemetra-chat")
+        topics = [
+            await kube.get(t.KAFKA_TOPIC, kafka, f"telemetra.chat.{kind}")
+            for kind in ("events", "dead-letter")
+        ]
+        return app is not None and None not in topics
 
     await t.wait_for(children, within=10, what="children of chat")
     await t.play_operators(kube, ns, kafka, "chat")

@@ -1,16 +1,22 @@
 """``python -m telemetra.operator crd|rbac|run``: print the CRD or the RBAC, or run the operator.
 
 ``run`` is ``kopf run --standalone`` on :mod:`telemetra.operator.handlers`, scoped by the settings
-(``TELEMETRA_OPERATOR_WATCH_NAMESPACE``; command-line options win). Standalone: the operator runs as one
-replica (Deployment strategy ``Recreate``), so there is no peering to configure, nor its RBAC.
+(``TELEMETRA_OPERATOR_WATCH_NAMESPACE``; command-line options win). Standalone: no kopf peering. With
+``TELEMETRA_OPERATOR_LEADER_ELECTION`` several replicas may run: each stands by until it holds the operator's
+Lease (:mod:`telemetra.operator.leader`), and only then starts kopf.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from importlib.resources import files
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telemetra.operator.settings import OperatorSettings
 
 
 def rbac_text() -> str:
@@ -28,13 +34,31 @@ def run(args: argparse.Namespace) -> int:
     clusterwide = args.all_namespaces or not namespaces
     liveness = settings.liveness_endpoint if args.liveness is None else args.liveness
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    memo = kopf.Memo()
+    if settings.leader_election:
+        memo.leader_identity = asyncio.run(_lead(settings, liveness or ""))
     kopf.run(
+        memo=memo,
         standalone=True,
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else namespaces,
         liveness_endpoint=liveness or None,
     )
     return 0
+
+
+async def _lead(settings: OperatorSettings, liveness: str) -> str:
+    """Stand by until this replica holds the Lease; its identity (the handlers keep renewing the Lease)."""
+    from telemetra.operator.kube import Kube
+    from telemetra.operator.leader import Elector, stand_by
+
+    kube = Kube.login(timeout=settings.api_timeout_seconds)
+    elector = Elector(kube, settings.lease_scope, settings.lease_name, settings.lease_duration_seconds)
+    try:
+        await stand_by(elector, liveness, retry=min(2.0, settings.lease_duration_seconds / 5))
+    finally:
+        await kube.close()
+    return elector.me
 
 
 def main(argv: Sequence[str] | None = None) -> int:

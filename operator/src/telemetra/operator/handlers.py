@@ -1,8 +1,10 @@
 """kopf handlers: thin, each calls the reconciler (``reconcile.py``), which calls the pure builders.
 
 * a per-stream daemon loops: reconcile, then sleep for ``resync_seconds`` (``progress_seconds`` while the
-  stream is still converging); a change of the spec wakes it at once. That loop is the level-based timer:
-  a deleted or edited child is restored within one interval, whatever event was missed.
+  stream is still converging); a change of the spec wakes it at once, and so does a watch event on one of its
+  children (``child_changed``, :mod:`telemetra.operator.watch`): a failed job or an edited or deleted child
+  shows in status, or is restored, within moments. The resync is the level-based safety net for whatever a
+  watch missed.
 * the delete handler (a finalizer) removes the topics: KafkaTopics, which live in the Kafka namespace where no
   owner reference can reach, or (``admin`` mode) the Kafka topics themselves; everything in the stream's
   namespace is garbage-collected through owner references.
@@ -22,10 +24,12 @@ import kopf
 
 from telemetra.operator.kafka_admin import KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError
+from telemetra.operator.leader import Elector, exit_now
 from telemetra.operator.metrics import Metrics, Progress
 from telemetra.operator.reconcile import Event, Memory, Reconciler
 from telemetra.operator.settings import OperatorSettings, get_settings
 from telemetra.operator.spec import GROUP, PLURAL, VERSION
+from telemetra.operator.watch import CHILD_LABELS, Loops
 
 FINALIZER = "telemetra.io/finalizer"
 
@@ -39,6 +43,9 @@ class Runtime:
     metrics: Metrics
     progress: Progress
     reconciler: Reconciler
+    loops: Loops
+    elector: Elector | None = None
+    keeper: asyncio.Task[None] | None = None
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -81,7 +88,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     progress = Progress(stall_after=own.stall_factor * own.resync_seconds)
     reconciler = Reconciler(kube, own, metrics)
     await reconciler.claim_existing()
-    memo.runtime = Runtime(own, kube, metrics, progress, reconciler)
+    runtime = memo.runtime = Runtime(own, kube, metrics, progress, reconciler, Loops())
+    if "leader_identity" in memo:  # this replica holds the Lease (__main__ stood by for it): keep it
+        me = memo.leader_identity
+        runtime.elector = Elector(kube, own.lease_scope, own.lease_name, own.lease_duration_seconds, me=me)
+        runtime.keeper = asyncio.create_task(runtime.elector.keep(exit_now))
     logger.info(
         "Telemetra operator: resync every %.1f s, metrics on :%s, topics through %s",
         own.resync_seconds,
@@ -94,6 +105,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
 async def close(memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     await runtime.reconciler.close()
+    if runtime.keeper is not None:
+        runtime.keeper.cancel()
+    if runtime.elector is not None:
+        await runtime.elector.release()  # a standby takes over at once
     await runtime.kube.close()
 
 
@@ -106,6 +121,16 @@ def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         _wakeup(memo).set()
 
 
+@kopf.on.event("apps", "v1", "deployments", labels=CHILD_LABELS)
+@kopf.on.event("v1", "configmaps", labels=CHILD_LABELS)
+@kopf.on.event("sparkoperator.k8s.io", "v1beta2", "sparkapplications", labels=CHILD_LABELS)
+def child_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A child was created, changed (its status too) or deleted: its stream's loop re-reads it at once."""
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is not None:
+        runtime.loops.notify(body)
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
 async def converge(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any
@@ -116,6 +141,7 @@ async def converge(
     wakeup = _wakeup(memo)
     memory = Memory()
     runtime.progress.started(key)
+    runtime.loops.register(key, wakeup, memory)
     try:
         while not stopped:
             wakeup.clear()
@@ -123,6 +149,7 @@ async def converge(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout=interval)
     finally:
+        runtime.loops.unregister(key)
         runtime.progress.stopped(key)
         runtime.reconciler.forget(body)
 

@@ -8,11 +8,12 @@ builders render (server-side apply, field manager ``telemetra-operator``).
 A *full* pass reads every child and reverts drift; it runs first, after every spec change and once per resync
 interval. In between, while a stream converges, *light* passes re-read only the children whose readiness is
 still pending (topics, the Deployment, the SparkApplication) and reuse what the last pass saw of the others,
-which keeps the API server's load proportional to what is actually changing. The SparkApplication is special:
-every change of its spec restarts the job, so it is applied only when the hash of its rendered spec differs
-from the one on the live object, or when someone edited the live object (drift). Before such a patch the
-replaced submission id is written to status first (a write-ahead note), so a crash right after the patch
-cannot make the old, still-running submission look like the restarted job.
+which keeps the API server's load proportional to what is actually changing. A child named by a watch event
+since the last pass (``Memory.touched``, :mod:`telemetra.operator.watch`) gets the full treatment in any pass.
+The SparkApplication is special: every change of its spec restarts the job, so it is applied only when the hash of
+its rendered spec differs from the one on the live object, or when someone edited the live object (drift). Before
+such a patch the replaced submission id is written to status first (a write-ahead note), so a crash right after
+the patch cannot make the old, still-running submission look like the restarted job.
 
 Only what someone else changed is drift. Every child carries the hash of what the operator rendered when it
 wrote it (:func:`telemetra.operator.diff.stamped`): a child that differs while its hash is still current was
@@ -166,6 +167,8 @@ class Memory:
     kafka_topics: KafkaTopics | None = None  # admin mode: the topics as the last pass left them
     secrets: SecretCheck | None = None  # the Secrets as the last check found them
     quiet: set[str] = field(default_factory=set)  # children that need no re-read until the next full pass
+    # children a watch event named since the last pass began: the next pass gives them the full treatment
+    touched: set[str] = field(default_factory=set)
     generation: int | None = None
     full_at: float = -math.inf
     # The status this loop last wrote. This loop is the status's only writer, so this is the stream's status,
@@ -174,6 +177,14 @@ class Memory:
 
     def needs_full_pass(self, generation: int, resync_seconds: float) -> bool:
         return self.generation != generation or time.monotonic() - self.full_at >= resync_seconds
+
+    def touch(self, label: str) -> None:
+        self.touched.add(label)
+        self.quiet.discard(label)
+
+    def take_touched(self) -> set[str]:
+        touched, self.touched = self.touched, set()
+        return touched
 
     def previous_status(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
         if self.status is not None:
@@ -240,6 +251,7 @@ class Reconciler:
         previous = memory.previous_status(body)
         events: list[Event] = []
         full = memory.needs_full_pass(stream.generation, self.settings.resync_seconds)
+        touched = memory.take_touched()
         if full:
             memory.quiet.clear()
 
@@ -255,14 +267,14 @@ class Reconciler:
             if refused
             else self._ensure_spark(stream, app, previous, memory)
         )
-        spark_task = asyncio.create_task(self._visit(app, memory, full, ensure_spark))
+        spark_task = asyncio.create_task(self._visit(app, memory, full or app.label in touched, ensure_spark))
         kafka_task = asyncio.create_task(self._kafka_topics(stream, memory, full))
         users = [*producer_children, *([] if refused else [app])]
         secrets_task = asyncio.create_task(self._check_secrets(stream, users, memory, full))
         try:
             await asyncio.gather(
                 *(
-                    self._visit(child, memory, full, self._ensure(stream, child))
+                    self._visit(child, memory, full or child.label in touched, self._ensure(stream, child))
                     for child in [*topic_children, *same_namespace]
                 ),
                 *([] if stream.spec.dashboard.enabled else [self._remove_dashboard(stream, board)]),

@@ -21,9 +21,9 @@ class OperatorSettings(BaseSettings):
     watch_namespace: str = ""
     """Namespace whose TelemetraStreams are handled; empty: every namespace (needs a ClusterRole)."""
 
-    resync_seconds: float = Field(default=30.0, gt=0, le=3600)
-    """Level-based convergence interval: every stream is compared with its children this often, so a
-    deleted or edited child is restored within one interval."""
+    resync_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """Level-based safety resync: every stream is compared with all its children this often. Watch events on
+    the children wake a stream at once; this interval catches whatever a watch missed."""
 
     progress_seconds: float = Field(default=3.0, gt=0, le=600)
     """Shorter interval used while a stream is converging (children not ready yet), so readiness shows up
@@ -32,6 +32,22 @@ class OperatorSettings(BaseSettings):
     stall_factor: float = Field(default=4.0, ge=2)
     """Liveness fails when no reconciliation finished for ``stall_factor × resync_seconds`` while streams
     exist (a stuck event loop, API client or watch)."""
+
+    leader_election: bool = False
+    """Run only while holding the ``coordination.k8s.io`` Lease ``lease_name`` in ``lease_namespace``, so
+    several replicas can run: one reconciles, the others stand by and take over when its lease expires."""
+
+    lease_name: str = "telemetra-operator"
+    lease_namespace: str = ""
+    """Namespace of the Lease; empty: ``watch_namespace``."""
+
+    @property
+    def lease_scope(self) -> str:
+        """The Lease's namespace: ``lease_namespace``, else ``watch_namespace``, else ``default``."""
+        return self.lease_namespace or self.watch_namespace or "default"
+
+    lease_duration_seconds: float = Field(default=15.0, ge=2, le=300)
+    """A standby takes over this long after the leader's last renewal (the leader renews every third of it)."""
 
     api_timeout_seconds: float = Field(default=30.0, gt=0)
     """Timeout of each request the operator makes to the Kubernetes API."""

@@ -1,0 +1,70 @@
+"""Children's watch events → their stream's loop: which stream an event on a child concerns, and a wake-up.
+
+The operator watches what it owns (``handlers.child_changed``: Deployments, SparkApplications and ConfigMaps
+labelled ``app.kubernetes.io/managed-by: telemetra-operator``). An event on a child marks that child *touched*
+in its stream's :class:`~telemetra.operator.reconcile.Memory` (its next pass gives it the full treatment:
+re-read, drift restored, readiness observed) and wakes the stream's loop, so a failed job or an edited child
+shows in the stream's status within moments instead of at the next resync. The periodic full pass stays as a
+safety net for whatever a watch missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from telemetra.operator.reconcile import Memory
+from telemetra.operator.spec import GROUP, KIND
+from telemetra.operator.stream import MANAGER, OWNER_ANNOTATION
+
+CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGER}
+
+
+def stream_key(child: Mapping[str, Any]) -> str | None:
+    """``namespace/name`` of the stream ``child`` belongs to: its controller owner reference (a same-namespace
+    child), else its owner annotation (a child in another namespace); None for neither."""
+    meta = child.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        group = str(ref.get("apiVersion") or "").split("/")[0]
+        if ref.get("controller") and (group, ref.get("kind")) == (GROUP, KIND) and ref.get("name"):
+            return f"{meta.get('namespace')}/{ref['name']}"
+    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
+    return str(owner) if owner else None
+
+
+def child_label(child: Mapping[str, Any]) -> str:
+    """The child's label as a pass names it (``reconcile.Child.label``)."""
+    meta = child.get("metadata") or {}
+    return f"{child.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
+
+
+@dataclass(frozen=True)
+class Loop:
+    wakeup: asyncio.Event
+    memory: Memory
+
+
+class Loops:
+    """The running loops of this process's streams, by ``namespace/name``."""
+
+    def __init__(self) -> None:
+        self._loops: dict[str, Loop] = {}
+
+    def register(self, key: str, wakeup: asyncio.Event, memory: Memory) -> None:
+        self._loops[key] = Loop(wakeup, memory)
+
+    def unregister(self, key: str) -> None:
+        self._loops.pop(key, None)
+
+    def notify(self, child: Mapping[str, Any]) -> str | None:
+        """Mark ``child`` touched and wake its stream's loop; the stream's key, or None when no loop of this
+        process owns it (a child of a stream being created or deleted: its own pass sees the child anyway)."""
+        key = stream_key(child)
+        loop = self._loops.get(key) if key else None
+        if loop is None:
+            return None
+        loop.memory.touch(child_label(child))
+        loop.wakeup.set()
+        return key
