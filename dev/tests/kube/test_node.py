@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetra.dev.kube.node import NODE_NAME, PAUSE_IMAGE, NodeCluster, dns_query, host_state
+from telemetra.dev.kube.node import NODE_NAME, PAUSE_IMAGE, NodeCluster, cgroup_pids, dns_query, host_state
 
 SLEEPERS = f"""
 apiVersion: apps/v1
@@ -94,3 +94,12 @@ def test_stop_leaves_the_host_as_it_was(node: NodeCluster, host_before: dict[str
         for key in after
         if after[key] != host_before[key]
     } == {}
+
+
+def test_cgroup_processes_are_read_from_a_tree_that_may_vanish(tmp_path: Path) -> None:
+    """Stopping the node reads every cgroup.procs below its cgroups while pods end and their cgroups go."""
+    (tmp_path / "kubepods" / "pod1" / "c1").mkdir(parents=True)
+    (tmp_path / "kubepods" / "pod1" / "c1" / "cgroup.procs").write_text("11\n12\n")
+    (tmp_path / "kubepods" / "cgroup.procs").write_text("7\n")
+    assert cgroup_pids(tmp_path) == {7, 11, 12}
+    assert cgroup_pids(tmp_path / "gone") == set()  # a cgroup removed meanwhile: nothing, not an error

@@ -501,7 +501,7 @@ class NodeCluster(LocalServer):
     def _kill_cgroup_processes(self, timeout: float = 20.0) -> None:
         """SIGKILL every process in the pods' cgroups until none is left (containers, pause processes)."""
         deadline = time.monotonic() + timeout
-        while pids := {pid for d in self._cgroup_dirs() for pid in _cgroup_pids(d)}:
+        while pids := {pid for d in self._cgroup_dirs() for pid in cgroup_pids(d)}:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -690,11 +690,14 @@ def _hierarchies() -> list[Path]:
     return found
 
 
-def _cgroup_pids(directory: Path) -> set[int]:
+def cgroup_pids(directory: Path) -> set[int]:
+    """The processes in the cgroup tree; cgroups that go away while it is read (their pods ending) are
+    skipped: os.walk ignores a directory it cannot list, where Path.rglob raises."""
     pids: set[int] = set()
-    for procs in directory.rglob("cgroup.procs"):
-        with contextlib.suppress(OSError):
-            pids.update(int(p) for p in procs.read_text().split())
+    for parent, _, files in os.walk(directory):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError):
+                pids.update(int(p) for p in Path(parent, "cgroup.procs").read_text().split())
     return pids
 
 
