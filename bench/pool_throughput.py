@@ -277,10 +277,7 @@ def spark_pool(topic: str, bootstrap: str, store_url: str, settings: EngineSetti
                 raise RuntimeError(f"the pool job did not finish; {log_path}")
             tree = [process.pid, *descendants(process.pid)]
             peak = max(peak, sum(_rss_kib(pid) for pid in tree))
-            for pid in tree:
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    ticks[pid] = int(fields[11]) + int(fields[12])
+            ticks.update((pid, seen) for pid in tree if (seen := _ticks(pid)))
             time.sleep(0.5)
     if process.returncode:
         raise RuntimeError(f"the pool job exited with {process.returncode}; {log_path}")
@@ -505,27 +502,22 @@ def compare(
 
 
 def cpu_ticks(pid: int | None, with_children: bool = False) -> float:
-    """CPU seconds of a process (and its direct children: PostgreSQL's backends), from /proc."""
+    """CPU seconds of a process (and its descendants: PostgreSQL's backends), from /proc."""
     if pid is None:
         return 0.0
-    pids = [pid]
-    if with_children:
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(fields[1]) == pid:
-                    pids.append(int(entry.name))
-    total = 0
-    for each in pids:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+    from telemetra.dev.stack import descendants
+
+    pids = [pid, *descendants(pid)] if with_children else [pid]
+    return sum(_ticks(each) for each in pids) / os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pid: int) -> int:
+    """A process's user + system CPU ticks so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def loadavg() -> str:
