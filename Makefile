@@ -77,8 +77,9 @@ format: setup ## apply ruff's fixes and formatting
 schemas: setup ## regenerate pipeline/schemas/*.schema.json from the models
 	$(BIN)/telemetra contract export
 
-crd: setup ## regenerate the TelemetraStream CRD in the chart from the operator's models
-	$(BIN)/python -m telemetra.operator crd > charts/telemetra/crds/telemetrastreams.telemetra.io.yaml
+crd: setup ## regenerate the TelemetraStream and TelemetraPool CRDs in the chart from the operator's models
+	$(BIN)/python -m telemetra.operator crd TelemetraStream > charts/telemetra/crds/telemetrastreams.telemetra.io.yaml
+	$(BIN)/python -m telemetra.operator crd TelemetraPool > charts/telemetra/crds/telemetrapools.telemetra.io.yaml
 
 golden: setup ## regenerate the chart's golden snapshots (review the diff)
 	UPDATE_GOLDEN=1 $(BIN)/pytest charts/tests/test_golden.py

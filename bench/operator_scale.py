@@ -38,9 +38,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.testing import operator as t
-from telemetra.operator.crd import CHART_PATH
+from telemetra.operator.crd import CHART_PATH, POOL_CHART_PATH
 from telemetra.operator.kube import Kube
-from telemetra.operator.stream import MANAGER
+from telemetra.operator.owner import MANAGER
 
 REPO = Path(__file__).resolve().parents[1]
 PODS_PER_NODE = 110
@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cluster = KubeCluster(work / "kube")
     cluster.start()
     try:
-        cluster.apply_crds([REPO / CHART_PATH])
+        cluster.apply_crds([REPO / CHART_PATH, REPO / POOL_CHART_PATH])
         return asyncio.run(run(args, cluster, work))
     finally:
         cluster.cleanup()

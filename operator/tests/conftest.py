@@ -19,7 +19,7 @@ import pytest
 
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.testing import operator as t
-from telemetra.operator.crd import CHART_PATH
+from telemetra.operator.crd import CHART_PATH, POOL_CHART_PATH
 from telemetra.operator.kube import Kube, KubeError
 
 pytest_plugins = ["telemetra.dev.kube.pytest_plugin"]
@@ -35,8 +35,9 @@ class Namespaces:
 
 @pytest.fixture(scope="session")
 def telemetra_crd(kube_cluster: KubeCluster) -> str:
-    """The CRD exactly as the chart ships it, once the garbage collector handles owners of its kind."""
-    (name,) = kube_cluster.apply_crds([REPO / CHART_PATH])
+    """The CRDs exactly as the chart ships them (the stream's name is returned), once the garbage collector
+    handles owners of their kinds."""
+    name, _ = kube_cluster.apply_crds([REPO / CHART_PATH, REPO / POOL_CHART_PATH])
     asyncio.run(_wait_for_garbage_collection(kube_cluster))
     return name
 

@@ -18,7 +18,8 @@ from telemetra.dev.kube.cluster import UPSTREAM_CRDS_DIR as UPSTREAM
 from telemetra.dev.testing.operator import load_example
 from telemetra.operator.builders import dashboard, kafka_client, producer, spark, topics
 from telemetra.operator.settings import OperatorSettings
-from telemetra.operator.stream import OWNER_ANNOTATION, Stream
+from telemetra.operator.owner import OWNER_ANNOTATION
+from telemetra.operator.stream import Stream
 from telemetra.producers.scenarios import parse_scenario
 from telemetra.sinks.kafka_security import PASSWORD_ENV, KafkaSecurity
 from telemetra.spark.settings import parse_args

@@ -9,7 +9,7 @@ from pathlib import Path
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.testing import operator as t
 from telemetra.operator.kube import Kube
-from telemetra.operator.stream import MANAGER
+from telemetra.operator.owner import MANAGER
 
 from .conftest import Namespaces
 

@@ -75,7 +75,7 @@ def test_names_subresources_and_columns() -> None:
     assert status["executors"]["type"] == "integer"
     assert status["executorSelector"]["type"] == "string"
     default_columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
-    assert default_columns == ["Stream", "Source", "State", "Ready", "Age"]
+    assert default_columns == ["Stream", "Source", "Pool", "State", "Ready", "Age"]
 
 
 def test_defaults_are_the_analytics_core_defaults() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from telemetra.operator.reconcile import foreign_owner
-from telemetra.operator.stream import OWNER_ANNOTATION
+from telemetra.operator.owner import OWNER_ANNOTATION
 
 from .test_builders import make
 

@@ -19,7 +19,7 @@ from telemetra.operator import crd, policy
 from telemetra.operator.builders import spark
 from telemetra.operator.kube import Kube, KubeError
 from telemetra.operator.settings import OperatorSettings
-from telemetra.operator.spec import TelemetraStreamSpec
+from telemetra.operator.spec import Spark, TelemetraStreamSpec
 
 from .conftest import REPO, Namespaces
 
@@ -27,10 +27,10 @@ ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 DIGEST = "sha256:" + "0" * 64
 
 
-def spec(**spark_spec: Any) -> TelemetraStreamSpec:
+def spec(**spark_spec: Any) -> Spark:
     return TelemetraStreamSpec.model_validate(
         {"streamId": "s", "source": {"type": "mock", "mock": {}}, "spark": spark_spec}
-    )
+    ).spark
 
 
 # -- the policy itself ---------------------------------------------------------------------------------------

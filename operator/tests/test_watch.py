@@ -13,7 +13,7 @@ import pytest
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.testing import operator as t
 from telemetra.operator.kube import Kube
-from telemetra.operator.watch import stream_key
+from telemetra.operator.watch import owner_key
 
 from .conftest import Namespaces
 
@@ -111,10 +111,10 @@ def test_a_child_event_names_its_stream() -> None:
             "annotations": {"telemetra.io/owner": "other/y"},
         }
     }
-    assert stream_key(owned) == "ns/x"  # the owner reference wins (the annotation may be edited)
+    assert owner_key(owned) == "ns/x"  # the owner reference wins (the annotation may be edited)
     topic = {"metadata": {"namespace": "kafka", "annotations": {"telemetra.io/owner": "ns/x"}}}
-    assert stream_key(topic) == "ns/x"
+    assert owner_key(topic) == "ns/x"
     foreign = {
         "metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r"}]}
     }
-    assert stream_key(foreign) is None
+    assert owner_key(foreign) is None

@@ -1,8 +1,8 @@
 """The records Telemetra writes and the names it writes them under: one definition of each, no I/O.
 
 * the time format: RFC 3339 UTC with milliseconds, the only time format on the wire;
-* topic naming: a stream's events topic and its dead-letter topic; a pool's events, control and dead-letter
-  topics;
+* topic naming: a stream's events topic and its dead-letter topic; a pool's events, control, sources and
+  dead-letter topics;
 * the output records: :class:`WindowMetrics` (one window of one stream), :class:`Moment` (one episode),
   :class:`DeadLetter` (an input that broke the contract, with why and where from) and
   :class:`StreamDescription` (what a stream is: title, category and window geometry);
@@ -66,21 +66,27 @@ POOL_NAME_PATTERN: Final = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"  # a DNS labe
 
 @dataclass(frozen=True, slots=True)
 class PoolTopics:
-    """A processing pool's topics. One job serves every stream of the pool:
+    """A processing pool's topics. One job serves every stream of the pool, and one producer process
+    (``telemetra ingest pool``) runs the sources of its streams:
 
     * ``events``: the events of all its streams, keyed by stream id (a stream stays on one partition);
     * ``control``: compacted, keyed by stream id: the stream's analytics config (JSON), or a tombstone when
-      the stream leaves the pool (its state is then dropped);
+      the stream leaves the pool (its state is then dropped); read by the Spark job;
+    * ``sources``: compacted, keyed by stream id: the stream's source, the TelemetraStream's ``spec.source``
+      as camelCase JSON (``{"type": "mock", "mock": {"rate": 50, …}}``), or a tombstone when the stream
+      leaves the pool or is suspended; read by the pool's producer
+      (:mod:`telemetra.producers.pool` decodes it);
     * ``dead_letter``: what the job could not process, compacted by source position."""
 
     events: str
     control: str
     dead_letter: str
+    sources: str
 
     @classmethod
     def of(cls, pool: str) -> PoolTopics:
         prefix = f"telemetra.pool.{pool}"
-        return cls(f"{prefix}.events", f"{prefix}.control", f"{prefix}.dead-letter")
+        return cls(f"{prefix}.events", f"{prefix}.control", f"{prefix}.dead-letter", f"{prefix}.sources")
 
 
 # ------------------------------------------------------------------------------------------ output records

@@ -64,7 +64,8 @@ async def _lead(settings: OperatorSettings, liveness: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m telemetra.operator", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("crd", help="print the TelemetraStream CRD (YAML)")
+    crd = commands.add_parser("crd", help="print a CRD (YAML)")
+    crd.add_argument("kind", nargs="?", default="TelemetraStream", choices=["TelemetraStream", "TelemetraPool"])
     commands.add_parser("rbac", help="print the operator's least-privilege RBAC (YAML)")
     runner = commands.add_parser("run", help="run the operator (kopf, standalone)")
     scope = runner.add_mutually_exclusive_group()
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "crd":
         from telemetra.operator.crd import render
 
-        sys.stdout.write(render())
+        sys.stdout.write(render(args.kind))
         return 0
     if args.command == "rbac":
         sys.stdout.write(rbac_text())

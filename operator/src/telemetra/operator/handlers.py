@@ -5,9 +5,15 @@
   children (``child_changed``, :mod:`telemetra.operator.watch`): a failed job or an edited or deleted child
   shows in status, or is restored, within moments. The resync is the level-based safety net for whatever a
   watch missed.
-* the delete handler (a finalizer) removes the topics: KafkaTopics, which live in the Kafka namespace where no
-  owner reference can reach, or (``admin`` mode) the Kafka topics themselves; everything in the stream's
-  namespace is garbage-collected through owner references.
+* a per-pool daemon loops the same way over a TelemetraPool: its topics, shared producer and Spark job, and
+  its members' records in its control and sources topics. Its members come from an index of the streams by
+  pool (kept by kopf from the watch, no requests); a stream that joins, changes or leaves wakes its pool, which
+  waits ``pool_sync_seconds`` for others and writes their records together, then wakes the streams it wrote,
+  whose next pass reports their place in the pool.
+* the delete handler (a finalizer) removes the topics of a dedicated stream or a pool: KafkaTopics, which live
+  in the Kafka namespace where no owner reference can reach, or (``admin`` mode) the Kafka topics themselves;
+  everything in the owner's namespace is garbage-collected through owner references. A pooled stream has no
+  topics of its own: its pool writes its tombstones when the index loses it.
 * the liveness probe fails when streams exist but no reconciliation finished for a while.
 """
 
@@ -22,13 +28,17 @@ from typing import Any
 
 import kopf
 
+from telemetra.operator import members, pool_spec
+from telemetra.operator import status as st
 from telemetra.operator.kafka_admin import KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError
 from telemetra.operator.leader import Elector, exit_now
 from telemetra.operator.metrics import Metrics, Progress
-from telemetra.operator.reconcile import Event, Memory, Reconciler
+from telemetra.operator.owner import key_of
+from telemetra.operator.reconcile import Event, Memory, PoolMemory, Reconciler
 from telemetra.operator.settings import OperatorSettings, get_settings
-from telemetra.operator.spec import GROUP, PLURAL, VERSION
+from telemetra.operator.spec import GROUP, KIND, PLURAL, VERSION
+from telemetra.operator.stream import Stream
 from telemetra.operator.watch import CHILD_LABELS, Loops
 
 FINALIZER = "telemetra.io/finalizer"
@@ -113,12 +123,41 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def wake(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A new generation (a spec change) wakes the stream's loop; status writes do not."""
+@kopf.on.event(GROUP, VERSION, pool_spec.PLURAL)
+def wake(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    """A new generation (a spec change) wakes the loop of the stream or pool; status writes do not. A stream's
+    pool is woken too, and when the stream is deleted."""
     generation = body.get("metadata", {}).get("generation")
-    if generation != memo.get("seen_generation"):
+    changed = generation != memo.get("seen_generation")
+    if changed:
         memo.seen_generation = generation
         _wakeup(memo).set()
+    runtime: Runtime | None = memo.get("runtime")
+    if runtime is not None and body.get("kind") == KIND and (changed or type == "DELETED"):
+        pool = pool_of(body, runtime.settings)
+        if pool is not None:
+            runtime.loops.wake(key_of(pool_spec.KIND, body["metadata"]["namespace"], pool))
+
+
+def pool_of(body: kopf.Body, settings: OperatorSettings) -> str | None:
+    """The pool of a stream (None: a dedicated job); None too for a spec the CRD should have refused."""
+    spec = body.get("spec") or {}
+    if spec.get("dedicated"):
+        return None
+    pool = spec.get("pool") or settings.default_pool
+    return str(pool) if pool else None
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def pool_members(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[tuple[str, str], members.Member]:
+    """The streams by pool, ``(namespace, pool) → Member``, as each pool's pass needs them."""
+    settings = get_settings()
+    if pool_of(body, settings) is None:
+        return {}
+    stream = Stream.from_body(body, settings)
+    assert stream.pool is not None
+    member = members.member_of(stream, str(body["metadata"].get("creationTimestamp") or ""))
+    return {(stream.namespace, stream.pool): member}
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD_LABELS)
@@ -154,6 +193,87 @@ async def converge(
         runtime.reconciler.forget(body)
 
 
+@kopf.daemon(GROUP, VERSION, pool_spec.PLURAL, cancellation_timeout=10)
+async def converge_pool(
+    body: kopf.Body,
+    memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    """The level-based loop of one pool: reconcile, write what its members changed, wake them, repeat."""
+    pool_members: kopf.Index[tuple[str, str], members.Member] = kwargs["pool_members"]  # the index, live
+    runtime = _runtime(memo)
+    meta = body["metadata"]
+    key = key_of(pool_spec.KIND, meta["namespace"], meta["name"])
+    wakeup = _wakeup(memo)
+    memory = PoolMemory()
+    runtime.progress.started(key)
+    runtime.loops.register(key, wakeup, memory)
+    try:
+        while not stopped:
+            wakeup.clear()
+            candidates = list(pool_members.get((meta["namespace"], meta["name"]), []))
+            interval = await reconcile_pool_once(runtime, body, memory, candidates, key, logger)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=interval)
+            await asyncio.sleep(runtime.settings.pool_sync_seconds)  # let the members' changes gather
+    finally:
+        runtime.loops.unregister(key)
+        runtime.progress.stopped(key)
+        runtime.reconciler.forget(body)
+        view = runtime.reconciler.pools.pop(key, None)
+        if view is not None:  # its streams report that the pool is gone
+            for member in pool_members.get((meta["namespace"], meta["name"]), []):
+                runtime.loops.wake(member.owner)
+
+
+async def reconcile_pool_once(
+    runtime: Runtime,
+    body: kopf.Body,
+    memory: PoolMemory,
+    candidates: list[members.Member],
+    key: str,
+    logger: kopf.Logger,
+) -> float:
+    """One pass over a pool; then the streams whose place in it changed are woken. Returns the sleep."""
+    started = time.monotonic()
+    settings = runtime.settings
+    try:
+        outcome = await runtime.reconciler.reconcile_pool(body, memory, candidates)
+    except KubeError as exc:
+        runtime.metrics.errors.labels("api").inc()
+        logger.warning("reconciliation failed (retrying in %.0f s): %s", settings.progress_seconds, exc)
+        return settings.progress_seconds
+    except Exception:
+        runtime.metrics.errors.labels("internal").inc()
+        logger.exception("reconciliation failed (retrying in %.0f s)", settings.resync_seconds)
+        return settings.resync_seconds
+    finally:
+        runtime.metrics.duration.observe(time.monotonic() - started)
+        runtime.progress.finished()
+    before = runtime.reconciler.pools.get(key)
+    view = outcome.view
+    assert view is not None
+    runtime.reconciler.pools[key] = view
+    everyone = before is None or (before.topics, before.processor, before.producer, before.left_out) != (
+        view.topics,
+        view.processor,
+        view.producer,
+        view.left_out,
+    )
+    for member in candidates:
+        if everyone or member.stream_id in outcome.changed:
+            runtime.loops.wake(member.owner)
+    _post(body, outcome.events)
+    ready = (st.condition(outcome.status, "Ready") or {}).get("status") == "True"
+    return (
+        settings.resync_seconds
+        if ready and not outcome.status.get("lastError")
+        else settings.progress_seconds
+    )
+
+
 async def reconcile_once(
     runtime: Runtime, body: kopf.Body, memory: Memory, key: str, logger: kopf.Logger
 ) -> float:
@@ -181,7 +301,13 @@ async def reconcile_once(
     return settings.resync_seconds if outcome.settled else settings.progress_seconds
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, backoff=5)
+def has_topics(body: kopf.Body, **_: Any) -> bool:
+    """A dedicated stream, or a pool: the owners of topics (and so of a finalizer)."""
+    return body.get("kind") == pool_spec.KIND or pool_of(body, get_settings()) is None
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, backoff=5, when=has_topics)
+@kopf.on.delete(GROUP, VERSION, pool_spec.PLURAL, backoff=5)
 async def delete_topics(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Topics per ``spec.topicDeletionPolicy``; the rest goes with the owner references."""
     runtime = _runtime(memo)

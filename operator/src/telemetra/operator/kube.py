@@ -65,6 +65,7 @@ KINDS = _kinds(
     Kind("kafka.strimzi.io/v1", "KafkaTopic", "kafkatopics"),
     Kind("kafka.strimzi.io/v1beta2", "KafkaTopic", "kafkatopics"),
     Kind("telemetra.io/v1alpha1", "TelemetraStream", "telemetrastreams"),
+    Kind("telemetra.io/v1alpha1", "TelemetraPool", "telemetrapools"),
     Kind("coordination.k8s.io/v1", "Lease", "leases"),
     Kind("rbac.authorization.k8s.io/v1", "Role", "roles"),
     Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from telemetra.operator.spec import TelemetraStreamSpec
+    from telemetra.operator.spec import Spark
 
 # -- sparkConf ---------------------------------------------------------------------------------------------
 SPARK_CONF_KEYS: tuple[str, ...] = (
@@ -179,10 +179,10 @@ def image_message(image: str, allowed: Sequence[str]) -> str:
     )
 
 
-def violations(spec: TelemetraStreamSpec, allowed_registries: Sequence[str]) -> list[str]:
-    """Why the operator refuses the stream's Spark job (empty: it may run)."""
-    refused = spark_conf_violations(spec.spark.spark_conf)
-    image = spec.spark.image
+def violations(spark: Spark, allowed_registries: Sequence[str]) -> list[str]:
+    """Why the operator refuses a Spark job, a stream's or a pool's (empty: it may run)."""
+    refused = spark_conf_violations(spark.spark_conf)
+    image = spark.image
     if image is not None and not image_allowed(image, allowed_registries):
         refused.append(image_message(image, allowed_registries))
     return refused

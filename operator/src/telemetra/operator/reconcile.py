@@ -36,25 +36,29 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from telemetra.operator import policy
+from telemetra.operator import members, policy, pool_spec
 from telemetra.operator import status as st
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift, rendering_changed, stamped
 from telemetra.operator.kafka_admin import KafkaAdmin, KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError, kind_for, kind_of
 from telemetra.operator.metrics import Metrics
+from telemetra.operator.owner import MANAGER, OWNER_ANNOTATION, Owner, key_of, owner_label
+from telemetra.operator.pool import Pool
+from telemetra.operator.pool_log import PoolLog
 from telemetra.operator.secret_refs import secret_names
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.spec import API_VERSION, KIND
-from telemetra.operator.stream import MANAGER, OWNER_ANNOTATION, Stream
+from telemetra.operator.stream import Stream
 
 T = TypeVar("T")
 log = logging.getLogger("telemetra.operator")
 STREAM_KIND = kind_of(API_VERSION, KIND)
+POOL_KIND = kind_of(API_VERSION, pool_spec.KIND)
 SECRET_KIND = kind_of("v1", "Secret")
 RENDERED = spark.HASH_ANNOTATION  # every child carries the hash of what the operator rendered (diff.stamped)
 EventType = Literal["Normal", "Warning"]
@@ -124,20 +128,20 @@ class TopicClaims:
     to ask gets a name, and keeps it until its loop ends (the stream is deleted)."""
 
     def __init__(self) -> None:
-        self._owners: dict[str, str] = {}  # topic → namespace/name of the stream
+        self._owners: dict[str, str] = {}  # topic → the key of its owner (Owner.owner)
 
-    def claim(self, stream: Stream, names: Sequence[str]) -> dict[str, str]:
-        """Claim ``names`` for ``stream``, all or none; those another stream holds, with that stream."""
+    def claim(self, owner: Owner, names: Sequence[str]) -> dict[str, str]:
+        """Claim ``names`` for ``owner``, all or none; those another owner holds, with that owner."""
         taken = {
-            name: owner for name in names if (owner := self._owners.get(name, stream.owner)) != stream.owner
+            name: holder for name in names if (holder := self._owners.get(name, owner.owner)) != owner.owner
         }
         if not taken:
-            self._owners.update(dict.fromkeys(names, stream.owner))
+            self._owners.update(dict.fromkeys(names, owner.owner))
         return taken
 
-    def release(self, stream: Stream, names: Sequence[str]) -> None:
+    def release(self, owner: Owner, names: Sequence[str]) -> None:
         for name in names:
-            if self._owners.get(name) == stream.owner:
+            if self._owners.get(name) == owner.owner:
                 del self._owners[name]
 
 
@@ -193,24 +197,64 @@ class Memory:
         return status
 
 
-def foreign_owner(stream: Stream, live: Mapping[str, Any]) -> str | None:
-    """Why ``live`` must not be touched: another object controls it, or it belongs to another stream, or to no
-    stream at all. An owner reference that makes this stream the controller is proof enough: the operator's
+@dataclass
+class PoolMemory(Memory):
+    """What one pool's loop keeps between passes: also what its control and sources topics hold."""
+
+    written: dict[members.Key, bytes] | None = None  # None: not read back from Kafka yet
+
+
+@dataclass
+class PoolOutcome(Outcome):
+    view: members.PoolView | None = None
+    changed: set[str] = field(default_factory=set)
+    """The stream ids whose records this pass wrote."""
+
+
+@dataclass
+class Pass:
+    """One pass over one owner: what it started from, and the events it has to post."""
+
+    owner: Owner
+    memory: Memory
+    previous: Mapping[str, Any]
+    full: bool
+    touched: set[str]
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def stream(self) -> Stream:
+        assert isinstance(self.owner, Stream)
+        return self.owner
+
+    @property
+    def pool(self) -> Pool:
+        assert isinstance(self.owner, Pool)
+        return self.owner
+
+    def visits(self, child: Child) -> bool:
+        """Whether ``child`` gets the full treatment in this pass."""
+        return self.full or child.label in self.touched
+
+
+def foreign_owner(owner: Owner, live: Mapping[str, Any]) -> str | None:
+    """Why ``live`` must not be touched: another object controls it, or it belongs to another owner, or to no
+    owner at all. An owner reference that makes this owner the controller is proof enough: the operator's
     annotations missing or edited are drift, restored like any other. Without one (KafkaTopics in another
-    namespace, or a child of a deleted stream of the same name, which this one adopts), the owner annotation
+    namespace, or a child of a deleted owner of the same name, which this one adopts), the owner annotation
     decides."""
     meta = live.get("metadata") or {}
     controller = next((ref for ref in meta.get("ownerReferences") or [] if ref.get("controller")), None)
-    if controller is not None and controller.get("uid") == stream.uid:
+    if controller is not None and controller.get("uid") == owner.uid:
         return None
     label = f"{live.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
-    if controller is not None and not stream.named_by(controller):
+    if controller is not None and not owner.named_by(controller):
         return f"{label} is controlled by {controller.get('kind')} {controller.get('name')}"
-    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
-    if owner == stream.owner:
+    annotated = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
+    if annotated == owner.owner:
         return None
-    if owner:
-        return f"{label} belongs to TelemetraStream {owner}"
+    if annotated:
+        return f"{label} belongs to {owner_label(annotated)}"
     return f"{label} exists and is not managed by Telemetra"
 
 
@@ -223,78 +267,60 @@ class Reconciler:
             else None
         )
         self.claims = TopicClaims()
+        self.pool_log = PoolLog(settings.default_bootstrap, settings.kafka_timeout_seconds)
+        self.pools: dict[str, members.PoolView] = {}  # pool key → what its last pass saw, for its streams
 
     async def claim_existing(self) -> None:
-        """``admin`` mode, at start-up: the streams that exist claim their topics, the ones that held them before
-        (their status shows no TopicConflict) first, then oldest first, so a younger stream with the same id never
-        touches them, whichever stream's loop runs first. One list request."""
+        """``admin`` mode, at start-up: the streams and pools that exist claim their topics, the ones that held
+        them before (their status shows no TopicConflict) first, then oldest first, so a younger one with the same
+        id never touches them, whichever loop runs first. One list request per kind."""
         if self.kafka is None:
             return
-        bodies = await self.kube.list(STREAM_KIND, self.settings.watch_namespace or None)
+        namespace = self.settings.watch_namespace or None
+        bodies = [
+            *await self.kube.list(STREAM_KIND, namespace),
+            *await self.kube.list(POOL_KIND, namespace),
+        ]
         for body in sorted(bodies, key=_claim_order):
-            stream = Stream.from_body(body, self.settings)
-            self.claims.claim(stream, [t.name for t in topics.topic_specs(stream)])
+            owner = self.owner_of(body)
+            self.claims.claim(owner, [t.name for t in topics.topic_specs(owner)])
+
+    def owner_of(self, body: Mapping[str, Any]) -> Owner:
+        """The stream or the pool ``body`` is."""
+        if body.get("kind") == pool_spec.KIND:
+            return Pool.from_body(body, self.settings)
+        return Stream.from_body(body, self.settings)
 
     def forget(self, body: Mapping[str, Any]) -> None:
-        """The stream's loop has ended (the stream is deleted, or the operator stops): its topic names are free."""
-        stream = Stream.from_body(body, self.settings)
-        self.claims.release(stream, [t.name for t in topics.topic_specs(stream)])
+        """The loop of a stream or pool has ended (deleted, or the operator stops): its topic names are free."""
+        owner = self.owner_of(body)
+        self.claims.release(owner, [t.name for t in topics.topic_specs(owner)])
 
     async def close(self) -> None:
+        await self.pool_log.close()
         if self.kafka is not None:
             await self.kafka.close()
 
     # -- one pass ------------------------------------------------------------------------------------------
     async def reconcile(self, body: Mapping[str, Any], memory: Memory | None = None) -> Outcome:
+        """One pass over a stream: its children (a dedicated stream's topics and job, or a pooled stream's
+        place in its pool), then its status."""
         stream = Stream.from_body(body, self.settings)
         memory = memory if memory is not None else Memory()
         previous = memory.previous_status(body)
-        events: list[Event] = []
         full = memory.needs_full_pass(stream.generation, self.settings.resync_seconds)
         touched = memory.take_touched()
         if full:
             memory.quiet.clear()
-
-        topic_children = [] if self.kafka else [Child(t) for t in topics.build_topics(stream)]
-        producer_children = [Child(p) for p in producer.build_producer(stream)]
-        app = Child(spark.build_spark_application(stream))
-        board = Child(dashboard.build_dashboard(stream))
-        same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
-
-        refused = policy.violations(stream.spec, self.settings.image_registries)
-        ensure_spark = (
-            self._refuse_spark(stream, app, refused, previous)
-            if refused
-            else self._ensure_spark(stream, app, previous, memory)
-        )
-        spark_task = asyncio.create_task(self._visit(app, memory, full or app.label in touched, ensure_spark))
-        kafka_task = asyncio.create_task(self._kafka_topics(stream, memory, full))
-        users = [*producer_children, *([] if refused else [app])]
-        secrets_task = asyncio.create_task(self._check_secrets(stream, users, memory, full))
-        try:
-            await asyncio.gather(
-                *(
-                    self._visit(child, memory, full or child.label in touched, self._ensure(stream, child))
-                    for child in [*topic_children, *same_namespace]
-                ),
-                *([] if stream.spec.dashboard.enabled else [self._remove_dashboard(stream, board)]),
-            )
-        finally:
-            spark_result = await spark_task
-            kafka_topics = await kafka_task
-            secrets = await secrets_task
-        spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
-        events += spark_events
-        known = {(c.get("kind"), c.get("namespace"), c.get("name")) for c in previous.get("children") or []}
-        for child in [*topic_children, *same_namespace, app]:
-            events += self._child_events(child, known)
-
-        observation = self._observe(
-            stream, topic_children, kafka_topics, producer_children, app, board, superseded, secrets
-        )
+        created = str(body["metadata"].get("creationTimestamp") or "")
+        pass_ = Pass(stream, memory, previous, full, touched)
+        if stream.pool is None:
+            children, observation = await self._dedicated(pass_)
+        else:
+            children, observation = await self._pooled(pass_, members.member_of(stream, created))
         new_status = st.build_status(observation, previous)
-        events += missing_secret_events(previous, new_status)
-        self._remember(memory, stream, [*topic_children, *same_namespace, app], observation, full)
+        events = pass_.events + missing_secret_events(previous, new_status)
+        self._remember(memory, stream, children, st.checks_of(observation), observation.topics, full)
         outcome = Outcome(new_status, events)
         if st.status_changed(previous, new_status):
             await self._write_status(stream, new_status, memory)
@@ -304,9 +330,220 @@ class Reconciler:
             outcome.events.append(transition_event(before, after, new_status))
         return outcome
 
-    async def _write_status(self, stream: Stream, status: Mapping[str, Any], memory: Memory) -> None:
+    async def _dedicated(self, p: Pass) -> tuple[list[Child], st.Observation]:
+        """A stream with a job of its own: its topics, producer, SparkApplication and dashboard."""
+        stream, memory, previous = p.stream, p.memory, p.previous
+        topic_children = [] if self.kafka else [Child(t) for t in topics.build_topics(stream)]
+        producer_children = [Child(c) for c in producer.build_producer(stream)]
+        app = Child(spark.build_spark_application(stream))
+        board = Child(dashboard.build_dashboard(stream))
+        same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
+
+        refused = policy.violations(stream.spec.spark, self.settings.image_registries)
+        ensure_spark = (
+            self._refuse_spark(stream, app, refused, previous)
+            if refused
+            else self._ensure_spark(stream, app, previous, memory)
+        )
+        spark_task = asyncio.create_task(self._visit(app, memory, p.visits(app), ensure_spark))
+        kafka_task = asyncio.create_task(self._kafka_topics(stream, memory, p.full))
+        users = [*producer_children, *([] if refused else [app])]
+        secrets_task = asyncio.create_task(self._check_secrets(stream, users, memory, p.full))
+        try:
+            await self._converge(p, [*topic_children, *same_namespace], board)
+        finally:
+            spark_result = await spark_task
+            kafka_topics = await kafka_task
+            secrets = await secrets_task
+        spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
+        p.events += spark_events
+        p.events += self._children_events([*topic_children, *same_namespace, app], previous)
+        observation = self._observe(
+            stream, topic_children, kafka_topics, producer_children, app, board, superseded, secrets
+        )
+        return [*topic_children, *same_namespace, app], observation
+
+    async def _pooled(self, p: Pass, member: members.Member) -> tuple[list[Child], st.Observation]:
+        """A stream in a pool: its pool's pass writes its settings (and source) to the pool's topics; here,
+        its own producer if it needs one, its dashboard, and its place in the pool as that pass left it."""
+        stream, memory = p.stream, p.memory
+        assert stream.pool is not None
+        producer_children = (
+            [] if stream.shared_producer else [Child(c) for c in producer.build_producer(stream)]
+        )
+        board = Child(dashboard.build_dashboard(stream))
+        same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
+        secrets_task = asyncio.create_task(self._check_secrets(stream, producer_children, memory, p.full))
+        try:
+            await self._converge(p, same_namespace, board)
+        finally:
+            secrets = await secrets_task
+        p.events += self._children_events(same_namespace, p.previous)
+
+        view = self.pools.get(key_of(pool_spec.KIND, stream.namespace, stream.pool))
+        if view is None:
+            missing = members.missing_pool(stream.namespace, stream.pool)
+            topics_check = processor = shared = missing
+        else:
+            topics_check = members.topics_check(view)
+            processor = members.processor_check(member, view, stream.suspended)
+            shared = members.producer_check(member, view, stream.suspended)
+        if producer_children:
+            deployment = producer_children[-1]
+            own = (
+                _failed(deployment)
+                if deployment.error or deployment.conflict
+                else _secrets_missing(stream, producer_children, secrets)
+            )
+            replicas = deployment.desired["spec"]["replicas"]
+            shared = own or st.observe_deployment(deployment.live, replicas)
+        errors = [c.error for c in same_namespace if c.error] + ([secrets.error] if secrets.error else [])
+        children = [c.ref() for c in same_namespace]
+        observation = st.Observation(
+            generation=stream.generation,
+            suspended=stream.suspended,
+            topics=[],
+            producer=shared,
+            spark=st.SparkObservation(exists=False),
+            dashboard=self._dashboard_check(stream, board),
+            children=children,
+            error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
+            processor_override=processor,
+            topics_override=topics_check,
+            pool=stream.pool,
+        )
+        return same_namespace, observation
+
+    # -- one pass over a pool ------------------------------------------------------------------------------
+    async def reconcile_pool(
+        self, body: Mapping[str, Any], memory: PoolMemory, candidates: Iterable[members.Member]
+    ) -> PoolOutcome:
+        """One pass over a pool: its topics, shared producer and SparkApplication; then its members' records
+        (once the topics are ready); then its status. ``candidates``: the streams that name the pool."""
+        pool = Pool.from_body(body, self.settings)
+        previous = memory.previous_status(body)
+        full = memory.needs_full_pass(pool.generation, self.settings.resync_seconds)
+        touched = memory.take_touched()
+        if full:
+            memory.quiet.clear()
+        p = Pass(pool, memory, previous, full, touched)
+        topic_children = [] if self.kafka else [Child(t) for t in topics.build_topics(pool)]
+        producer_children = [Child(c) for c in producer.build_pool_producer(pool)]
+        app = Child(spark.build_spark_application(pool))
+        refused = policy.violations(pool.spec.spark, self.settings.image_registries)
+        ensure_spark = (
+            self._refuse_spark(pool, app, refused, previous)
+            if refused
+            else self._ensure_spark(pool, app, previous, memory)
+        )
+        spark_task = asyncio.create_task(self._visit(app, memory, p.visits(app), ensure_spark))
+        kafka_task = asyncio.create_task(self._kafka_topics(pool, memory, full))
+        try:
+            await asyncio.gather(
+                *(
+                    self._visit(child, memory, p.visits(child), self._ensure(pool, child))
+                    for child in [*topic_children, *producer_children]
+                )
+            )
+        finally:
+            spark_result = await spark_task
+            kafka_topics = await kafka_task
+        spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
+        p.events += spark_events + self._children_events([*topic_children, *producer_children, app], previous)
+
+        topic_observations = _topic_observations(topic_children, kafka_topics)
+        conflicts = [c.conflict for c in topic_children if c.conflict] + list(kafka_topics.conflicts)
+        chosen, left_out = members.elect(candidates)
+        ready = not conflicts and all(t.check.status == "True" for t in topic_observations)
+        synced, changed = await self._sync_members(pool, memory, members.desired_records(chosen), ready)
+        deployment = producer_children[-1]
+        everything = [*topic_children, *producer_children, app]
+        errors = [c.error for c in everything if c.error] + (
+            [kafka_topics.error] if kafka_topics.error else []
+        )
+        observation = st.PoolObservation(
+            generation=pool.generation,
+            topics=topic_observations,
+            producer=_failed(deployment)
+            if deployment.error or deployment.conflict
+            else st.observe_deployment(deployment.live, deployment.desired["spec"]["replicas"]),
+            spark=st.SparkObservation(exists=False)
+            if app.error or app.conflict or app.refused
+            else st.observe_spark(app.live),
+            streams=len(chosen),
+            members=synced,
+            superseded_submission_id=superseded,
+            spark_spec_hash=None
+            if app.refused
+            else app.desired["metadata"]["annotations"][spark.HASH_ANNOTATION],
+            executor_selector=spark.executor_selector(pool),
+            conflicts=conflicts,
+            error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
+            processor_override=_failed(app) if (app.error or app.conflict or app.refused) else None,
+        )
+        new_status = st.build_pool_status(observation, previous)
+        checks = st.pool_checks(observation)
+        self._remember(memory, pool, everything, checks, topic_observations, full)
+        view = members.PoolView(
+            pool.name,
+            topics=checks["TopicsReady"],
+            processor=observation.processor_override
+            or st.processor_check(observation.spark, False, superseded),
+            producer=checks["ProducerReady"],
+            written=dict(memory.written or {}),
+            left_out=left_out,
+        )
+        outcome = PoolOutcome(new_status, p.events, view=view, changed=changed)
+        if st.status_changed(previous, new_status):
+            await self._write_status(pool, new_status, memory)
+            outcome.written = True
+        return outcome
+
+    async def _sync_members(
+        self, pool: Pool, memory: PoolMemory, desired: Mapping[members.Key, bytes], ready: bool
+    ) -> tuple[st.Check, set[str]]:
+        """Write what the pool's control and sources topics lack; how that went, and the stream ids written."""
+        if not ready:
+            return st.Check("Unknown", "WaitingForTopics", "the pool's topics are not ready yet"), set()
+        try:
+            if memory.written is None:
+                memory.written = await self.pool_log.read(pool.topics)
+            todo = members.changes(memory.written, desired)
+            if todo:
+                await self.pool_log.write(pool.topics, todo)
+        except KafkaAdminError as exc:
+            return st.Check("False", exc.reason, str(exc)), set()
+        for key, value in todo.items():
+            if value is None:
+                memory.written.pop(key, None)
+            else:
+                memory.written[key] = value
+        count = sum(1 for kind, _ in desired if kind == members.CONTROL)
+        message = f"{count} streams' settings are in {pool.topics.control}"
+        return st.Check("True", "Synced", message), {stream_id for _, stream_id in todo}
+
+    async def _converge(self, p: Pass, children: Sequence[Child], board: Child) -> None:
+        """Create, update or restore ``children``; remove the dashboard when it is disabled."""
+        stream = p.stream
+        await asyncio.gather(
+            *(
+                self._visit(child, p.memory, p.visits(child), self._ensure(stream, child))
+                for child in children
+            ),
+            *([] if stream.spec.dashboard.enabled else [self._remove_dashboard(stream, board)]),
+        )
+
+    def _children_events(self, children: Sequence[Child], previous: Mapping[str, Any]) -> list[Event]:
+        known = {(c.get("kind"), c.get("namespace"), c.get("name")) for c in previous.get("children") or []}
+        return [event for child in children for event in self._child_events(child, known)]
+
+    async def _write_status(self, owner: Owner, status: Mapping[str, Any], memory: Memory) -> None:
         written = await self.kube.patch(
-            STREAM_KIND, stream.namespace, stream.name, {"status": status}, subresource="status"
+            kind_of(API_VERSION, owner.KIND),
+            owner.namespace,
+            owner.name,
+            {"status": status},
+            subresource="status",
         )
         memory.status = written.get("status") or {}
 
@@ -331,11 +568,16 @@ class Reconciler:
         return None
 
     def _remember(
-        self, memory: Memory, stream: Stream, children: Sequence[Child], obs: st.Observation, full: bool
+        self,
+        memory: Memory,
+        owner: Owner,
+        children: Sequence[Child],
+        checks: Mapping[str, st.Check],
+        topics_seen: Sequence[st.TopicObservation],
+        full: bool,
     ) -> None:
         """Which children the next light pass may skip: those without readiness, and the ready ones."""
-        checks = st.checks_of(obs)
-        ready_topics = {t.name for t in obs.topics if t.check.status == "True"}
+        ready_topics = {t.name for t in topics_seen if t.check.status == "True"}
         for child in children:
             label, kind = child.label, child.desired["kind"]
             if child.live is None or child.error or child.conflict:
@@ -350,16 +592,16 @@ class Reconciler:
             if settled:
                 memory.quiet.add(label)
         if full:
-            memory.generation, memory.full_at = stream.generation, time.monotonic()
+            memory.generation, memory.full_at = owner.generation, time.monotonic()
 
-    async def _ensure(self, stream: Stream, child: Child) -> None:
+    async def _ensure(self, owner: Owner, child: Child) -> None:
         """Create the child, update it when the operator's rendering changed, restore it when someone else
         changed it; never touch an object another owner holds."""
         desired = child.desired
         meta = desired["metadata"]
         try:
             live = await self.kube.get(kind_for(desired), meta["namespace"], meta["name"])
-            if live is not None and (conflict := foreign_owner(stream, live)):
+            if live is not None and (conflict := foreign_owner(owner, live)):
                 child.live, child.conflict = live, conflict
                 return
             if desired["kind"] == "KafkaTopic":
@@ -377,7 +619,7 @@ class Reconciler:
             child.error = f"{child.label}: {exc}"
 
     async def _ensure_spark(
-        self, stream: Stream, child: Child, previous: Mapping[str, Any], memory: Memory
+        self, owner: Owner, child: Child, previous: Mapping[str, Any], memory: Memory
     ) -> tuple[list[Event], str | None]:
         """Apply the SparkApplication only if its spec hash changed or the live one was edited. A write that
         changes the spec restarts the job, so the submission it replaces is noted first; one that only restores
@@ -388,7 +630,7 @@ class Reconciler:
         superseded: str | None = previous.get("supersededSubmissionId")
         try:
             live = await self.kube.get(kind_for(desired), meta["namespace"], meta["name"])
-            if live is not None and (conflict := foreign_owner(stream, live)):
+            if live is not None and (conflict := foreign_owner(owner, live)):
                 child.live, child.conflict = live, conflict
                 return [], superseded
             have = ((live or {}).get("metadata", {}).get("annotations") or {}).get(spark.HASH_ANNOTATION)
@@ -400,7 +642,7 @@ class Reconciler:
             if live is not None and (cause == "spec" or any(p.startswith(".spec") for p in paths)):
                 superseded = (live.get("status") or {}).get("submissionID") or superseded
                 note = {"supersededSubmissionId": superseded, "sparkSpecHash": want}
-                await self._write_status(stream, note, memory)
+                await self._write_status(owner, note, memory)
             child.live = await self.kube.apply(desired, manager=MANAGER)
             self.metrics.spark_patches.labels(cause).inc()
             if cause == "created":
@@ -409,22 +651,22 @@ class Reconciler:
             if cause == "drift":
                 child.action = "restored"
                 return [], superseded
-            return [spark_change_event(stream, previous)], superseded
+            return [spark_change_event(owner, previous)], superseded
         except KubeError as exc:
             child.error = f"{child.label}: {exc}"
             return [], superseded
 
     async def _refuse_spark(
-        self, stream: Stream, child: Child, refused: Sequence[str], previous: Mapping[str, Any]
+        self, owner: Owner, child: Child, refused: Sequence[str], previous: Mapping[str, Any]
     ) -> tuple[list[Event], str | None]:
-        """The stream asks for Spark settings or an image the policy refuses (admitted under an older CRD, or
-        an image outside the allowed registries): no SparkApplication runs for it. One this stream owns is
+        """The owner asks for Spark settings or an image the policy refuses (admitted under an older CRD, or
+        an image outside the allowed registries): no SparkApplication runs for it. One this owner owns is
         deleted (its checkpoint is kept), so nothing keeps running from a spec the policy would refuse."""
         child.refused = "; ".join(refused)[: st.MAX_MESSAGE]
         meta = child.desired["metadata"]
         try:
             live = await self.kube.get(kind_for(child.desired), meta["namespace"], meta["name"])
-            if live is not None and foreign_owner(stream, live) is None:
+            if live is not None and foreign_owner(owner, live) is None:
                 await self.kube.delete(kind_for(child.desired), meta["namespace"], meta["name"])
                 log.warning("%s deleted: %s", child.label, child.refused)
         except KubeError as exc:
@@ -435,19 +677,19 @@ class Reconciler:
         return [Event("Warning", "PolicyViolation", child.refused)], None
 
     async def _check_secrets(
-        self, stream: Stream, users: Sequence[Child], memory: Memory, full: bool
+        self, owner: Owner, users: Sequence[Child], memory: Memory, full: bool
     ) -> SecretCheck:
         """Which Secrets the children refer to do not exist: asked on a full pass, and on every pass while one
-        is missing, so the stream recovers as soon as it appears. Only existence is asked, never a value."""
+        is missing, so the owner recovers as soon as it appears. Only existence is asked, never a value."""
         last = memory.secrets
         if not full and last is not None and last.settled:
             return last
         needed = {child.label: secret_names(child.desired) for child in users}
         every = sorted({name for names in needed.values() for name in names})
         try:
-            found = await asyncio.gather(*(self.kube.exists(SECRET_KIND, stream.namespace, n) for n in every))
+            found = await asyncio.gather(*(self.kube.exists(SECRET_KIND, owner.namespace, n) for n in every))
         except KubeError as exc:
-            result = SecretCheck(error=f"Secrets in {stream.namespace}: {exc}")
+            result = SecretCheck(error=f"Secrets in {owner.namespace}: {exc}")
         else:
             absent = {name for name, there in zip(every, found, strict=True) if not there}
             missing = {label: [n for n in names if n in absent] for label, names in needed.items()}
@@ -455,22 +697,22 @@ class Reconciler:
         memory.secrets = result
         return result
 
-    async def _kafka_topics(self, stream: Stream, memory: Memory, full: bool) -> KafkaTopics:
+    async def _kafka_topics(self, owner: Owner, memory: Memory, full: bool) -> KafkaTopics:
         """``admin`` mode: ensure the topics in Kafka on a full pass, or while they are not ready yet."""
         last = memory.kafka_topics
         if self.kafka is None or (not full and last is not None and last.ready):
             return last or KafkaTopics()
-        specs = topics.topic_specs(stream)
-        if stream.kafka_bootstrap != self.kafka.bootstrap:
+        specs = topics.topic_specs(owner)
+        if owner.kafka_bootstrap != self.kafka.bootstrap:
             message = (
-                f"spec.kafka names cluster {stream.kafka_cluster} in namespace {stream.kafka_namespace}; this "
+                f"spec.kafka names cluster {owner.kafka_cluster} in namespace {owner.kafka_namespace}; this "
                 f"operator manages topics through the Admin API of {self.kafka.bootstrap} only"
             )
             check = st.Check("False", "UnmanagedCluster", message)
             result = KafkaTopics([st.TopicObservation(t.name, check) for t in specs])
-        elif taken := self.claims.claim(stream, [t.name for t in specs]):
+        elif taken := self.claims.claim(owner, [t.name for t in specs]):
             conflicts = [
-                f"Kafka topic {name} belongs to TelemetraStream {owner}" for name, owner in taken.items()
+                f"Kafka topic {name} belongs to {owner_label(holder)}" for name, holder in taken.items()
             ]
             result = KafkaTopics(conflicts=conflicts)
         else:
@@ -523,12 +765,7 @@ class Reconciler:
         errors = [c.error for c in everything if c.error] + [
             e for e in (kafka_topics.error, secrets.error) if e
         ]
-        topic_observations = [
-            st.TopicObservation(c.desired["metadata"]["name"], _failed(c))
-            if c.error or c.conflict
-            else st.observe_topic(c.desired["metadata"]["name"], c.live)
-            for c in topic_children
-        ] + list(kafka_topics.observations)
+        topic_observations = _topic_observations(topic_children, kafka_topics)
         replicas = deployment.desired["spec"]["replicas"]
         producer_check = (
             _failed(deployment)
@@ -575,22 +812,22 @@ class Reconciler:
     async def delete_topics(self, body: Mapping[str, Any]) -> list[Event]:
         """The finalizer's work: KafkaTopics live in another namespace, so no owner reference covers them, and
         Kafka topics (``admin`` mode) are no Kubernetes objects at all."""
-        stream = Stream.from_body(body, self.settings)
+        owner = self.owner_of(body)
         if self.kafka is not None:
-            return await self._delete_kafka_topics(stream, self.kafka)
-        kept = stream.spec.topic_deletion_policy == "retain"
+            return await self._delete_kafka_topics(owner, self.kafka)
+        kept = owner.topic_deletion_policy == "retain"
         names = []
-        for desired in topics.build_topics(stream):
+        for desired in topics.build_topics(owner):
             meta = desired["metadata"]
             live = await self.kube.get(kind_for(desired), meta["namespace"], meta["name"])
-            if live is None or foreign_owner(stream, live) is not None:
+            if live is None or foreign_owner(owner, live) is not None:
                 continue
             if not kept:
                 await self.kube.delete(kind_for(desired), meta["namespace"], meta["name"])
             names.append(meta["name"])
         if not names:
             return []
-        where = f"in namespace {stream.kafka_namespace}"
+        where = f"in namespace {owner.kafka_namespace}"
         if kept:
             return [
                 Event(
@@ -601,15 +838,15 @@ class Reconciler:
             ]
         return [Event("Normal", "TopicsDeleted", f"deleted {', '.join(names)} {where}")]
 
-    async def _delete_kafka_topics(self, stream: Stream, kafka: KafkaAdmin) -> list[Event]:
-        """Only topics on the managed cluster that no older stream claims; the claims go with the stream."""
-        if stream.kafka_bootstrap != kafka.bootstrap:
+    async def _delete_kafka_topics(self, owner: Owner, kafka: KafkaAdmin) -> list[Event]:
+        """Only topics on the managed cluster that no older owner claims; the claims go with the owner."""
+        if owner.kafka_bootstrap != kafka.bootstrap:
             return []
-        names = [t.name for t in topics.topic_specs(stream)]
-        taken = self.claims.claim(stream, names)
+        names = [t.name for t in topics.topic_specs(owner)]
+        taken = self.claims.claim(owner, names)
         mine = [name for name in names if name not in taken]
         where = f"in Kafka at {kafka.bootstrap}"
-        if stream.spec.topic_deletion_policy == "retain":
+        if owner.topic_deletion_policy == "retain":
             message = f"kept {', '.join(mine)} {where} (topicDeletionPolicy: retain)"
             events = [Event("Normal", "TopicsRetained", message)] if mine else []
         else:
@@ -617,7 +854,7 @@ class Reconciler:
             events = (
                 [Event("Normal", "TopicsDeleted", f"deleted {', '.join(deleted)} {where}")] if deleted else []
             )
-        self.claims.release(stream, names)
+        self.claims.release(owner, names)
         return events
 
 
@@ -628,6 +865,16 @@ def _claim_order(body: Mapping[str, Any]) -> tuple[bool, str, str, str]:
     conditions = body.get("status", {}).get("conditions") or []
     conflicted = any(c.get("reason") == "TopicConflict" for c in conditions)
     return conflicted, meta.get("creationTimestamp") or "", meta["namespace"], meta["name"]
+
+
+def _topic_observations(children: Sequence[Child], kafka_topics: KafkaTopics) -> list[st.TopicObservation]:
+    """The topics' readiness: KafkaTopics as their Topic Operator reports it, or Kafka's (``admin`` mode)."""
+    return [
+        st.TopicObservation(c.desired["metadata"]["name"], _failed(c))
+        if c.error or c.conflict
+        else st.observe_topic(c.desired["metadata"]["name"], c.live)
+        for c in children
+    ] + list(kafka_topics.observations)
 
 
 def _failed(child: Child) -> st.Check:
@@ -658,10 +905,10 @@ def missing_secret_events(previous: Mapping[str, Any], status: Mapping[str, Any]
     return events
 
 
-def spark_change_event(stream: Stream, previous: Mapping[str, Any]) -> Event:
-    if previous.get("lifecycleState") in ("Suspended", "Suspending") and not stream.suspended:
+def spark_change_event(owner: Owner, previous: Mapping[str, Any]) -> Event:
+    if previous.get("lifecycleState") in ("Suspended", "Suspending") and not owner.suspended:
         return Event("Normal", "Resuming", "resuming the Spark job and the producer")
-    if stream.suspended:
+    if owner.suspended:
         return Event("Normal", "Suspending", "suspending the Spark job and scaling the producer to zero")
     return Event("Normal", "SparkRestarting", "the Spark job's spec changed (or restartNonce); it restarts")
 

@@ -59,6 +59,15 @@ class OperatorSettings(BaseSettings):
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
     """kopf's liveness endpoint; empty disables it."""
 
+    # -- pools -------------------------------------------------------------------------------------------
+    default_pool: str = Field(default="", pattern=r"^([a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?)?$")
+    """TelemetraPool (in the stream's namespace) of streams that name none; empty: such a stream gets a job
+    of its own, as one with ``spec.dedicated`` does. The chart sets ``default`` and creates that pool."""
+
+    pool_sync_seconds: float = Field(default=0.5, ge=0, le=60)
+    """How long a pool waits after a member changed before it writes its control records: changes that come
+    together (a thousand streams applied at once) go out together."""
+
     # -- Kafka -------------------------------------------------------------------------------------------
     topics: Literal["strimzi", "admin"] = "strimzi"
     """How each stream's topics are managed: ``strimzi`` writes KafkaTopics for a Strimzi Topic Operator;

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from telemetra.analytics.config import AnalyticsConfig, MomentThresholds
 from telemetra.operator import policy
 from telemetra.producers.scenarios import ScenarioKind
+from telemetra.records import POOL_NAME_PATTERN
 
 GROUP = "telemetra.io"
 VERSION = "v1alpha1"
@@ -408,6 +409,17 @@ class Dashboard(Model):
 class TelemetraStreamSpec(Model):
     """Desired state of one live stream's pipeline."""
 
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            cel("!(has(self.pool) && self.dedicated)", "set spec.pool or spec.dedicated, not both", ".pool"),
+            cel(
+                "has(self.pool) == has(oldSelf.pool)",
+                "spec.pool cannot be set or removed (the stream's state is in its pool or job)",
+                ".pool",
+            ),
+        )
+    )
+
     stream_id: str = Field(
         pattern=STREAM_ID_PATTERN,
         max_length=40,
@@ -421,8 +433,29 @@ class TelemetraStreamSpec(Model):
     spark: Spark = Field(default_factory=Spark, json_schema_extra=default_of(Spark))
     dashboard: Dashboard = Field(default_factory=Dashboard, json_schema_extra=default_of(Dashboard))
 
+    pool: str | None = Field(
+        default=None,
+        pattern=POOL_NAME_PATTERN,
+        max_length=40,
+        json_schema_extra=rules(
+            cel("self == oldSelf", "pool is immutable (the stream's state is in its pool)")
+        ),
+    )
+    """The TelemetraPool (in the stream's namespace) whose shared Spark job processes this stream; default: the
+    operator's default pool (the chart's ``default``). ``spec.spark`` is then unused: the pool's applies."""
+
+    dedicated: bool = Field(
+        default=False,
+        json_schema_extra=rules(
+            cel("self == oldSelf", "dedicated is immutable (the stream's state is in its job)")
+        ),
+    )
+    """Process this stream in a job of its own (a pool of one, sized by ``spec.spark``): for a huge channel, or
+    where the operator has no default pool."""
+
     state: Literal["running", "suspended"] = "running"
-    """suspended scales the producer to zero and suspends the Spark job (its checkpoint is kept)."""
+    """suspended stops the producer; a dedicated job is suspended too (its checkpoint is kept), a pool forgets
+    the stream's open windows after its idle timeout."""
 
     restart_nonce: int = Field(default=0, ge=0)
     """Change it (e.g. increment) to restart the Spark job without any other change."""

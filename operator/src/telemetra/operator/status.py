@@ -30,6 +30,7 @@ LifecycleState = Literal[
     "Resuming",
 ]
 CONDITION_TYPES = ("Ready", "TopicsReady", "ProducerReady", "ProcessorReady", "DashboardReady")
+POOL_CONDITION_TYPES = ("Ready", "TopicsReady", "ProcessorReady", "ProducerReady")
 MAX_MESSAGE = 1024
 
 # SparkApplication ``status.applicationState.state`` (Kubeflow Spark operator v1beta2) by meaning.
@@ -44,6 +45,7 @@ FAILURE_REASONS = {
     "TopicConflict",
     "UnmanagedCluster",
     "PolicyViolation",
+    "StreamIdConflict",
 }
 
 
@@ -122,6 +124,9 @@ class TelemetraStreamStatus(Model):
     executor_selector: str | None = Field(default=None, max_length=512)
     """Label selector of the executor pods (for the scale subresource and autoscalers)."""
 
+    pool: str | None = Field(default=None, max_length=40)
+    """The TelemetraPool that processes the stream; absent for a job of its own."""
+
     last_error: str | None = Field(default=None, max_length=MAX_MESSAGE)
     """The last reconciliation error, cleared by the next success."""
 
@@ -167,7 +172,11 @@ class Observation:
     children: Sequence[Mapping[str, str]] = ()
     conflicts: Sequence[str] = ()
     error: str | None = None
-    processor_override: Check | None = None  # the SparkApplication could not be read or written
+    processor_override: Check | None = (
+        None  # the SparkApplication could not be read or written; or the pool's
+    )
+    topics_override: Check | None = None  # a pooled stream: its pool's topics
+    pool: str | None = None
 
 
 def _conditions_of(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -336,12 +345,16 @@ def _now() -> str:
 
 
 def merge_conditions(
-    previous: Sequence[Mapping[str, Any]], checks: Mapping[str, Check], generation: int, now: str
+    previous: Sequence[Mapping[str, Any]],
+    checks: Mapping[str, Check],
+    generation: int,
+    now: str,
+    types: Sequence[str] = CONDITION_TYPES,
 ) -> list[dict[str, Any]]:
-    """New conditions in :data:`CONDITION_TYPES` order; a transition time survives while the status holds."""
+    """New conditions in ``types`` order; a transition time survives while the status holds."""
     before = {c.get("type"): c for c in previous}
     merged = []
-    for kind in CONDITION_TYPES:
+    for kind in types:
         check = checks[kind]
         old = before.get(kind)
         since = old.get("lastTransitionTime") if old and old.get("status") == check.status else None
@@ -360,7 +373,7 @@ def merge_conditions(
 
 def checks_of(obs: Observation) -> dict[str, Check]:
     checks = {
-        "TopicsReady": topics_check(obs.topics, obs.conflicts),
+        "TopicsReady": obs.topics_override or topics_check(obs.topics, obs.conflicts),
         "ProducerReady": obs.producer,
         "ProcessorReady": obs.processor_override
         or processor_check(obs.spark, obs.suspended, obs.superseded_submission_id),
@@ -390,6 +403,7 @@ def build_status(obs: Observation, previous: Mapping[str, Any], now: str | None 
         "supersededSubmissionId": None if restarted else obs.superseded_submission_id,
         "executors": obs.spark.executors,
         "executorSelector": obs.executor_selector,
+        "pool": obs.pool,
         "lastError": obs.error,
     }
 
@@ -401,3 +415,57 @@ def status_changed(previous: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 
 def condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
+
+
+# -- pools -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolObservation:
+    """Everything :func:`build_pool_status` needs, gathered by a pass over a pool."""
+
+    generation: int
+    topics: Sequence[TopicObservation]
+    producer: Check
+    spark: SparkObservation
+    streams: int
+    members: Check
+    """Whether the control and sources topics hold what the members ask (written in this pass or before)."""
+    superseded_submission_id: str | None = None
+    spark_spec_hash: str | None = None
+    executor_selector: str | None = None
+    conflicts: Sequence[str] = ()
+    error: str | None = None
+    processor_override: Check | None = None
+
+
+def pool_checks(obs: PoolObservation) -> dict[str, Check]:
+    processor = obs.processor_override or processor_check(obs.spark, False, obs.superseded_submission_id)
+    if processor.status == "True" and obs.members.status != "True":
+        processor = obs.members
+    checks = {
+        "TopicsReady": topics_check(obs.topics, obs.conflicts),
+        "ProcessorReady": processor,
+        "ProducerReady": obs.producer,
+    }
+    return {"Ready": ready_check(checks, False), **checks}
+
+
+def build_pool_status(
+    obs: PoolObservation, previous: Mapping[str, Any], now: str | None = None
+) -> dict[str, Any]:
+    """The pool's whole ``.status`` to write (keys set to ``None`` are removed by a merge patch)."""
+    checks = pool_checks(obs)
+    restarted = checks["ProcessorReady"].status == "True"
+    conditions = merge_conditions(
+        previous.get("conditions") or [], checks, obs.generation, now or _now(), POOL_CONDITION_TYPES
+    )
+    return {
+        "observedGeneration": obs.generation,
+        "conditions": conditions,
+        "streams": obs.streams,
+        "sparkSpecHash": obs.spark_spec_hash,
+        "sparkState": obs.spark.state or None,
+        "supersededSubmissionId": None if restarted else obs.superseded_submission_id,
+        "executors": obs.spark.executors,
+        "executorSelector": obs.executor_selector,
+        "lastError": obs.error,
+    }

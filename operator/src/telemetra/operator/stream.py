@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from telemetra.operator import spec as specs
+from telemetra.operator.owner import STREAM_LABEL, Owner
 from telemetra.operator.settings import OperatorSettings
-from telemetra.records import dead_letter_topic, events_topic
-
-MANAGER = "telemetra-operator"  # app.kubernetes.io/managed-by and the server-side apply field manager
-STREAM_LABEL = "telemetra.io/stream"
-OWNER_ANNOTATION = "telemetra.io/owner"  # <namespace>/<name> of the TelemetraStream (also cross-namespace)
-OWNER_NAMESPACE_LABEL = "telemetra.io/owner-namespace"
+from telemetra.records import PoolTopics, dead_letter_topic, events_topic
 
 
 @dataclass(frozen=True)
-class Stream:
+class Stream(Owner):
     """Identity and spec of one TelemetraStream, plus the settings every builder needs."""
 
-    name: str
-    namespace: str
-    uid: str
-    generation: int
+    KIND: ClassVar[str] = specs.KIND
+    LABEL: ClassVar[str] = STREAM_LABEL
+
     spec: specs.TelemetraStreamSpec
-    settings: OperatorSettings
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], settings: OperatorSettings) -> Stream:
@@ -45,60 +39,37 @@ class Stream:
         return self.spec.stream_id
 
     @property
-    def owner(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
     def suspended(self) -> bool:
         return self.spec.state == "suspended"
 
-    def owner_reference(self) -> dict[str, Any]:
-        """Same-namespace children are garbage-collected with the stream."""
-        return {
-            "apiVersion": specs.API_VERSION,
-            "kind": specs.KIND,
-            "name": self.name,
-            "uid": self.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
+    @property
+    def pool(self) -> str | None:
+        """The pool that processes the stream: its own ``spec.pool``, else the operator's default pool; None
+        for a dedicated job (``spec.dedicated``, or no default pool)."""
+        if self.spec.dedicated:
+            return None
+        return self.spec.pool or self.settings.default_pool or None
 
-    def named_by(self, ref: Mapping[str, Any]) -> bool:
-        """Whether the owner reference ``ref`` names this stream, this or a former incarnation (a stream of the
-        same name, deleted and created again: owner references never leave their namespace)."""
-        group = str(ref.get("apiVersion") or "").split("/")[0]
-        return (group, ref.get("kind"), ref.get("name")) == (specs.GROUP, specs.KIND, self.name)
-
-    def labels(self, component: str) -> dict[str, str]:
-        return {
-            "app.kubernetes.io/name": "telemetra",
-            "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "telemetra",
-            "app.kubernetes.io/managed-by": MANAGER,
-            STREAM_LABEL: self.id,
-            OWNER_NAMESPACE_LABEL: self.namespace,
-        }
-
-    def metadata(self, name: str, component: str, *, namespace: str | None = None) -> dict[str, Any]:
-        """Metadata of a child; only children in the stream's own namespace get an owner reference."""
-        meta: dict[str, Any] = {
-            "name": name,
-            "namespace": namespace or self.namespace,
-            "labels": self.labels(component),
-            "annotations": {OWNER_ANNOTATION: self.owner},
-        }
-        if meta["namespace"] == self.namespace:
-            meta["ownerReferences"] = [self.owner_reference()]
-        return meta
+    @property
+    def shared_producer(self) -> bool:
+        """Whether the pool's shared producer runs this stream's source: it does for a pooled stream unless
+        the source needs an object of the stream's namespace (Helix credentials, a replay ConfigMap), which
+        only a producer of its own, in that namespace, can mount."""
+        source = self.spec.source
+        own = (source.twitch is not None and source.twitch.credentials_secret is not None) or (
+            source.replay is not None and source.replay.config_map is not None
+        )
+        return self.pool is not None and not own
 
     # -- names ---------------------------------------------------------------------------------------------
     @property
     def events_topic(self) -> str:
-        return events_topic(self.id)
+        """Where its events are produced: its pool's events topic, or its own."""
+        return PoolTopics.of(self.pool).events if self.pool else events_topic(self.id)
 
     @property
     def dead_letter_topic(self) -> str:
-        return dead_letter_topic(self.id)
+        return PoolTopics.of(self.pool).dead_letter if self.pool else dead_letter_topic(self.id)
 
     @property
     def producer_name(self) -> str:
@@ -112,7 +83,24 @@ class Stream:
     def dashboard_name(self) -> str:
         return f"telemetra-{self.id}-dashboard"
 
+    # -- the Spark job -------------------------------------------------------------------------------------
+    @property
+    def spark(self) -> specs.Spark:
+        return self.spec.spark
+
+    @property
+    def restart_nonce(self) -> int:
+        return self.spec.restart_nonce
+
+    @property
+    def trigger_interval_seconds(self) -> int:
+        return self.spec.processing.trigger_interval_seconds
+
     # -- Kafka ---------------------------------------------------------------------------------------------
+    @property
+    def topic_deletion_policy(self) -> str:
+        return self.spec.topic_deletion_policy
+
     @property
     def kafka_cluster(self) -> str:
         return self.spec.kafka.cluster or self.settings.kafka_cluster
@@ -120,11 +108,3 @@ class Stream:
     @property
     def kafka_namespace(self) -> str:
         return self.spec.kafka.namespace or self.settings.kafka_namespace
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        return self.settings.bootstrap_of(self.kafka_cluster, self.kafka_namespace)
-
-    @property
-    def checkpoint_dir(self) -> str:
-        return f"{self.settings.checkpoint_base_uri.rstrip('/')}/{self.namespace}/{self.id}"

@@ -1,4 +1,5 @@
-"""Children's watch events → their stream's loop: which stream an event on a child concerns, and a wake-up.
+"""Children's watch events → their owner's loop: which stream or pool an event on a child concerns, and a
+wake-up.
 
 The operator watches what it owns (``handlers.child_changed``: Deployments, SparkApplications and ConfigMaps
 labelled ``app.kubernetes.io/managed-by: telemetra-operator``). An event on a child marks that child *touched*
@@ -15,21 +16,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from telemetra.operator import pool_spec
+from telemetra.operator.owner import MANAGER, OWNER_ANNOTATION, key_of
 from telemetra.operator.reconcile import Memory
 from telemetra.operator.spec import GROUP, KIND
-from telemetra.operator.stream import MANAGER, OWNER_ANNOTATION
 
 CHILD_LABELS = {"app.kubernetes.io/managed-by": MANAGER}
+OWNER_KINDS = (KIND, pool_spec.KIND)
 
 
-def stream_key(child: Mapping[str, Any]) -> str | None:
-    """``namespace/name`` of the stream ``child`` belongs to: its controller owner reference (a same-namespace
-    child), else its owner annotation (a child in another namespace); None for neither."""
+def owner_key(child: Mapping[str, Any]) -> str | None:
+    """The key of the stream or pool ``child`` belongs to (:attr:`telemetra.operator.owner.Owner.owner`): its
+    controller owner reference (a same-namespace child), else its owner annotation (a child in another
+    namespace); None for neither."""
     meta = child.get("metadata") or {}
     for ref in meta.get("ownerReferences") or []:
         group = str(ref.get("apiVersion") or "").split("/")[0]
-        if ref.get("controller") and (group, ref.get("kind")) == (GROUP, KIND) and ref.get("name"):
-            return f"{meta.get('namespace')}/{ref['name']}"
+        kind = ref.get("kind")
+        if ref.get("controller") and group == GROUP and kind in OWNER_KINDS and ref.get("name"):
+            return key_of(kind, str(meta.get("namespace")), ref["name"])
     owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
     return str(owner) if owner else None
 
@@ -47,7 +52,7 @@ class Loop:
 
 
 class Loops:
-    """The running loops of this process's streams, by ``namespace/name``."""
+    """The running loops of this process's streams and pools, by their key."""
 
     def __init__(self) -> None:
         self._loops: dict[str, Loop] = {}
@@ -58,10 +63,17 @@ class Loops:
     def unregister(self, key: str) -> None:
         self._loops.pop(key, None)
 
+    def wake(self, key: str) -> bool:
+        """Wake the loop of ``key``; whether there is one."""
+        loop = self._loops.get(key)
+        if loop is not None:
+            loop.wakeup.set()
+        return loop is not None
+
     def notify(self, child: Mapping[str, Any]) -> str | None:
-        """Mark ``child`` touched and wake its stream's loop; the stream's key, or None when no loop of this
+        """Mark ``child`` touched and wake its owner's loop; the owner's key, or None when no loop of this
         process owns it (a child of a stream being created or deleted: its own pass sees the child anyway)."""
-        key = stream_key(child)
+        key = owner_key(child)
         loop = self._loops.get(key) if key else None
         if loop is None:
             return None

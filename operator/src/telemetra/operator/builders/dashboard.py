@@ -62,7 +62,7 @@ def _panel(
 
 def panels(stream: Stream) -> list[dict[str, Any]]:
     sel = f'{{stream_id="{stream.id}"}}'
-    job = f'{{pool="{stream.id}"}}'  # the stream's own job: its metrics carry the stream id as the pool
+    job = f'{{pool="{stream.pool or stream.id}"}}'  # the job's metrics carry its pool (a dedicated job: the stream id)
     ds = stream.settings.prometheus_datasource_uid
     api_route = 'route=~"/api/v1/streams/.+"'
     specs: list[tuple[str, list[tuple[str, str]], str]] = [

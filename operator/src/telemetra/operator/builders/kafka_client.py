@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telemetra.operator.stream import Stream
+from telemetra.operator.owner import Owner
 from telemetra.sinks.kafka_security import PASSWORD_ENV, PLAINTEXT, KafkaSecurity
 
 CA_DIR = "/etc/telemetra/kafka-ca"
@@ -19,7 +19,7 @@ PASSWORD_KEY = "password"  # Strimzi's KafkaUser Secret
 CA_VOLUME = "kafka-ca"
 
 
-def client_security(stream: Stream, user: str) -> KafkaSecurity:
+def client_security(stream: Owner, user: str) -> KafkaSecurity:
     """``user``'s settings, without the password; PLAINTEXT off the default cluster."""
     s = stream.settings
     if s.kafka_security_protocol == "PLAINTEXT" or not s.is_default_cluster(
@@ -47,12 +47,12 @@ def password_env(security: KafkaSecurity) -> list[dict[str, Any]]:
     return [{"name": PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": ref[0], "key": ref[1]}}}]
 
 
-def ca_secret(stream: Stream, security: KafkaSecurity) -> str | None:
+def ca_secret(stream: Owner, security: KafkaSecurity) -> str | None:
     """The Secret to mount at :data:`CA_DIR`, when ``security`` reads a CA file."""
     return stream.settings.kafka_ca_secret if security.ssl_ca_file else None
 
 
-def ca_volume(stream: Stream, security: KafkaSecurity) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def ca_volume(stream: Owner, security: KafkaSecurity) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The pod's volume of the CA Secret and the container's read-only mount of it at :data:`CA_DIR`."""
     secret = ca_secret(stream, security)
     if secret is None:

@@ -1,10 +1,15 @@
-"""The producer: a ServiceAccount, a ConfigMap and a one-replica Deployment running the ``telemetra`` CLI.
+"""The producers: a stream's own (a ServiceAccount, a ConfigMap and a one-replica Deployment running the
+``telemetra`` CLI), and a pool's shared one.
 
 Mock traffic runs ``telemetra produce``, a Twitch channel ``telemetra ingest twitch`` and a recorded log
 ``telemetra ingest replay`` (from a ConfigMap, or downloaded from a URL by an init container). All of them
-write to the stream's events topic through the Kafka sink, as the operator's producer user when Kafka is
-secured (:mod:`~telemetra.operator.builders.kafka_client`). One replica, replaced with ``Recreate``: two
-producers would double the traffic (mock) or the chat (Twitch).
+write to the stream's events topic (its pool's, for a pooled stream) through the Kafka sink, as the operator's
+producer user when Kafka is secured (:mod:`~telemetra.operator.builders.kafka_client`). One replica, replaced
+with ``Recreate``: two producers would double the traffic (mock) or the chat (Twitch).
+
+A pool's shared producer (``telemetra ingest pool``) runs the sources of its members that need nothing from
+their namespace, all in one process: it follows the pool's compacted sources topic, where the operator writes
+each member's ``spec.source`` (:mod:`telemetra.operator.members`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import json
 from typing import Any
 
 from telemetra.operator.builders import kafka_client
+from telemetra.operator.owner import Owner
+from telemetra.operator.pool import Pool
 from telemetra.operator.stream import Stream
 from telemetra.sinks.kafka_security import KafkaSecurity
 
@@ -26,6 +33,7 @@ CONFIG_HASH_ANNOTATION = "telemetra.io/config-hash"
 _FETCH = "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])"
 
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+POOL_RESOURCES = {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 # Pod Security Standards ``restricted``: no root, no privilege escalation, no capabilities, the runtime's seccomp
 # profile, and a read-only root filesystem (``/tmp`` and the replay directory are emptyDirs or ConfigMaps).
 CONTAINER_SECURITY = {
@@ -36,7 +44,7 @@ CONTAINER_SECURITY = {
 }
 
 
-def pod_security_context(stream: Stream) -> dict[str, Any]:
+def pod_security_context(stream: Owner) -> dict[str, Any]:
     uid = stream.settings.producer_run_as_user
     return {
         "runAsNonRoot": True,
@@ -46,7 +54,7 @@ def pod_security_context(stream: Stream) -> dict[str, Any]:
     }
 
 
-def build_service_account(stream: Stream) -> dict[str, Any]:
+def build_service_account(stream: Stream | Pool) -> dict[str, Any]:
     """The producer's identity; it needs no API access, so its token is not mounted."""
     return {
         "apiVersion": "v1",
@@ -56,7 +64,7 @@ def build_service_account(stream: Stream) -> dict[str, Any]:
     }
 
 
-def kafka_security(stream: Stream) -> KafkaSecurity:
+def kafka_security(stream: Owner) -> KafkaSecurity:
     return kafka_client.client_security(stream, stream.settings.kafka_producer_user)
 
 
@@ -201,3 +209,52 @@ def build_producer(stream: Stream) -> list[dict[str, Any]]:
     """ServiceAccount, ConfigMap and Deployment, in that order (the Deployment refers to both)."""
     config_map = build_config_map(stream)
     return [build_service_account(stream), config_map, build_deployment(stream, config_map)]
+
+
+def pool_producer_args(pool: Pool) -> list[str]:
+    return ["ingest", "pool", "--pool", pool.name, "--kafka-bootstrap", pool.kafka_bootstrap]
+
+
+def build_pool_deployment(pool: Pool) -> dict[str, Any]:
+    """The pool's shared producer: one replica (each member's source runs once)."""
+    security = kafka_security(pool)
+    container: dict[str, Any] = {
+        "name": "producer",
+        "image": pool.settings.producer_image,
+        "imagePullPolicy": pool.settings.image_pull_policy,
+        "command": ["telemetra"],
+        "args": pool_producer_args(pool),
+        "env": [{"name": "TELEMETRA_LOG_LEVEL", "value": "INFO"}]
+        + [{"name": name, "value": value} for name, value in security.env().items()]
+        + kafka_client.password_env(security),
+        "resources": POOL_RESOURCES,
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    pod: dict[str, Any] = {
+        "serviceAccountName": pool.producer_name,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(pool),
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    if ca := kafka_client.ca_volume(pool, security):
+        pod["volumes"].append(ca[0])
+        container["volumeMounts"].append(ca[1])
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": pool.metadata(pool.producer_name, "producer"),
+        "spec": {
+            "replicas": 1,
+            "revisionHistoryLimit": 2,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": pool.labels("producer")},
+            "template": {"metadata": {"labels": pool.labels("producer")}, "spec": pod},
+        },
+    }
+
+
+def build_pool_producer(pool: Pool) -> list[dict[str, Any]]:
+    """ServiceAccount and Deployment of the pool's shared producer."""
+    return [build_service_account(pool), build_pool_deployment(pool)]

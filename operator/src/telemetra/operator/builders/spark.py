@@ -17,6 +17,8 @@ import json
 from typing import Any
 
 from telemetra.operator.builders import kafka_client
+from telemetra.operator.owner import Owner
+from telemetra.operator.pool import Pool
 from telemetra.operator.spec import PodResources
 from telemetra.operator.stream import Stream
 from telemetra.sinks.kafka_security import PASSWORD_ENV
@@ -49,27 +51,36 @@ def analytics_config(stream: Stream) -> dict[str, Any]:
     }
 
 
-def job_arguments(stream: Stream) -> list[str]:
+def job_arguments(owner: Owner) -> list[str]:
+    """A stream's own job reads its topic with its settings; a pool's reads the pool's topics, and each
+    stream's settings from the control topic."""
+    if isinstance(owner, Pool):
+        which = ["--pool", owner.name, "--idle-timeout", f"{owner.spec.idle_timeout_seconds}s"]
+    else:
+        assert isinstance(owner, Stream)
+        which = [
+            "--stream-id", owner.id,
+            "--events-topic", owner.events_topic,
+            "--dead-letter-topic", owner.dead_letter_topic,
+            "--analytics-config", json.dumps(analytics_config(owner), sort_keys=True, separators=(",", ":")),
+        ]  # fmt: skip
     args = [
-        "--stream-id", stream.id,
-        "--kafka-bootstrap", stream.kafka_bootstrap,
-        "--checkpoint-dir", stream.checkpoint_dir,
-        "--events-topic", stream.events_topic,
-        "--dead-letter-topic", stream.dead_letter_topic,
-        "--trigger-interval", f"{stream.spec.processing.trigger_interval_seconds}s",
-        "--analytics-config", json.dumps(analytics_config(stream), sort_keys=True, separators=(",", ":")),
+        *which,
+        "--kafka-bootstrap", owner.kafka_bootstrap,
+        "--checkpoint-dir", owner.checkpoint_dir,
+        "--trigger-interval", f"{owner.trigger_interval_seconds}s",
         "--metrics-port", str(METRICS_PORT),
         "--master", IN_CLUSTER_MASTER,
     ]  # fmt: skip
-    if stream.spec.spark.shuffle_partitions is not None:
-        args += ["--shuffle-partitions", str(stream.spec.spark.shuffle_partitions)]
+    if owner.spark.shuffle_partitions is not None:
+        args += ["--shuffle-partitions", str(owner.spark.shuffle_partitions)]
     return args
 
 
-def spark_conf(stream: Stream) -> dict[str, str]:
-    """The stream's extra settings first, then the operator's own (which win)."""
+def spark_conf(stream: Owner) -> dict[str, str]:
+    """The owner's extra settings first, then the operator's own (which win)."""
     s = stream.settings
-    conf = dict(stream.spec.spark.spark_conf)
+    conf = dict(stream.spark.spark_conf)
     conf["spark.jars.ivy"] = "/tmp/.ivy2"  # deps are resolved in the Spark operator's pod: $HOME is read-only
     kafka = kafka_client.client_security(stream, s.kafka_processor_user)
     for name, value in kafka.env().items():
@@ -95,7 +106,7 @@ def spark_conf(stream: Stream) -> dict[str, str]:
     return conf
 
 
-def pod_security_context(stream: Stream) -> dict[str, Any]:
+def pod_security_context(stream: Owner) -> dict[str, Any]:
     """The pod's securityContext (Pod Security Standards ``restricted``); ``fsGroup`` makes the checkpoint
     claim writable, changed only when its root does not match yet."""
     uid = stream.settings.spark_run_as_user
@@ -109,7 +120,7 @@ def pod_security_context(stream: Stream) -> dict[str, Any]:
     }
 
 
-def container_security_context(stream: Stream) -> dict[str, Any]:
+def container_security_context(stream: Owner) -> dict[str, Any]:
     """The Spark container's securityContext: no root, no privilege escalation, no capabilities, and a read-only
     root filesystem (the writable directories are :data:`SCRATCH_VOLUMES` and Spark's local dirs)."""
     uid = stream.settings.spark_run_as_user
@@ -125,7 +136,7 @@ def container_security_context(stream: Stream) -> dict[str, Any]:
     }
 
 
-def _pod(stream: Stream, resources: PodResources, role: str) -> dict[str, Any]:
+def _pod(stream: Owner, resources: PodResources, role: str) -> dict[str, Any]:
     pod: dict[str, Any] = {
         "cores": resources.cores,
         "memory": resources.memory,
@@ -140,13 +151,13 @@ def _pod(stream: Stream, resources: PodResources, role: str) -> dict[str, Any]:
     return pod
 
 
-def build_spark_spec(stream: Stream) -> dict[str, Any]:
-    spark, s = stream.spec.spark, stream.settings
+def build_spark_spec(stream: Owner) -> dict[str, Any]:
+    spark, s = stream.spark, stream.settings
     version = spark.version or s.spark_version
     driver = _pod(stream, spark.driver, "driver")
     driver["serviceAccount"] = s.spark_service_account
     # The nonce is part of the spec, so a new one is a spec change: the Spark operator restarts the job.
-    driver["annotations"] = {NONCE_ANNOTATION: str(stream.spec.restart_nonce)}
+    driver["annotations"] = {NONCE_ANNOTATION: str(stream.restart_nonce)}
     executor = _pod(stream, spark.executor, "executor")
     executor["instances"] = spark.executors
     app: dict[str, Any] = {
@@ -176,13 +187,13 @@ def spec_hash(spark_spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def build_spark_application(stream: Stream) -> dict[str, Any]:
+def build_spark_application(stream: Owner) -> dict[str, Any]:
     spark_spec = build_spark_spec(stream)
     meta = stream.metadata(stream.spark_name, "processor")
     meta["annotations"][HASH_ANNOTATION] = spec_hash(spark_spec)
     return {"apiVersion": API_VERSION, "kind": "SparkApplication", "metadata": meta, "spec": spark_spec}
 
 
-def executor_selector(stream: Stream) -> str:
+def executor_selector(stream: Owner) -> str:
     """The executor pods, as labelled by the Spark operator and by us (a string, for the scale subresource)."""
     return f"sparkoperator.k8s.io/app-name={stream.spark_name},spark-role=executor"

@@ -1,0 +1,139 @@
+"""A pool's members and the records that tell its job and its shared producer about them (pure, no I/O).
+
+Each stream of a pool is one key (its stream id) in two compacted topics of the pool:
+
+* ``control``: the stream's analytics settings (``AnalyticsConfig`` as JSON), read by the pool's Spark job;
+  a tombstone when the stream leaves, which ends it in the job (open windows flushed, state dropped);
+* ``sources``: the stream's ``spec.source`` (the CRD's JSON), read by the pool's shared producer; a tombstone
+  when the stream leaves, is suspended, or has a producer of its own.
+
+The operator keeps what it last wrote (:class:`telemetra.operator.pool_log.PoolLog`); a pass over the pool
+writes only the difference between that and :func:`desired_records`, so a thousand unchanged members cost
+nothing, and a change to one stream is one record that the job and the producer apply without a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from telemetra.analytics.config import analytics_config_from_json, analytics_config_to_json
+from telemetra.operator.builders.spark import analytics_config
+from telemetra.operator.status import Check
+from telemetra.operator.stream import Stream
+
+CONTROL, SOURCES = "control", "sources"
+Key = tuple[str, str]  # (CONTROL or SOURCES, stream id)
+
+
+@dataclass(frozen=True)
+class Member:
+    """What a pool needs to know of one of its streams (kept in the operator's index of streams)."""
+
+    stream_id: str
+    owner: str
+    """``namespace/name`` of the TelemetraStream."""
+    created: str
+    """Its ``creationTimestamp``: of two streams with the same id in one pool, the older is the member."""
+    analytics: bytes
+    """The control record: its analytics settings, every field, as the job will apply them."""
+    source: bytes | None
+    """The sources record, when the pool's shared producer runs the source now; else None."""
+
+
+def member_of(stream: Stream, created: str) -> Member:
+    config = analytics_config_from_json(analytics_config(stream))
+    source = None
+    if stream.shared_producer and not stream.suspended:
+        source = orjson.dumps(
+            stream.spec.source.model_dump(mode="json", by_alias=True, exclude_none=True),
+            option=orjson.OPT_SORT_KEYS,
+        )
+    return Member(stream.id, stream.owner, created, analytics_config_to_json(config).encode(), source)
+
+
+def elect(members: Iterable[Member]) -> tuple[dict[str, Member], dict[str, Member]]:
+    """The members by stream id, and the streams left out because an older one has their id (by owner)."""
+    chosen: dict[str, Member] = {}
+    for member in sorted(members, key=lambda m: (m.created, m.owner)):
+        chosen.setdefault(member.stream_id, member)
+    left_out = {m.owner: chosen[m.stream_id] for m in members if chosen[m.stream_id].owner != m.owner}
+    return chosen, left_out
+
+
+def desired_records(members: Mapping[str, Member]) -> dict[Key, bytes]:
+    """Every live record of the pool's control and sources topics."""
+    records: dict[Key, bytes] = {}
+    for stream_id, member in members.items():
+        records[(CONTROL, stream_id)] = member.analytics
+        if member.source is not None:
+            records[(SOURCES, stream_id)] = member.source
+    return records
+
+
+def changes(written: Mapping[Key, bytes], desired: Mapping[Key, bytes]) -> dict[Key, bytes | None]:
+    """What to write so the topics hold ``desired``: new or changed values, and tombstones (None) for keys
+    that must go."""
+    out: dict[Key, bytes | None] = {key: value for key, value in desired.items() if written.get(key) != value}
+    out.update((key, None) for key in written if key not in desired)
+    return out
+
+
+# -- what a pool's pass tells its streams' passes -------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolView:
+    """A pool as its last pass left it: its conditions, and what its topics hold."""
+
+    name: str
+    topics: Check
+    processor: Check
+    """The pool's job (ProcessorReady), before membership."""
+    producer: Check
+    written: Mapping[Key, bytes] = field(default_factory=dict)
+    left_out: Mapping[str, Member] = field(default_factory=dict)
+    """Streams of the pool that are not members (by owner): an older stream has their id."""
+
+
+def missing_pool(namespace: str, name: str) -> Check:
+    return Check(
+        "False", "PoolMissing", f"TelemetraPool {namespace}/{name} does not exist (or is not seen yet)"
+    )
+
+
+def _of(view: PoolView, check: Check, running: str) -> Check:
+    if check.status == "True":
+        return Check("True", "Running", running)
+    return Check(check.status, check.reason, f"pool {view.name}: {check.message or check.reason}")
+
+
+def topics_check(view: PoolView) -> Check:
+    if view.topics.status == "True":
+        return Check("True", "Ready", f"pool {view.name}'s topics are ready")
+    return _of(view, view.topics, "")
+
+
+def processor_check(member: Member, view: PoolView, suspended: bool) -> Check:
+    """The stream in its pool's job: a member whose settings the job has, and the job running."""
+    holder = view.left_out.get(member.owner)
+    if holder is not None:
+        message = f"stream id {member.stream_id} is TelemetraStream {holder.owner}'s in pool {view.name}"
+        return Check("False", "StreamIdConflict", message)
+    if view.written.get((CONTROL, member.stream_id)) != member.analytics:
+        return Check("Unknown", "Joining", f"writing the stream's settings to pool {view.name}")
+    if suspended:
+        return Check("False", "Suspended", f"the stream is suspended; pool {view.name} keeps its settings")
+    return _of(view, view.processor, f"pool {view.name}'s Spark job processes the stream")
+
+
+def producer_check(member: Member, view: PoolView, suspended: bool) -> Check:
+    """The stream's source in its pool's shared producer (a stream with a producer of its own: not asked)."""
+    have = view.written.get((SOURCES, member.stream_id))
+    if have != member.source:
+        return Check(
+            "Unknown", "Suspending" if suspended else "Joining", f"updating pool {view.name}'s producer"
+        )
+    if suspended:
+        return Check("False", "Suspended", f"pool {view.name}'s producer stopped the stream's source")
+    return _of(view, view.producer, f"pool {view.name}'s shared producer runs the stream's source")
