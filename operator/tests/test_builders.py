@@ -17,8 +17,8 @@ from telemetra.apps.cli import build_parser
 from telemetra.dev.kube.cluster import UPSTREAM_CRDS_DIR as UPSTREAM
 from telemetra.dev.testing.operator import load_example
 from telemetra.operator.builders import dashboard, kafka_client, producer, spark, topics
-from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.owner import OWNER_ANNOTATION
+from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.stream import Stream
 from telemetra.producers.scenarios import parse_scenario
 from telemetra.sinks.kafka_security import PASSWORD_ENV, KafkaSecurity

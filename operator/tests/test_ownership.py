@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from telemetra.operator.reconcile import foreign_owner
 from telemetra.operator.owner import OWNER_ANNOTATION
+from telemetra.operator.reconcile import foreign_owner
 
 from .test_builders import make
 

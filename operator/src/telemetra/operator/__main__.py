@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m telemetra.operator", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     crd = commands.add_parser("crd", help="print a CRD (YAML)")
-    crd.add_argument("kind", nargs="?", default="TelemetraStream", choices=["TelemetraStream", "TelemetraPool"])
+    crd.add_argument(
+        "kind", nargs="?", default="TelemetraStream", choices=["TelemetraStream", "TelemetraPool"]
+    )
     commands.add_parser("rbac", help="print the operator's least-privilege RBAC (YAML)")
     runner = commands.add_parser("run", help="run the operator (kopf, standalone)")
     scope = runner.add_mutually_exclusive_group()

@@ -184,7 +184,12 @@ class _Dumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
 
 def _pool_printer_columns() -> list[dict[str, Any]]:
     return [
-        {"name": "Streams", "type": "integer", "jsonPath": ".status.streams", "description": "Member streams"},
+        {
+            "name": "Streams",
+            "type": "integer",
+            "jsonPath": ".status.streams",
+            "description": "Member streams",
+        },
         {
             "name": "Ready",
             "type": "string",

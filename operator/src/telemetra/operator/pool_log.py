@@ -50,7 +50,7 @@ class PoolLog:
                 await consumer.start()
                 consumer.subscribe(list(names))  # without a group: every partition of both topics
                 while {tp.topic for tp in consumer.assignment()} != set(names):
-                    await asyncio.sleep(0.05)
+                    await consumer.getmany(timeout_ms=50)  # drives the metadata request that assigns them
                 partitions = sorted(consumer.assignment())
                 await consumer.seek_to_beginning(*partitions)
                 ends = await consumer.end_offsets(partitions)
@@ -124,4 +124,3 @@ class PoolLog:
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
-
