@@ -510,12 +510,12 @@ def test_spark_driver_metrics_are_scraped_where_the_operator_serves_them(
     chart: Chart, m: SimpleNamespace
 ) -> None:
     """The PodMonitor selects the driver pods the operator's SparkApplication creates, on the job's port."""
-    from telemetra.operator.builders.spark import METRICS_PORT, build_spark_spec
+    from telemetra.operator.builders.spark import build_spark_spec
     from telemetra.operator.stream import Stream
 
     monitor = m.one(chart.template("production"), "PodMonitor", "telemetra-spark-drivers")
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
-    assert endpoint["portNumber"] == METRICS_PORT
+    assert endpoint["portNumber"] == OperatorSettings().job_metrics_port
     body = yaml.safe_load((chart.path / "examples" / "streams" / "demo-stream.yaml").read_text())
     body["metadata"] |= {"namespace": NAMESPACE, "uid": "0000", "generation": 1}
     spark = build_spark_spec(Stream.from_body(body, OperatorSettings()))

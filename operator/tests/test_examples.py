@@ -1,4 +1,4 @@
-"""Every example in ``operator/examples/`` applied to a real API server with the operator running: the children
+"""Every stream example in ``operator/examples/`` applied to a real API server with the operator running: the children
 appear with the expected spec, the stream turns Ready once they report ready, and deleting it removes them."""
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ async def live_children(kube: Kube, desired: list[dict[str, Any]]) -> list[dict[
     return [await kube.get(kind_for(d), d["metadata"]["namespace"], d["metadata"]["name"]) for d in desired]
 
 
-@pytest.mark.parametrize("example", t.example_names())
+def stream_examples() -> list[str]:
+    """The examples of one stream with a job of its own (a pool's example is test_pools.py's)."""
+    return [n for n in t.example_names() if all(d["kind"] == "TelemetraStream" for d in t.load_example(n))]
+
+
+@pytest.mark.parametrize("example", stream_examples())
 async def test_example_converges_and_deletes_cleanly(
     example: str, kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
 ) -> None:

@@ -23,11 +23,13 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.localstack.process import free_port
 from telemetra.dev.testing import operator as t
 from telemetra.operator.kube import Kube, kind_of
 from telemetra.records import PoolTopics
@@ -36,16 +38,28 @@ from .conftest import Namespaces
 
 POOL = kind_of("telemetra.io/v1alpha1", "TelemetraPool")
 DEPLOYMENT = kind_of("apps/v1", "Deployment")
+POD = kind_of("v1", "Pod")
 POOL_NAME = "shared"
 MERGE_PATCH = "application/merge-patch+json"
 
 
 @pytest.fixture
+def job_metrics_port() -> int:
+    """Where the operator reads a pool's job metrics (a driver pod's address is the test's 127.0.0.1)."""
+    return free_port()
+
+
+@pytest.fixture
 def operator(
-    kube_cluster: KubeCluster, namespaces: Namespaces, kafka_bootstrap: str, tmp_path: Path
+    kube_cluster: KubeCluster,
+    namespaces: Namespaces,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    job_metrics_port: int,
 ) -> Iterator[t.OperatorProcess]:
     """The operator in admin topic mode on the test broker, with the pool ``shared`` as its default."""
     settings = {
+        "TELEMETRA_OPERATOR_JOB_METRICS_PORT": str(job_metrics_port),
         "TELEMETRA_OPERATOR_TOPICS": "admin",
         "TELEMETRA_OPERATOR_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "TELEMETRA_OPERATOR_KAFKA_TIMEOUT_SECONDS": "5",
@@ -260,8 +274,8 @@ async def test_an_id_taken_in_the_pool_or_a_missing_pool_is_reported_on_the_stre
     assert lost["status"]["lifecycleState"] == "Pending"
 
 
-async def test_kubectl_scale_on_a_pool_sets_its_executors(
-    kube: Kube, namespaces: Namespaces, operator: t.OperatorProcess
+async def test_kubectl_scale_on_a_pool_sets_its_executors_and_its_status_shows_events_and_lag(
+    kube: Kube, namespaces: Namespaces, operator: t.OperatorProcess, job_metrics_port: int
 ) -> None:
     ns = namespaces.streams
     await t.wait_for(lambda: t.operator_alive(operator), within=30, what="operator liveness")
@@ -278,3 +292,66 @@ async def test_kubectl_scale_on_a_pool_sets_its_executors(
         return bool(app and app["spec"]["executor"]["instances"] == 3)
 
     await t.wait_for(three, within=15, what="3 executors in the pool's SparkApplication")
+
+    # the job's own metrics, on its driver (here: this test, at the driver pod's address)
+    metrics = (
+        'telemetra_spark_input_rows_per_second{pool="scaled"} 1234.5\n'
+        'telemetra_spark_kafka_offsets_behind_latest{pool="scaled"} 42\n'
+        'telemetra_spark_input_rows_per_second{pool="other"} 9\n'
+    )
+
+    async def serve(_: web.Request) -> web.Response:
+        return web.Response(text=metrics)
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", job_metrics_port).start()
+    try:
+        container = {"name": "spark-kubernetes-driver", "image": "spark:1"}
+        meta = {"name": "telemetra-pool-scaled-driver", "namespace": ns}
+        spec = {"nodeName": "no-such-node", "containers": [container]}  # never scheduled: no kubelet
+        driver = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+        await kube.create(driver)
+        status = {"status": {"podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}}
+        await kube.patch(POD, ns, "telemetra-pool-scaled-driver", status, subresource="status")
+        await t.set_spark_state(kube, ns, "telemetra-pool-scaled", "RUNNING", submission="pool-2")
+
+        async def figures() -> dict[str, Any] | None:
+            pool = await kube.get(POOL, ns, "scaled")
+            return pool if pool and pool["status"].get("lag") == 42 else None
+
+        shown = await t.wait_for(figures, within=30, what="the pool's events/s and lag in its status")
+        assert shown["status"]["eventsPerSecond"] == "1234.5"
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_pool_example_converges_and_deletes_cleanly(
+    kube: Kube, namespaces: Namespaces, operator: t.OperatorProcess, kafka: AIOKafkaAdminClient
+) -> None:
+    ns = namespaces.streams
+    docs = t.load_example("pool")
+    (pool,) = [d for d in docs if d["kind"] == "TelemetraPool"]
+    streams = [d["metadata"]["name"] for d in docs if d["kind"] == "TelemetraStream"]
+    await t.wait_for(lambda: t.operator_alive(operator), within=30, what="operator liveness")
+    await t.apply_all(kube, ns, docs)
+    name = pool["metadata"]["name"]
+    ready = await ready_pool(kube, ns, name)
+    assert ready["status"]["streams"] == len(streams)
+    for stream in streams:
+        body = await t.wait_condition(kube, ns, stream, "Ready", "True", within=30)
+        assert body["status"]["pool"] == name
+    topics = PoolTopics.of(name)
+
+    await kube.delete(POOL, ns, name)  # the pool goes, with its job, its producer and its topics
+
+    async def gone() -> bool:
+        children = [await kube.get(t.SPARK_APP, ns, f"telemetra-pool-{name}"),
+                    await kube.get(DEPLOYMENT, ns, f"telemetra-pool-{name}-producer")]  # fmt: skip
+        return all(c is None for c in children) and topics.events not in await kafka.list_topics()
+
+    await t.wait_for(gone, within=30, what=f"the children and topics of pool {name} deleted")
+    orphan = await t.wait_condition(kube, ns, streams[0], "ProcessorReady", "False", reason="PoolMissing")
+    assert orphan["status"]["lifecycleState"] == "Degraded"  # it ran, and its pool is gone

@@ -311,6 +311,12 @@ or else the brokers of the external Strimzi cluster (in any namespace: its Topic
 {{- include "telemetra.networkPolicy.rule" (dict "to" $to "ports" (uniq $ports)) -}}
 {{- end -}}
 
+{{/* The Spark drivers' metrics port (the operator reads a pool's events/s and lag there). */}}
+{{- define "telemetra.networkPolicy.to.sparkDriverMetrics" -}}
+{{- $labels := dict "app.kubernetes.io/part-of" "telemetra" "app.kubernetes.io/component" "processor" "telemetra.io/spark-role" "driver" -}}
+{{- include "telemetra.networkPolicy.rule" (dict "to" (list (dict "podSelector" (dict "matchLabels" $labels))) "ports" (list 9108)) -}}
+{{- end -}}
+
 {{- define "telemetra.networkPolicy.to.postgresql" -}}
 {{- if .Values.postgresql.enabled -}}
 {{- $pods := dict "podSelector" (dict "matchLabels" (include "telemetra.postgresql.podLabels" . | fromYaml)) -}}

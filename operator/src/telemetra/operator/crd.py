@@ -203,6 +203,13 @@ def _pool_printer_columns() -> list[dict[str, Any]]:
             "description": "Spark executors (the scale subresource)",
         },
         {
+            "name": "Events/s",
+            "type": "string",
+            "jsonPath": ".status.eventsPerSecond",
+            "description": "Events the job read per second (last micro-batch)",
+        },
+        {"name": "Lag", "type": "integer", "jsonPath": ".status.lag", "description": "Records not read yet"},
+        {
             "name": "Spark",
             "type": "string",
             "jsonPath": ".status.sparkState",

@@ -75,10 +75,10 @@ class TelemetraPoolStatus(Model):
     """Streams in the pool (members whose settings are in its control topic)."""
 
     events_per_second: str | None = Field(default=None, max_length=32)
-    """Events the job processed per second, over its last minute (from its metrics)."""
+    """Events the job read per second in its last micro-batch (from its metrics, every 10 s at most)."""
 
     lag: int | None = None
-    """Records in the events topic the job has not processed yet."""
+    """Records in the events topic the job has not read yet (its most behind partition)."""
 
     spark_spec_hash: str | None = Field(default=None, max_length=64)
     """Hash of the SparkApplication spec last applied (it is patched only when this changes)."""

@@ -40,10 +40,11 @@ from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from telemetra.operator import members, policy, pool_spec
+from telemetra.operator import job_metrics, members, policy, pool_spec
 from telemetra.operator import status as st
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift, rendering_changed, stamped
+from telemetra.operator.job_metrics import JobMetrics
 from telemetra.operator.kafka_admin import KafkaAdmin, KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError, kind_for, kind_of
 from telemetra.operator.metrics import Metrics
@@ -62,6 +63,7 @@ POOL_KIND = kind_of(API_VERSION, pool_spec.KIND)
 SECRET_KIND = kind_of("v1", "Secret")
 RENDERED = spark.HASH_ANNOTATION  # every child carries the hash of what the operator rendered (diff.stamped)
 EventType = Literal["Normal", "Warning"]
+METRICS_INTERVAL = 10.0  # seconds between two reads of a pool's job metrics
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,8 @@ class PoolMemory(Memory):
     """What one pool's loop keeps between passes: also what its control and sources topics hold."""
 
     written: dict[members.Key, bytes] | None = None  # None: not read back from Kafka yet
+    metrics: JobMetrics | None = None  # the job's events/s and lag, as last read
+    metrics_at: float = -math.inf
 
 
 @dataclass
@@ -456,6 +460,11 @@ class Reconciler:
         chosen, left_out = members.elect(candidates)
         ready = not conflicts and all(t.check.status == "True" for t in topic_observations)
         synced, changed = await self._sync_members(pool, memory, members.desired_records(chosen), ready)
+        if time.monotonic() - memory.metrics_at >= METRICS_INTERVAL:
+            memory.metrics_at = time.monotonic()
+            memory.metrics = await job_metrics.scrape(
+                self.kube, pool.namespace, app.live, pool.name, self.settings.job_metrics_port
+            )
         deployment = producer_children[-1]
         everything = [*topic_children, *producer_children, app]
         errors = [c.error for c in everything if c.error] + (
@@ -472,6 +481,7 @@ class Reconciler:
             else st.observe_spark(app.live),
             streams=len(chosen),
             members=synced,
+            job=memory.metrics,
             superseded_submission_id=superseded,
             spark_spec_hash=None
             if app.refused

@@ -196,6 +196,10 @@ class OperatorSettings(BaseSettings):
     checkpoint_claim: str = ""
     """PersistentVolumeClaim mounted at the path of a ``file://`` base URI (driver and executors)."""
 
+    job_metrics_port: int = Field(default=9108, ge=1, le=65535)
+    """Port of each Spark job's Prometheus metrics on its driver (the chart's PodMonitor scrapes it; the
+    operator reads a pool's events/s and lag from it)."""
+
     # -- Grafana -------------------------------------------------------------------------------------------
     grafana_folder_annotation: str = "grafana_folder"
     """Annotation the Grafana dashboard sidecar reads the folder from (``sidecar.dashboards.folderAnnotation``)."""

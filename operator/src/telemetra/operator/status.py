@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from telemetra.operator.job_metrics import JobMetrics
 from telemetra.operator.spec import Model
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -429,6 +430,7 @@ class PoolObservation:
     streams: int
     members: Check
     """Whether the control and sources topics hold what the members ask (written in this pass or before)."""
+    job: JobMetrics | None = None
     superseded_submission_id: str | None = None
     spark_spec_hash: str | None = None
     executor_selector: str | None = None
@@ -462,6 +464,8 @@ def build_pool_status(
         "observedGeneration": obs.generation,
         "conditions": conditions,
         "streams": obs.streams,
+        "eventsPerSecond": f"{obs.job.events_per_second:g}" if obs.job else None,
+        "lag": obs.job.lag if obs.job else None,
         "sparkSpecHash": obs.spark_spec_hash,
         "sparkState": obs.spark.state or None,
         "supersededSubmissionId": None if restarted else obs.superseded_submission_id,

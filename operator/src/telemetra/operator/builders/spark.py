@@ -25,7 +25,6 @@ from telemetra.sinks.kafka_security import PASSWORD_ENV
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 MAIN_FILE = "local:///opt/telemetra/spark_main.py"
-METRICS_PORT = 9108
 # The job builds its SparkSession with ``--master`` (default ``local[2]``); under spark-submit in cluster mode
 # the driver's master is the in-cluster API server, so the job is told the same.
 IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc:443"
@@ -69,7 +68,7 @@ def job_arguments(owner: Owner) -> list[str]:
         "--kafka-bootstrap", owner.kafka_bootstrap,
         "--checkpoint-dir", owner.checkpoint_dir,
         "--trigger-interval", f"{owner.trigger_interval_seconds}s",
-        "--metrics-port", str(METRICS_PORT),
+        "--metrics-port", str(owner.settings.job_metrics_port),
         "--master", IN_CLUSTER_MASTER,
     ]  # fmt: skip
     if owner.spark.shuffle_partitions is not None:
