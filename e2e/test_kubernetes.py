@@ -1,8 +1,10 @@
 """The Kubernetes journey on real pods: `make cluster` → the images → the Spark operator and the telemetra chart
-→ `kubectl apply` the minimal example → producer, Kafka, the Spark driver and executors, PostgreSQL → the API pod
-serves advancing windows → the dashboard renders them in Chromium → the driver pod is killed mid-run and the
-stored windows still equal the embedded engine's over the topic's events → suspend, resume → delete, and nothing
-of the stream is left (topics included).
+(with its default TelemetraPool: the pool's Spark job and shared producer) → `kubectl apply` the minimal example,
+which joins that pool → its source runs in the shared producer, its events go through Kafka to the pool's Spark
+driver and executors, PostgreSQL → the API pod serves advancing windows → the dashboard renders them in Chromium
+→ the driver pod is killed mid-run and the stored windows still equal the embedded engine's over the stream's
+events → suspend (its source stops, the pool's job keeps running), resume → delete, and nothing of the stream is
+left (its records in the pool's topics are tombstones).
 
 Nothing here runs on a kwok node: the node is :class:`NodeCluster` (containerd, kubelet, kube-proxy, CoreDNS).
 """
@@ -13,6 +15,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,8 @@ from telemetra.dev.localstack.process import terminate, track
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE, RELEASE, STREAM = "telemetra", "telemetra", "demo"
 STREAM_SELECTOR = f"telemetra.io/stream={STREAM}"
-EVENTS_TOPIC = f"telemetra.{STREAM}.events"
+POOL_SELECTOR = "telemetra.io/pool=default"
+EVENTS_TOPIC = "telemetra.pool.default.events"  # the default pool's, keyed by stream id
 KAFKA_BOOTSTRAP = f"{RELEASE}-kafka-kafka-bootstrap:9092"
 IN_POD_KAFKA = Path(__file__).with_name("in_pod_kafka.py")
 KUBECTL = ensure_binaries() / "kubectl"
@@ -91,9 +95,14 @@ class Platform:
         return set(self.in_pod_kafka().split())
 
     def events(self) -> list[bytes]:
-        """Every record of the stream's events topic (all partitions), in event-time order."""
+        """Every record of the stream in its pool's events topic (all partitions), in event-time order."""
         lines = [line.encode() for line in self.in_pod_kafka(EVENTS_TOPIC).splitlines() if line]
-        return sorted(lines, key=lambda line: str(orjson.loads(line)["ts"]))
+        mine = [line for line in lines if orjson.loads(line)["stream_id"] == STREAM]
+        return sorted(mine, key=lambda line: str(orjson.loads(line)["ts"]))
+
+    def stream_state(self) -> str:
+        stream = json.loads(self.kubectl("get", "telemetrastream", STREAM, "-o", "json"))
+        return str(stream.get("status", {}).get("lifecycleState", ""))
 
     def driver_uid(self) -> str | None:
         drivers = [
@@ -146,11 +155,12 @@ def test_the_platform_runs_in_real_pods(platform: Platform) -> None:
 
 def test_a_stream_from_kubectl_apply_to_the_dashboard(platform: Platform, tmp_path: Path) -> None:
     platform.kubectl("apply", "-f", str(ROOT / "operator" / "examples" / "minimal.yaml"))
-    wait_for(lambda: platform.running(f"{STREAM_SELECTOR},app.kubernetes.io/component=producer"), 180,
-             "the producer pod")  # fmt: skip
-    wait_for(lambda: platform.running("spark-role=driver"), 300, "the Spark driver pod")
+    wait_for(lambda: platform.running(f"{POOL_SELECTOR},app.kubernetes.io/component=producer"), 180,
+             "the pool's shared producer pod")  # fmt: skip
+    wait_for(lambda: platform.running("spark-role=driver"), 300, "the pool's Spark driver pod")
     wait_for(lambda: platform.running("spark-role=executor"), 300, "a Spark executor pod")
     assert EVENTS_TOPIC in platform.topics()
+    assert platform.objects("sparkapplications") == []  # the stream has no job of its own
 
     first = wait_for(platform.latest_window, 300, "a stored window")
     wait_for(lambda: platform.latest_window() > first, 60, "the windows advancing")
@@ -181,20 +191,30 @@ def test_suspend_and_resume(platform: Platform) -> None:
     platform.kubectl(
         "patch", "telemetrastream", STREAM, "--type=merge", "-p", '{"spec":{"state":"suspended"}}'
     )
-    wait_for(lambda: not platform.running(STREAM_SELECTOR) and not platform.running("spark-role"), 180,
-             "the producer and the job's pods gone")  # fmt: skip
+    wait_for(lambda: platform.stream_state() == "Suspended", 60, "the stream Suspended")
+    driver = platform.driver_uid()
+    count = _events_stopped(platform)
+    assert platform.driver_uid() == driver  # the pool's job runs on for its other streams
     platform.kubectl("patch", "telemetrastream", STREAM, "--type=merge", "-p", '{"spec":{"state":"running"}}')
-    wait_for(lambda: platform.running(f"{STREAM_SELECTOR},app.kubernetes.io/component=producer"), 180,
-             "the producer back")  # fmt: skip
-    wait_for(lambda: platform.running("spark-role=driver"), 300, "the driver back")
+    wait_for(lambda: len(platform.events()) > count, 60, "its events back")
+    wait_for(lambda: platform.stream_state() == "Running", 60, "the stream Running")
 
 
 def test_deleting_the_stream_leaves_nothing_behind(platform: Platform) -> None:
     platform.kubectl("delete", "telemetrastream", STREAM, "--timeout=180s", timeout=200)
-    wait_for(lambda: EVENTS_TOPIC not in platform.topics(), 120, "the topics deleted")
     for kind in ("deployments", "sparkapplications", "configmaps", "services"):
         wait_for(lambda kind=kind: platform.objects(kind) == [], 120, f"the stream's {kind} deleted")  # type: ignore[misc]
-    wait_for(lambda: not platform.running("spark-role"), 180, "the job's pods gone")
+    _events_stopped(platform)  # its source is gone from the shared producer
+    assert platform.running("spark-role=driver")  # the pool and its job stay
+
+
+def _events_stopped(platform: Platform) -> int:
+    """The stream's events once none came for 10 s (after 5 s for the shared producer's last batch)."""
+    time.sleep(5)
+    count = len(platform.events())
+    time.sleep(10)
+    assert len(platform.events()) == count, "the stream's source still produces"
+    return count
 
 
 def _renders_the_stream(api: str, tmp_path: Path) -> None:
