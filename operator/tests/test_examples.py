@@ -34,7 +34,7 @@ def desired_children(body: dict[str, Any], spaces: Namespaces) -> list[dict[str,
         *producer.build_producer(stream),
         spark.build_spark_application(stream),
     ]
-    if stream.spec.dashboard.enabled:
+    if stream.own_dashboard:
         children.append(dashboard.build_dashboard(stream))
     return children
 

@@ -191,7 +191,9 @@ async def test_streams_join_change_and_leave_a_pool_by_records_without_restartin
         )
         assert await kube.get(t.SPARK_APP, ns, f"telemetra-{name}") is None
     alpha = await t.get_stream(kube, ns, "alpha")
-    assert {c["kind"] for c in alpha["status"]["children"]} == {"ConfigMap"}  # its dashboard only
+    assert alpha["status"]["children"] == []  # on its pool's dashboard, its source in the shared producer
+    board = await kube.get(kind_of("v1", "ConfigMap"), ns, f"telemetra-pool-{POOL_NAME}-dashboard")
+    assert board is not None and '"name": "stream"' in board["data"][f"telemetra-pool-{POOL_NAME}.json"]
     gamma = await t.get_stream(kube, ns, "gamma")  # a replay from a ConfigMap: a producer of its own
     assert {c["kind"] for c in gamma["status"]["children"]} == {"ServiceAccount", "ConfigMap", "Deployment"}
     producer_config = await kube.get(kind_of("v1", "ConfigMap"), ns, "telemetra-gamma-producer")
@@ -355,3 +357,35 @@ async def test_the_pool_example_converges_and_deletes_cleanly(
     await t.wait_for(gone, within=30, what=f"the children and topics of pool {name} deleted")
     orphan = await t.wait_condition(kube, ns, streams[0], "ProcessorReady", "False", reason="PoolMissing")
     assert orphan["status"]["lifecycleState"] == "Degraded"  # it ran, and its pool is gone
+
+
+async def test_an_operator_restart_changes_nothing_and_tombstones_what_was_deleted_meanwhile(
+    kube: Kube, namespaces: Namespaces, operator: t.OperatorProcess, kafka_bootstrap: str
+) -> None:
+    ns = namespaces.streams
+    topics = PoolTopics.of(POOL_NAME)
+    await t.wait_for(lambda: t.operator_alive(operator), within=30, what="operator liveness")
+    await create(kube, ns, pool_manifest(POOL_NAME))
+    for name in ("stays", "goes"):
+        await create(kube, ns, t.stream_manifest(name, name))
+    await ready_pool(kube, ns, POOL_NAME)
+    for name in ("stays", "goes"):
+        await t.wait_condition(kube, ns, name, "Ready", "True", within=30)
+
+    operator.stop()
+    await kube.delete(t.STREAM, ns, "goes")  # while no operator runs (kopf's finalizer waits for it)
+    operator.start()
+    await t.wait_for(
+        lambda: t.operator_alive(operator), within=30, what="operator liveness after the restart"
+    )
+
+    async def tombstoned() -> bool:
+        return (await records(kafka_bootstrap, topics.control)).get("goes", "") is None
+
+    await t.wait_for(
+        tombstoned, within=20, interval=0.3, what="the tombstone of the stream deleted meanwhile"
+    )
+    stays = await t.get_stream(kube, ns, "stays")
+    assert stays["status"]["lifecycleState"] == "Running"
+    reasons = [e["reason"] for e in await t.events_for(kube, ns, "stays")]
+    assert reasons.count("Running") == 1 and "Degraded" not in reasons  # no flap through the restart

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,28 +135,23 @@ def wake(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
         _wakeup(memo).set()
     runtime: Runtime | None = memo.get("runtime")
     if runtime is not None and body.get("kind") == KIND and (changed or type == "DELETED"):
-        pool = pool_of(body, runtime.settings)
-        if pool is not None:
-            runtime.loops.wake(key_of(pool_spec.KIND, body["metadata"]["namespace"], pool))
+        stream = Stream.from_body(body, runtime.settings)
+        if stream.pool is not None:
+            runtime.loops.wake(key_of(pool_spec.KIND, stream.namespace, stream.pool))
 
 
-def pool_of(body: kopf.Body, settings: OperatorSettings) -> str | None:
-    """The pool of a stream (None: a dedicated job); None too for a spec the CRD should have refused."""
-    spec = body.get("spec") or {}
-    if spec.get("dedicated"):
-        return None
-    pool = spec.get("pool") or settings.default_pool
-    return str(pool) if pool else None
+@kopf.index(GROUP, VERSION, pool_spec.PLURAL)
+def pool_names(body: kopf.Body, **_: Any) -> dict[tuple[str, str], bool]:
+    """The pools there are, by ``(namespace, name)`` (kopf fills its indices before any daemon starts)."""
+    return {(body["metadata"]["namespace"], body["metadata"]["name"]): True}
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def pool_members(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[tuple[str, str], members.Member]:
+def pool_members(body: kopf.Body, **_: Any) -> dict[tuple[str, str], members.Member]:
     """The streams by pool, ``(namespace, pool) → Member``, as each pool's pass needs them."""
-    settings = get_settings()
-    if pool_of(body, settings) is None:
+    stream = Stream.from_body(body, get_settings())
+    if stream.pool is None:
         return {}
-    stream = Stream.from_body(body, settings)
-    assert stream.pool is not None
     member = members.member_of(stream, str(body["metadata"].get("creationTimestamp") or ""))
     return {(stream.namespace, stream.pool): member}
 
@@ -172,7 +168,7 @@ def child_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
 async def converge(
-    body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger, **_: Any
+    body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     """The level-based loop of one stream: reconcile, sleep (or wake on a spec change), repeat."""
     runtime = _runtime(memo)
@@ -184,7 +180,7 @@ async def converge(
     try:
         while not stopped:
             wakeup.clear()
-            interval = await reconcile_once(runtime, body, memory, key, logger)
+            interval = await reconcile_once(runtime, body, memory, key, logger, kwargs["pool_names"])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout=interval)
     finally:
@@ -275,13 +271,18 @@ async def reconcile_pool_once(
 
 
 async def reconcile_once(
-    runtime: Runtime, body: kopf.Body, memory: Memory, key: str, logger: kopf.Logger
+    runtime: Runtime,
+    body: kopf.Body,
+    memory: Memory,
+    key: str,
+    logger: kopf.Logger,
+    pools: Container[tuple[str, str]] | None = None,
 ) -> float:
     """One pass; returns how long to sleep before the next one."""
     started = time.monotonic()
     settings = runtime.settings
     try:
-        outcome = await runtime.reconciler.reconcile(body, memory)
+        outcome = await runtime.reconciler.reconcile(body, memory, pools)
     except KubeError as exc:
         runtime.metrics.errors.labels("api").inc()
         runtime.metrics.reconciles.labels("error").inc()
@@ -302,8 +303,8 @@ async def reconcile_once(
 
 
 def has_topics(body: kopf.Body, **_: Any) -> bool:
-    """A dedicated stream, or a pool: the owners of topics (and so of a finalizer)."""
-    return body.get("kind") == pool_spec.KIND or pool_of(body, get_settings()) is None
+    """A dedicated stream (a pooled one's events are in its pool's topics)."""
+    return Stream.from_body(body, get_settings()).pool is None
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, backoff=5, when=has_topics)

@@ -52,6 +52,10 @@ class Pool(Owner):
         return f"telemetra-pool-{self.name}-producer"
 
     @property
+    def dashboard_name(self) -> str:
+        return f"telemetra-pool-{self.name}-dashboard"
+
+    @property
     def spark(self) -> Spark:
         return self.spec.spark
 

@@ -36,7 +36,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Container, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -306,9 +306,15 @@ class Reconciler:
             await self.kafka.close()
 
     # -- one pass ------------------------------------------------------------------------------------------
-    async def reconcile(self, body: Mapping[str, Any], memory: Memory | None = None) -> Outcome:
+    async def reconcile(
+        self,
+        body: Mapping[str, Any],
+        memory: Memory | None = None,
+        pools: Container[tuple[str, str]] | None = None,
+    ) -> Outcome:
         """One pass over a stream: its children (a dedicated stream's topics and job, or a pooled stream's
-        place in its pool), then its status."""
+        place in its pool), then its status. ``pools``: the ``(namespace, name)`` of every TelemetraPool there
+        is (None: unknown), which tells a pool that does not exist from one whose loop has not run yet."""
         stream = Stream.from_body(body, self.settings)
         memory = memory if memory is not None else Memory()
         previous = memory.previous_status(body)
@@ -321,7 +327,7 @@ class Reconciler:
         if stream.pool is None:
             children, observation = await self._dedicated(pass_)
         else:
-            children, observation = await self._pooled(pass_, members.member_of(stream, created))
+            children, observation = await self._pooled(pass_, members.member_of(stream, created), pools)
         new_status = st.build_status(observation, previous)
         events = pass_.events + missing_secret_events(previous, new_status)
         self._remember(memory, stream, children, st.checks_of(observation), observation.topics, full)
@@ -341,7 +347,7 @@ class Reconciler:
         producer_children = [Child(c) for c in producer.build_producer(stream)]
         app = Child(spark.build_spark_application(stream))
         board = Child(dashboard.build_dashboard(stream))
-        same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
+        same_namespace = [*producer_children, *([board] if stream.own_dashboard else [])]
 
         refused = policy.violations(stream.spec.spark, self.settings.image_registries)
         ensure_spark = (
@@ -367,7 +373,9 @@ class Reconciler:
         )
         return [*topic_children, *same_namespace, app], observation
 
-    async def _pooled(self, p: Pass, member: members.Member) -> tuple[list[Child], st.Observation]:
+    async def _pooled(
+        self, p: Pass, member: members.Member, pools: Container[tuple[str, str]] | None
+    ) -> tuple[list[Child], st.Observation]:
         """A stream in a pool: its pool's pass writes its settings (and source) to the pool's topics; here,
         its own producer if it needs one, its dashboard, and its place in the pool as that pass left it."""
         stream, memory = p.stream, p.memory
@@ -376,7 +384,7 @@ class Reconciler:
             [] if stream.shared_producer else [Child(c) for c in producer.build_producer(stream)]
         )
         board = Child(dashboard.build_dashboard(stream))
-        same_namespace = [*producer_children, *([board] if stream.spec.dashboard.enabled else [])]
+        same_namespace = [*producer_children, *([board] if stream.own_dashboard else [])]
         secrets_task = asyncio.create_task(self._check_secrets(stream, producer_children, memory, p.full))
         try:
             await self._converge(p, same_namespace, board)
@@ -385,7 +393,12 @@ class Reconciler:
         p.events += self._children_events(same_namespace, p.previous)
 
         view = self.pools.get(key_of(pool_spec.KIND, stream.namespace, stream.pool))
-        if view is None:
+        if view is None and pools is not None and (stream.namespace, stream.pool) in pools:
+            # the pool exists, and its loop has not reported yet (the operator just started): no news
+            topics_check, processor, shared = (
+                _previous(p.previous, kind) for kind in ("TopicsReady", "ProcessorReady", "ProducerReady")
+            )
+        elif view is None:
             missing = members.missing_pool(stream.namespace, stream.pool)
             topics_check = processor = shared = missing
         else:
@@ -433,6 +446,7 @@ class Reconciler:
         p = Pass(pool, memory, previous, full, touched)
         topic_children = [] if self.kafka else [Child(t) for t in topics.build_topics(pool)]
         producer_children = [Child(c) for c in producer.build_pool_producer(pool)]
+        board = Child(dashboard.build_pool_dashboard(pool))
         app = Child(spark.build_spark_application(pool))
         refused = policy.violations(pool.spec.spark, self.settings.image_registries)
         ensure_spark = (
@@ -446,14 +460,15 @@ class Reconciler:
             await asyncio.gather(
                 *(
                     self._visit(child, memory, p.visits(child), self._ensure(pool, child))
-                    for child in [*topic_children, *producer_children]
+                    for child in [*topic_children, *producer_children, board]
                 )
             )
         finally:
             spark_result = await spark_task
             kafka_topics = await kafka_task
         spark_events, superseded = spark_result or ([], previous.get("supersededSubmissionId"))
-        p.events += spark_events + self._children_events([*topic_children, *producer_children, app], previous)
+        everything = [*topic_children, *producer_children, board, app]
+        p.events += spark_events + self._children_events(everything, previous)
 
         topic_observations = _topic_observations(topic_children, kafka_topics)
         conflicts = [c.conflict for c in topic_children if c.conflict] + list(kafka_topics.conflicts)
@@ -466,7 +481,6 @@ class Reconciler:
                 self.kube, pool.namespace, app.live, pool.name, self.settings.job_metrics_port
             )
         deployment = producer_children[-1]
-        everything = [*topic_children, *producer_children, app]
         errors = [c.error for c in everything if c.error] + (
             [kafka_topics.error] if kafka_topics.error else []
         )
@@ -540,7 +554,7 @@ class Reconciler:
                 self._visit(child, p.memory, p.visits(child), self._ensure(stream, child))
                 for child in children
             ),
-            *([] if stream.spec.dashboard.enabled else [self._remove_dashboard(stream, board)]),
+            *([] if stream.own_dashboard else [self._remove_dashboard(stream, board)]),
         )
 
     def _children_events(self, children: Sequence[Child], previous: Mapping[str, Any]) -> list[Event]:
@@ -786,7 +800,7 @@ class Reconciler:
             st.observe_spark(app.live) if not (app.error or app.conflict or app.refused) else None
         )
         children = [c.ref() for c in [*topic_children, *producer_children, *([] if app.refused else [app])]]
-        if stream.spec.dashboard.enabled:
+        if stream.own_dashboard:
             children.append(board.ref())
         return st.Observation(
             generation=stream.generation,
@@ -810,8 +824,9 @@ class Reconciler:
 
     @staticmethod
     def _dashboard_check(stream: Stream, board: Child) -> st.Check:
-        if not stream.spec.dashboard.enabled:
-            return st.Check("True", "Disabled", "spec.dashboard.enabled is false")
+        if not stream.own_dashboard:
+            where = f"on pool {stream.pool}'s dashboard" if stream.pool else "spec.dashboard.enabled is false"
+            return st.Check("True", "Disabled", where)
         if board.error or board.conflict:
             return _failed(board)
         if board.live is None:
@@ -875,6 +890,14 @@ def _claim_order(body: Mapping[str, Any]) -> tuple[bool, str, str, str]:
     conditions = body.get("status", {}).get("conditions") or []
     conflicted = any(c.get("reason") == "TopicConflict" for c in conditions)
     return conflicted, meta.get("creationTimestamp") or "", meta["namespace"], meta["name"]
+
+
+def _previous(status: Mapping[str, Any], kind: str) -> st.Check:
+    """The condition ``kind`` as ``status`` has it (Unknown when it has none)."""
+    found = st.condition(status, kind) or {}
+    if not found:
+        return st.Check("Unknown", "WaitingForPool", "waiting for the pool's first pass")
+    return st.Check(found["status"], found["reason"], found.get("message", ""))
 
 
 def _topic_observations(children: Sequence[Child], kafka_topics: KafkaTopics) -> list[st.TopicObservation]:

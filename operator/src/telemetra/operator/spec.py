@@ -398,8 +398,10 @@ class Spark(Model):
 class Dashboard(Model):
     """A per-stream Grafana dashboard, provisioned by the Grafana sidecar from a labelled ConfigMap."""
 
-    enabled: bool = True
-    """Whether the dashboard ConfigMap exists."""
+    enabled: bool | None = None
+    """Whether the stream has a dashboard of its own. Default: yes for a stream with a job of its own; a
+    pooled stream is on its pool's dashboard (pick it in its ``stream`` variable), so it gets one of its own
+    only when this is true."""
 
     folder: str = Field(default="Telemetra", min_length=1, max_length=100)
     """Grafana folder."""

@@ -61,6 +61,12 @@ class Stream(Owner):
         )
         return self.pool is not None and not own
 
+    @property
+    def own_dashboard(self) -> bool:
+        """Whether it has a dashboard of its own (``spec.dashboard.enabled``, default: when dedicated)."""
+        enabled = self.spec.dashboard.enabled
+        return self.pool is None if enabled is None else enabled
+
     # -- names ---------------------------------------------------------------------------------------------
     @property
     def events_topic(self) -> str:

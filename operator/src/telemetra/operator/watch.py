@@ -77,6 +77,13 @@ class Loops:
         loop = self._loops.get(key) if key else None
         if loop is None:
             return None
-        loop.memory.touch(child_label(child))
+        label = child_label(child)
+        if _version(loop.memory.live.get(label)) == _version(child) is not None:
+            return None  # the echo of the loop's own write (or read): nothing it has not seen
+        loop.memory.touch(label)
         loop.wakeup.set()
         return key
+
+
+def _version(obj: Mapping[str, Any] | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("resourceVersion")

@@ -281,6 +281,7 @@ class OperatorProcess:
         resync_seconds: float = 2.0,
         progress_seconds: float = 0.5,
         extra_env: Mapping[str, str] | None = None,
+        verbose: bool = True,
     ):
         self.metrics_port, self.liveness_port = free_port(), free_port()
         self.env = {
@@ -295,13 +296,14 @@ class OperatorProcess:
             **(extra_env or {}),
         }
         self.log_path = log_path
+        self.verbose = verbose  # kopf's debug log: every handler call (the chart's default is off)
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     def start(self) -> OperatorProcess:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "telemetra.operator", "run", "--verbose"],
+            [sys.executable, "-m", "telemetra.operator", "run", *(["--verbose"] if self.verbose else [])],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

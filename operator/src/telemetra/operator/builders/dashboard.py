@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+from telemetra.operator.owner import Owner
+from telemetra.operator.pool import Pool
 from telemetra.operator.stream import Stream
 
 SIDECAR_LABEL = "grafana_dashboard"
@@ -60,10 +62,11 @@ def _panel(
     }
 
 
-def panels(stream: Stream) -> list[dict[str, Any]]:
-    sel = f'{{stream_id="{stream.id}"}}'
-    job = f'{{pool="{stream.pool or stream.id}"}}'  # the job's metrics carry its pool (a dedicated job: the stream id)
-    ds = stream.settings.prometheus_datasource_uid
+def panels(stream_id: str, pool: str, ds: str) -> list[dict[str, Any]]:
+    """The panels of one stream (``stream_id`` may be a Grafana variable, ``$stream``) processed by the job
+    whose metrics carry ``pool`` (a dedicated job's: its stream id)."""
+    sel = f'{{stream_id="{stream_id}"}}'
+    job = f'{{pool="{pool}"}}'
     api_route = 'route=~"/api/v1/streams/.+"'
     specs: list[tuple[str, list[tuple[str, str]], str]] = [
         ("Chat rate", [(f"telemetra_stream_chat_messages_per_second{sel}", "messages/s")], "short"),
@@ -128,30 +131,73 @@ def panels(stream: Stream) -> list[dict[str, Any]]:
     ]
 
 
-def build_dashboard_json(stream: Stream) -> dict[str, Any]:
+def _dashboard(
+    uid: str, title: str, description: str, tag: str, panel_list: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
-        "uid": dashboard_uid(stream),
-        "title": f"Telemetra · {stream.id}",
-        "description": f"Stream {stream.id} ({stream.owner}), provisioned by the Telemetra operator.",
-        "tags": ["telemetra", f"stream:{stream.id}"],
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["telemetra", tag],
         "timezone": "utc",
         "schemaVersion": 39,
         "version": 1,
         "editable": False,
         "refresh": "10s",
         "time": {"from": "now-1h", "to": "now"},
-        "panels": panels(stream),
+        "panels": panel_list,
     }
 
 
-def build_dashboard(stream: Stream) -> dict[str, Any]:
-    meta = stream.metadata(stream.dashboard_name, "dashboard")
+def _config_map(owner: Owner, name: str, folder: str, dashboard: dict[str, Any]) -> dict[str, Any]:
+    """The ConfigMap ``name`` the Grafana sidecar provisions ``dashboard`` from, into ``folder``."""
+    meta = owner.metadata(name, "dashboard")
     meta["labels"][SIDECAR_LABEL] = "1"
-    meta["annotations"][stream.settings.grafana_folder_annotation] = stream.spec.dashboard.folder
-    body = json.dumps(build_dashboard_json(stream), indent=1, sort_keys=True)
+    meta["annotations"][owner.settings.grafana_folder_annotation] = folder
+    body = json.dumps(dashboard, indent=1, sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta,
-        "data": {f"telemetra-{stream.id}.json": body},
+        "data": {f"{name.removesuffix('-dashboard')}.json": body},
     }
+
+
+def build_dashboard_json(stream: Stream) -> dict[str, Any]:
+    ds = stream.settings.prometheus_datasource_uid
+    return _dashboard(
+        dashboard_uid(stream),
+        f"Telemetra · {stream.id}",
+        f"Stream {stream.id} ({stream.owner}), provisioned by the Telemetra operator.",
+        f"stream:{stream.id}",
+        panels(stream.id, stream.pool or stream.id, ds),
+    )
+
+
+def build_dashboard(stream: Stream) -> dict[str, Any]:
+    return _config_map(
+        stream, stream.dashboard_name, stream.spec.dashboard.folder, build_dashboard_json(stream)
+    )
+
+
+def build_pool_dashboard_json(pool: Pool) -> dict[str, Any]:
+    """The dashboard of a pool's streams: the same panels, for the stream picked in its ``stream`` variable."""
+    ds = pool.settings.prometheus_datasource_uid
+    variable = {
+        "name": "stream",
+        "label": "Stream",
+        "type": "query",
+        "datasource": {"type": "prometheus", "uid": ds},
+        "query": {"query": "label_values(telemetra_stream_viewers, stream_id)", "refId": "streams"},
+        "refresh": 2,
+        "sort": 1,
+    }
+    uid = "telemetra-pool-" + hashlib.sha256(f"{pool.namespace}/{pool.name}".encode()).hexdigest()[:16]
+    description = f"The streams of pool {pool.owner}, one at a time, provisioned by the Telemetra operator."
+    board = _dashboard(uid, f"Telemetra · pool {pool.name}", description, f"pool:{pool.name}",
+                       panels("$stream", pool.name, ds))  # fmt: skip
+    return {**board, "templating": {"list": [variable]}}
+
+
+def build_pool_dashboard(pool: Pool) -> dict[str, Any]:
+    return _config_map(pool, pool.dashboard_name, "Telemetra", build_pool_dashboard_json(pool))
