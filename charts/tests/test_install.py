@@ -21,9 +21,11 @@ import yaml
 
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.testing import operator as t
+from telemetra.operator.kube import kind_of
 
 Chart = Any  # conftest.Chart
 RELEASE = "telemetra"
+POOL = kind_of("telemetra.io/v1alpha1", "TelemetraPool")
 PERSISTENT_VOLUMES = 2  # PostgreSQL's data and the Spark checkpoints (no provisioner in the test cluster)
 
 
@@ -170,6 +172,12 @@ async def test_the_operator_reconciles_an_example_stream_with_the_chart_identity
             manifest = yaml.safe_load((chart.path / "examples" / "streams" / "demo-stream.yaml").read_text())
             stream = await t.run_ready(kube, ns, kafka_ns, manifest)
             assert stream["status"].get("lastError") is None
+
+            async def pool_observed() -> bool:  # the chart's default pool: watched and its status written
+                pool = await kube.get(POOL, ns, "default")
+                return bool(pool and (pool.get("status") or {}).get("observedGeneration") == 1)
+
+            await t.wait_for(pool_observed, within=30, what="the default pool's status")
 
             app = await kube.get(t.SPARK_APP, ns, "telemetra-demo")
             assert app is not None

@@ -221,6 +221,16 @@ async def test_streams_join_change_and_leave_a_pool_by_records_without_restartin
     unchanged = await kube.get(t.SPARK_APP, ns, f"telemetra-pool-{POOL_NAME}")
     assert unchanged is not None and unchanged["metadata"]["resourceVersion"] == version
 
+    # a dashboard of its own on request, removed when no longer asked for
+    config_map = kind_of("v1", "ConfigMap")
+    for enabled in (True, False):
+        await kube.patch(t.STREAM, ns, "beta", {"spec": {"dashboard": {"enabled": enabled}}})
+
+        async def board_is(there: bool = enabled) -> bool:
+            return (await kube.get(config_map, ns, "telemetra-beta-dashboard") is not None) == there
+
+        await t.wait_for(board_is, within=10, what=f"beta's own dashboard {'there' if enabled else 'gone'}")
+
     # suspended: its source stops (tombstone), its settings stay
     await kube.patch(t.STREAM, ns, "alpha", {"spec": {"state": "suspended"}})
 

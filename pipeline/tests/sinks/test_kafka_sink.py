@@ -10,10 +10,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from telemetra.contract import format_ts, validate_event
 from telemetra.dev.localstack.kafka import KafkaBroker, free_port
@@ -153,6 +156,46 @@ async def test_every_event_arrives_once_keyed_on_its_streams_topic(kafka_bootstr
     assert (sink.stats.sent, sink.stats.failed) == (len(events), 0)
     topics = [sink.topic_for(stream) for stream in STREAMS]
     assert_exactly_once(await consume_all(kafka_bootstrap, topics, len(events)), events, sink)
+
+
+@pytest.mark.kafka
+async def test_streams_sharing_a_topic_share_its_batches(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool's topic: each stream on its key's partition (the default partitioner's), in order, and one call
+    makes one batch per partition, not one per stream."""
+    streams = [f"pool-stream-{i}" for i in range(300)]
+    topic = f"test-{uuid.uuid4().hex[:8]}.pool.events"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 4, 1)])
+    finally:
+        await admin.close()
+    batches: list[int] = []
+    send_batch = AIOKafkaProducer.send_batch
+
+    async def counting(self: AIOKafkaProducer, batch: Any, *args: Any, **kwargs: Any) -> Any:
+        batches.append(batch.record_count())
+        return await send_batch(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaProducer, "send_batch", counting)
+    events = chat_events(6_000, streams)
+    sink = KafkaSink(kafka_bootstrap, topic_template=topic)
+    await sink.start()
+    for chunk in chunks(events, 1_500):  # 5 events of each stream per call
+        await sink.send(chunk)
+    await sink.close()
+
+    assert len(batches) == 4 * 4 and sum(batches) == len(events)  # 4 calls × 4 partitions
+    records = await consume_all(kafka_bootstrap, [topic], len(events))
+    assert_exactly_once(records, events, sink)
+    partitioner = DefaultPartitioner()
+    for stream in streams:
+        mine = [r for r in records if r.key == stream.encode()]
+        assert {r.partition for r in mine} == {partitioner(stream.encode(), [0, 1, 2, 3], [0, 1, 2, 3])}
+        sent = [e["event_id"] for e in events if e["stream_id"] == stream]
+        assert [orjson.loads(r.value)["event_id"] for r in sorted(mine, key=lambda r: r.offset)] == sent
 
 
 @pytest.mark.kafka

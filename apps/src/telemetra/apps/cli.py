@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -21,8 +22,6 @@ def _stream_list(text: str) -> list[str]:
     from telemetra.contract.models import STREAM_ID_PATTERN
 
     streams = [s.strip() for s in text.split(",") if s.strip()]
-    import re
-
     bad = [s for s in streams if not re.match(STREAM_ID_PATTERN, s)]
     if not streams or bad:
         raise argparse.ArgumentTypeError(f"stream ids must match {STREAM_ID_PATTERN}: {bad or text!r}")
@@ -45,6 +44,36 @@ def _timestamp(text: str) -> float:
         return parse_ts(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _pool_name(text: str) -> str:
+    from telemetra.records import POOL_NAME_PATTERN
+
+    if not re.match(POOL_NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"pool name {text!r} must be a DNS label of at most 40 characters")
+    return text
+
+
+def _bootstrap(text: str) -> str:
+    if not re.fullmatch(r"[^\s,/:]+:\d{1,5}(,[^\s,/:]+:\d{1,5})*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT[,HOST:PORT…]")
+    return text
+
+
+def _topic(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Kafka topic name ([A-Za-z0-9._-], at most 249)")
+    return text
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:
@@ -121,6 +150,42 @@ def cmd_ingest_replay(args: argparse.Namespace) -> int:
         return 0
 
     return _run_until_signal(main)
+
+
+def cmd_ingest_pool(args: argparse.Namespace) -> int:
+    """One producer for every stream of a pool: see :mod:`telemetra.apps.pool_ingest`."""
+    from pydantic import ValidationError
+
+    from telemetra.apps.pool_ingest import PoolIngestOptions, run_pool_ingest
+    from telemetra.records import PoolTopics
+    from telemetra.sinks.kafka_security import KafkaSecurity
+
+    try:
+        security = KafkaSecurity.from_env()
+    except ValueError as error:  # a ValidationError is one; its text spans lines
+        reason = (
+            "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
+            if isinstance(error, ValidationError)
+            else str(error)
+        )
+        print(
+            f"telemetra ingest pool: error: Kafka security settings (TELEMETRA_KAFKA_*): {reason}",
+            file=sys.stderr,
+        )
+        return 2
+    topics = PoolTopics.of(args.pool)
+    options = PoolIngestOptions(
+        pool=args.pool,
+        bootstrap=args.kafka_bootstrap,
+        sources_topic=args.sources_topic or topics.sources,
+        events_topic=args.events_topic or topics.events,
+        security=security,
+        progress_interval=args.progress_interval,
+        connect_timeout=args.connect_timeout,
+        twitch_url=args.twitch_url,
+        compression=args.compression,
+    )
+    return _run_until_signal(lambda stop: run_pool_ingest(options, stop))
 
 
 # -- demo ------------------------------------------------------------------------------------------------
@@ -258,6 +323,49 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--sink", required=True, help="where events go (see produce --sink)")
     replay.add_argument("--speed", type=float, default=1.0, help="1 = original pace, N = N× faster, 0 = max")
     replay.set_defaults(handler=cmd_ingest_replay)
+    pool = ingest.add_parser(
+        "pool",
+        help="run the sources of every stream of a pool, as its sources topic says, into its events topic",
+    )
+    pool.add_argument("--pool", required=True, type=_pool_name, help="the pool's name (a DNS label)")
+    pool.add_argument(
+        "--kafka-bootstrap",
+        required=True,
+        type=_bootstrap,
+        help="HOST:PORT[,HOST:PORT…] of the Kafka cluster",
+    )
+    pool.add_argument(
+        "--sources-topic",
+        type=_topic,
+        help="compacted topic of the streams' sources (default telemetra.pool.POOL.sources)",
+    )
+    pool.add_argument(
+        "--events-topic",
+        type=_topic,
+        help="where events go, keyed by stream id (default telemetra.pool.POOL.events)",
+    )
+    pool.add_argument(
+        "--progress-interval",
+        type=_positive,
+        default=10.0,
+        help="seconds between progress lines (default 10)",
+    )
+    pool.add_argument(
+        "--connect-timeout",
+        type=_positive,
+        default=30.0,
+        help="seconds to keep trying to reach Kafka (default 30)",
+    )
+    pool.add_argument(
+        "--compression",
+        choices=["none", "gzip", "snappy", "lz4", "zstd"],
+        default="zstd",
+        help="compression of the events' record batches (default zstd)",
+    )
+    pool.add_argument(
+        "--twitch-url", default="wss://irc-ws.chat.twitch.tv:443", help="Twitch chat WebSocket URL"
+    )
+    pool.set_defaults(handler=cmd_ingest_pool)
 
     default_static = Path(__file__).resolve().parents[4] / "frontend" / "dist"
     demo = commands.add_parser("demo", help="run the whole platform in this process on embedded defaults")

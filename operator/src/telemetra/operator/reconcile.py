@@ -395,16 +395,16 @@ class Reconciler:
         view = self.pools.get(key_of(pool_spec.KIND, stream.namespace, stream.pool))
         if view is None and pools is not None and (stream.namespace, stream.pool) in pools:
             # the pool exists, and its loop has not reported yet (the operator just started): no news
-            topics_check, processor, shared = (
+            topics_check, processor, producer_check = (
                 _previous(p.previous, kind) for kind in ("TopicsReady", "ProcessorReady", "ProducerReady")
             )
         elif view is None:
             missing = members.missing_pool(stream.namespace, stream.pool)
-            topics_check = processor = shared = missing
+            topics_check = processor = producer_check = missing
         else:
             topics_check = members.topics_check(view)
             processor = members.processor_check(member, view, stream.suspended)
-            shared = members.producer_check(member, view, stream.suspended)
+            producer_check = members.producer_check(member, view, stream.suspended)
         if producer_children:
             deployment = producer_children[-1]
             own = (
@@ -413,14 +413,14 @@ class Reconciler:
                 else _secrets_missing(stream, producer_children, secrets)
             )
             replicas = deployment.desired["spec"]["replicas"]
-            shared = own or st.observe_deployment(deployment.live, replicas)
+            producer_check = own or st.observe_deployment(deployment.live, replicas)
         errors = [c.error for c in same_namespace if c.error] + ([secrets.error] if secrets.error else [])
         children = [c.ref() for c in same_namespace]
         observation = st.Observation(
             generation=stream.generation,
             suspended=stream.suspended,
             topics=[],
-            producer=shared,
+            producer=producer_check,
             spark=st.SparkObservation(exists=False),
             dashboard=self._dashboard_check(stream, board),
             children=children,
@@ -547,14 +547,17 @@ class Reconciler:
         return st.Check("True", "Synced", message), {stream_id for _, stream_id in todo}
 
     async def _converge(self, p: Pass, children: Sequence[Child], board: Child) -> None:
-        """Create, update or restore ``children``; remove the dashboard when it is disabled."""
+        """Create, update or restore ``children``; remove the dashboard the stream had (its status says) and
+        no longer wants."""
         stream = p.stream
+        had = {(c.get("kind"), c.get("name")) for c in p.previous.get("children") or []}
+        unwanted = not stream.own_dashboard and ("ConfigMap", stream.dashboard_name) in had
         await asyncio.gather(
             *(
                 self._visit(child, p.memory, p.visits(child), self._ensure(stream, child))
                 for child in children
             ),
-            *([] if stream.own_dashboard else [self._remove_dashboard(stream, board)]),
+            *([self._remove_dashboard(stream, board)] if unwanted else []),
         )
 
     def _children_events(self, children: Sequence[Child], previous: Mapping[str, Any]) -> list[Event]:

@@ -8,6 +8,7 @@ proportional to viewers. Scenarios (see ``scenarios.py``) are layered on top and
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import random
@@ -68,6 +69,23 @@ _PHRASES = {1: vocab.POSITIVE_PHRASES, -1: vocab.NEGATIVE_PHRASES, 0: vocab.NEUT
 _CURRENCIES = _Pool(vocab.DONATION_CURRENCIES)
 
 
+# Zipf(1.1) over a stream's audience (ranks 0…population-1): unique chatters per minute stay well below messages
+# per minute. One table of cumulative weights serves every stream (a stream's is the first ``population``
+# entries: the sums are the same), so a thousand simulated streams in one process do not keep a thousand copies.
+_ZIPF_CUM: list[float] = []
+
+
+def _chatters(rng: random.Random, population: int, k: int) -> list[int]:
+    """``rng.choices(range(population), cum_weights=<Zipf table>, k=k)``, the same draws without the copy."""
+    if len(_ZIPF_CUM) < population:
+        total = _ZIPF_CUM[-1] if _ZIPF_CUM else 0.0
+        for rank in range(len(_ZIPF_CUM), population):
+            total += 1 / (rank + 1) ** 1.1
+            _ZIPF_CUM.append(total)
+    draw, total, hi = rng.random, _ZIPF_CUM[population - 1] + 0.0, population - 1
+    return [bisect.bisect(_ZIPF_CUM, draw() * total, 0, hi) for _ in range(k)]
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
@@ -92,10 +110,7 @@ class StreamSimulator:
         self.mood = self.mood_target = 0.3
         self.chat_per_viewer = config.rate * (1 - NON_CHAT_SHARE) / self.base_viewers
         self.followers = self.base_viewers * 25
-        population = max(100, int(self.base_viewers * 0.8))
-        # Zipf(1.1) over the audience: unique chatters per minute stay well below messages per minute.
-        self.user_cum = list(itertools.accumulate(1 / (rank + 1) ** 1.1 for rank in range(population)))
-        self.user_ids = range(population)
+        self.population = max(100, int(self.base_viewers * 0.8))
         self.user_salt = self.rng.randrange(10_000_000, 90_000_000)
 
     # -- state -------------------------------------------------------------------------------------------
@@ -163,7 +178,7 @@ class StreamSimulator:
 
     def _money(self, ts: str, t: float) -> list[RawEvent]:
         rng, viewers, events = self.rng, self.viewers, []
-        user = str(self.user_salt + rng.randrange(len(self.user_ids)))
+        user = str(self.user_salt + rng.randrange(self.population))
         for _ in range(_poisson(rng, SUB_RATE * viewers)):
             tier = rng.choices(("1000", "prime", "2000", "3000"), cum_weights=(70, 90, 97, 100))[0]
             kind = "resub" if rng.random() < 0.6 else "sub"
@@ -228,7 +243,7 @@ class StreamSimulator:
         multiplier = self._chat_multiplier(t)
         count = _poisson(rng, self.chat_per_viewer * self.viewers * multiplier)
         if count:
-            users = rng.choices(self.user_ids, cum_weights=self.user_cum, k=count)
+            users = _chatters(rng, self.population, count)
             millis = sorted(rng.randrange(1000) for _ in range(count))
             hype = multiplier > 2
             timed += [

@@ -1,8 +1,11 @@
 """Kafka sink: a topic per stream, keyed by stream id, idempotent with ``acks=all``, batched for throughput.
 
 Each stream's events go to ``topic_template.format(stream_id=…)`` with the stream id as key, so they keep
-their order on one partition. Events are encoded straight into record batches (``create_batch`` and
-``send_batch``): one call's events of one stream make one batch (more when over ``batch_bytes``), sent at once.
+their order on one partition (the one Kafka's default partitioner picks for the key). Events are encoded
+straight into record batches (``create_batch`` and ``send_batch``): one call's events for one partition make
+one batch (more when over ``batch_bytes``), sent at once, whichever streams they belong to, so a pool's topic
+shared by thousands of streams still gets a few big batches per call rather than one small one per stream
+(the producer sends one batch per partition per request; the partitions of a call are sent side by side).
 That is several times faster in Python than one ``send`` per event, whatever the call size, so there is no
 linger: callers that send more per call get bigger batches. Idempotence lets the producer retry through a
 broker restart without writing duplicates.
@@ -30,7 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 
 from telemetra.contract import STREAM_ID_PATTERN
 from telemetra.records import EVENTS_TOPIC
@@ -38,6 +41,7 @@ from telemetra.sinks.base import DeliveryError, RawEvent, SinkStats
 from telemetra.sinks.kafka_security import PLAINTEXT, KafkaSecurity, refusal
 
 COMPRESSIONS: Final = ("none", "gzip", "snappy", "lz4", "zstd")
+_KEY_HASH_CACHE: Final = 100_000  # stream ids whose partitioner hash is remembered
 
 _STREAM_ID = re.compile(STREAM_ID_PATTERN)
 log = logging.getLogger(__name__)
@@ -89,7 +93,7 @@ class KafkaSink:
         self._in_flight = 0  # events handed to the producer and not yet settled
         self._gave_up: str | None = None  # why deliveries stopped, once they have
         self._closing = False
-        self._partitioner = DefaultPartitioner()
+        self._key_hashes: dict[bytes, int] = {}  # stream id → its murmur2 hash (see _key_hash)
 
     @classmethod
     def from_url(cls, url: str) -> KafkaSink:
@@ -143,11 +147,14 @@ class KafkaSink:
         if producer is None or self._closing:
             raise RuntimeError("KafkaSink.send() before start() or after close()")
         self._give_up_if_overdue()
-        for stream_id, group in _group_by_stream(events, self.stats).items():
-            if self._gave_up is not None:
-                self.stats.fail(self._gave_up, len(group))
-            else:
-                await self._send_stream(producer, stream_id, group)
+        routed = await self._route(producer, _group_by_stream(events, self.stats))
+        sends = [self._send_partition(producer, *where, records) for where, records in routed.items()]
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
+            # Side by side: the producer queues one batch per partition at a time, so a partition with several
+            # batches to go would otherwise hold the other partitions back for a round trip per batch.
+            await asyncio.gather(*sends)
         if self._gave_up is not None:
             raise DeliveryError(self.stats)
 
@@ -176,22 +183,51 @@ class KafkaSink:
             **self.security.aiokafka_options(),
         )
 
-    async def _send_stream(self, producer: AIOKafkaProducer, stream_id: str, events: list[RawEvent]) -> None:
-        topic, key = self.topic_for(stream_id), stream_id.encode()
-        try:
-            partitions = sorted(await producer.partitions_for(topic))
-        except KafkaError as error:
-            self.stats.fail(_reason(error), len(events))
-            return
-        # The partition the default partitioner would pick for this key: explicit, because batches need one.
-        partition: int = self._partitioner(key, partitions, partitions)
-        await self._send_batches(producer, topic, partition, key, events)
+    async def _route(
+        self, producer: AIOKafkaProducer, groups: dict[str, list[RawEvent]]
+    ) -> dict[tuple[str, int], list[tuple[bytes, RawEvent]]]:
+        """Each stream's events, keyed by its id, under the topic and partition they go to (in order)."""
+        routed: dict[tuple[str, int], list[tuple[bytes, RawEvent]]] = {}
+        partitions_of: dict[str, list[int] | str] = {}  # topic → its partitions, or why they are unknown
+        for stream_id, events in groups.items():
+            topic, key = self.topic_for(stream_id), stream_id.encode()
+            partitions = partitions_of.get(topic)
+            if partitions is None:
+                try:
+                    partitions = sorted(await producer.partitions_for(topic))
+                except KafkaError as error:
+                    partitions = _reason(error)
+                partitions_of[topic] = partitions
+            if isinstance(partitions, str):
+                self.stats.fail(partitions, len(events))
+                continue
+            # The partition the default partitioner would pick for this key: explicit, because batches need one.
+            partition = partitions[self._key_hash(key) % len(partitions)]
+            routed.setdefault((topic, partition), []).extend((key, event) for event in events)
+        return routed
+
+    def _key_hash(self, key: bytes) -> int:
+        """The default partitioner's hash of a key (murmur2, in Python: worth remembering per stream)."""
+        hashed = self._key_hashes.get(key)
+        if hashed is None:
+            if len(self._key_hashes) >= _KEY_HASH_CACHE:
+                self._key_hashes.clear()
+            hashed = self._key_hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return hashed
+
+    async def _send_partition(
+        self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[tuple[bytes, RawEvent]]
+    ) -> None:
+        if self._gave_up is not None:
+            self.stats.fail(self._gave_up, len(records))
+        else:
+            await self._send_batches(producer, topic, partition, records)
 
     async def _send_batches(
-        self, producer: AIOKafkaProducer, topic: str, partition: int, key: bytes, events: list[RawEvent]
+        self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[tuple[bytes, RawEvent]]
     ) -> None:
         batch, count = producer.create_batch(), 0
-        for value in self._encoded(events):
+        for key, value in self._encoded(records):
             if batch.append(key=key, value=value, timestamp=None) is None:  # full
                 await self._submit_batch(producer, batch, count, topic, partition)
                 batch, count = producer.create_batch(), 0
@@ -212,11 +248,11 @@ class KafkaSink:
         else:
             self._track(future, count)
 
-    def _encoded(self, events: list[RawEvent]) -> list[bytes]:
+    def _encoded(self, records: list[tuple[bytes, RawEvent]]) -> list[tuple[bytes, bytes]]:
         values = []
-        for event in events:
+        for key, event in records:
             try:
-                values.append(orjson.dumps(event))
+                values.append((key, orjson.dumps(event)))
             except TypeError as error:  # orjson.JSONEncodeError
                 self.stats.fail(f"not JSON-serialisable: {error}")
         return values
