@@ -45,7 +45,7 @@ from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.localstack.kafka import KafkaBroker
 from telemetra.dev.testing import operator as t
 from telemetra.operator.crd import CHART_PATH, POOL_CHART_PATH
-from telemetra.operator.kube import Kube
+from telemetra.operator.kube import Kube, KubeError
 from telemetra.operator.owner import MANAGER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +61,9 @@ CHILDREN_PER_STREAM = {
     },
     "pooled": {},  # on its pool's dashboard; its events in its pool's topics, its source in its shared producer
 }
-POOL_CHILDREN = 4  # the pool's SparkApplication, dashboard, and its shared producer's ServiceAccount and Deployment
+POOL_CHILDREN = (
+    4  # the pool's SparkApplication, dashboard, and its shared producer's ServiceAccount and Deployment
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -160,9 +162,12 @@ async def count_available(kube: Kube, namespace: str) -> int:
 async def count_ready(kube: Kube, namespace: str) -> int:
     """Streams whose Ready printer column says True: asked as a Table without the objects, so that polling
     10,000 streams does not cost the API server their whole JSON every time (they are all at generation 1)."""
-    table = await kube.request(
-        "GET", t.STREAM.path(namespace), params={"includeObject": "None"}, accept=TABLE
-    )
+    try:
+        table = await kube.request(
+            "GET", t.STREAM.path(namespace), params={"includeObject": "None"}, accept=TABLE
+        )
+    except KubeError:  # a busy API server: the next poll asks again
+        return -1
     column = [c["name"] for c in table["columnDefinitions"]].index("Ready")
     return sum(1 for row in table["rows"] if row["cells"][column] == "True")
 

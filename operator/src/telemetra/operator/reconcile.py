@@ -565,13 +565,19 @@ class Reconciler:
         return [event for child in children for event in self._child_events(child, known)]
 
     async def _write_status(self, owner: Owner, status: Mapping[str, Any], memory: Memory) -> None:
-        written = await self.kube.patch(
-            kind_of(API_VERSION, owner.KIND),
-            owner.namespace,
-            owner.name,
-            {"status": status},
-            subresource="status",
-        )
+        try:
+            written = await self.kube.patch(
+                kind_of(API_VERSION, owner.KIND),
+                owner.namespace,
+                owner.name,
+                {"status": status},
+                subresource="status",
+            )
+        except KubeError:
+            # A write that timed out may still have been applied: until one succeeds, the status to compare
+            # with is the object's own, as the watch delivers it, not the one this loop last wrote.
+            memory.status = None
+            raise
         memory.status = written.get("status") or {}
 
     # -- children ------------------------------------------------------------------------------------------
