@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.testing import operator as t
@@ -108,3 +109,14 @@ def operator_process(
     with process:
         yield process
     print(f"--- operator log ({process.log_path}) ---\n{process.log()[-20000:]}")
+
+
+@pytest.fixture
+async def kafka(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """The test's own view of the test broker (never the operator's client)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()

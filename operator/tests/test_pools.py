@@ -17,7 +17,7 @@ plays the Spark operator. What it checks:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +76,6 @@ def operator(
     with process:
         yield process
     print(f"--- operator log ({process.log_path}) ---\n{process.log()[-20000:]}")
-
-
-@pytest.fixture
-async def kafka(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        yield admin
-    finally:
-        await admin.close()
 
 
 def pool_manifest(name: str, **spec: Any) -> dict[str, Any]:

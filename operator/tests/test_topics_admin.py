@@ -11,7 +11,7 @@ stream; an unreachable Kafka is a condition with a reason, and deletion waits fo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,17 +117,6 @@ def test_a_topic_name_belongs_to_the_first_stream_that_claims_it_until_it_is_del
 class KafkaTopic:
     partitions: int
     config: Mapping[str, str]
-
-
-@pytest.fixture
-async def kafka(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    """The test's own view of Kafka (never the operator's client)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        yield admin
-    finally:
-        await admin.close()
 
 
 async def read_topics(admin: AIOKafkaAdminClient, stream_id: str) -> dict[str, KafkaTopic]:

@@ -125,58 +125,6 @@ def _printer_columns() -> list[dict[str, Any]]:
     ]
 
 
-def build_crd() -> dict[str, Any]:
-    """The TelemetraStream CustomResourceDefinition as a dict."""
-    root = {
-        "type": "object",
-        "description": "One live stream's pipeline: Kafka topics, a producer, a Spark job and a dashboard.",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": model_schema(spec.TelemetraStreamSpec),
-            "status": model_schema(status.TelemetraStreamStatus),
-        },
-    }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME, "labels": {"app.kubernetes.io/part-of": "telemetra"}},
-        "spec": {
-            "group": spec.GROUP,
-            "names": {
-                "kind": spec.KIND,
-                "listKind": f"{spec.KIND}List",
-                "plural": spec.PLURAL,
-                "singular": spec.KIND.lower(),
-                "shortNames": ["ts"],
-                "categories": ["telemetra"],
-            },
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": spec.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": root},
-                    "subresources": {
-                        "status": {},
-                        # Spark executors, not producer replicas: a producer is one connection to one
-                        # source (two would double the traffic), while executors are the stream's capacity.
-                        "scale": {
-                            "specReplicasPath": ".spec.spark.executors",
-                            "statusReplicasPath": ".status.executors",
-                            "labelSelectorPath": ".status.executorSelector",
-                        },
-                    },
-                    "additionalPrinterColumns": _printer_columns(),
-                }
-            ],
-        },
-    }
-
-
 class _Dumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
     def ignore_aliases(self, data: Any) -> bool:
         return True  # shared defaults would otherwise become &id001 anchors
@@ -220,31 +168,35 @@ def _pool_printer_columns() -> list[dict[str, Any]]:
     ]
 
 
-def build_pool_crd() -> dict[str, Any]:
-    """The TelemetraPool CustomResourceDefinition as a dict."""
-    root = {
-        "type": "object",
-        "description": "A processing pool: one Spark job, its topics and a shared producer for many streams.",
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": {**model_schema(pool_spec.TelemetraPoolSpec), "default": {}},
-            "status": model_schema(pool_spec.TelemetraPoolStatus),
-        },
-    }
+# Spark executors, not producer replicas: a producer is one connection to one source (two would double the
+# traffic), while executors are the capacity of a stream's job or of a pool's.
+SCALE = {
+    "specReplicasPath": ".spec.spark.executors",
+    "statusReplicasPath": ".status.executors",
+    "labelSelectorPath": ".status.executorSelector",
+}
+
+
+def _crd(
+    kind: str,
+    plural: str,
+    short_name: str,
+    root: dict[str, Any],
+    columns: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A namespaced CRD of the telemetra.io group, one version, with the status and scale subresources."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": POOL_CRD_NAME, "labels": {"app.kubernetes.io/part-of": "telemetra"}},
+        "metadata": {"name": f"{plural}.{spec.GROUP}", "labels": {"app.kubernetes.io/part-of": "telemetra"}},
         "spec": {
             "group": spec.GROUP,
             "names": {
-                "kind": pool_spec.KIND,
-                "listKind": f"{pool_spec.KIND}List",
-                "plural": pool_spec.PLURAL,
-                "singular": pool_spec.KIND.lower(),
-                "shortNames": ["tpool"],
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short_name],
                 "categories": ["telemetra"],
             },
             "scope": "Namespaced",
@@ -254,19 +206,51 @@ def build_pool_crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "schema": {"openAPIV3Schema": root},
-                    "subresources": {
-                        "status": {},
-                        "scale": {
-                            "specReplicasPath": ".spec.spark.executors",
-                            "statusReplicasPath": ".status.executors",
-                            "labelSelectorPath": ".status.executorSelector",
-                        },
-                    },
-                    "additionalPrinterColumns": _pool_printer_columns(),
+                    "subresources": {"status": {}, "scale": SCALE},
+                    "additionalPrinterColumns": columns,
                 }
             ],
         },
     }
+
+
+def _root(
+    description: str, spec_schema: dict[str, Any], status_schema: dict[str, Any], *, spec_required: bool
+) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        **({"required": ["spec"]} if spec_required else {}),
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec_schema,
+            "status": status_schema,
+        },
+    }
+
+
+def build_crd() -> dict[str, Any]:
+    """The TelemetraStream CustomResourceDefinition as a dict."""
+    root = _root(
+        "One live stream's pipeline: Kafka topics, a producer, a Spark job and a dashboard.",
+        model_schema(spec.TelemetraStreamSpec),
+        model_schema(status.TelemetraStreamStatus),
+        spec_required=True,
+    )
+    return _crd(spec.KIND, spec.PLURAL, "ts", root, _printer_columns())
+
+
+def build_pool_crd() -> dict[str, Any]:
+    """The TelemetraPool CustomResourceDefinition as a dict."""
+    root = _root(
+        "A processing pool: one Spark job, its topics and a shared producer for many streams.",
+        {**model_schema(pool_spec.TelemetraPoolSpec), "default": {}},
+        model_schema(pool_spec.TelemetraPoolStatus),
+        spec_required=False,  # every field has a default
+    )
+    return _crd(pool_spec.KIND, pool_spec.PLURAL, "tpool", root, _pool_printer_columns())
 
 
 BUILDERS = {spec.KIND: build_crd, pool_spec.KIND: build_pool_crd}

@@ -23,9 +23,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Container
+from collections.abc import Awaitable, Container
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 
@@ -43,6 +43,7 @@ from telemetra.operator.stream import Stream
 from telemetra.operator.watch import CHILD_LABELS, Loops
 
 FINALIZER = "telemetra.io/finalizer"
+T = TypeVar("T")
 
 
 @dataclass
@@ -224,6 +225,28 @@ async def converge_pool(
                 runtime.loops.wake(member.owner)
 
 
+async def guarded(runtime: Runtime, logger: kopf.Logger, work: Awaitable[T]) -> T | float:
+    """One pass, timed and counted; a failure is logged and becomes the time to wait before the next pass:
+    ``progress_seconds`` after an API error, ``resync_seconds`` after a bug."""
+    started = time.monotonic()
+    settings = runtime.settings
+    try:
+        return await work
+    except KubeError as exc:
+        runtime.metrics.errors.labels("api").inc()
+        runtime.metrics.reconciles.labels("error").inc()
+        logger.warning("reconciliation failed (retrying in %.0f s): %s", settings.progress_seconds, exc)
+        return settings.progress_seconds
+    except Exception:
+        runtime.metrics.errors.labels("internal").inc()
+        runtime.metrics.reconciles.labels("error").inc()
+        logger.exception("reconciliation failed (retrying in %.0f s)", settings.resync_seconds)
+        return settings.resync_seconds
+    finally:
+        runtime.metrics.duration.observe(time.monotonic() - started)
+        runtime.progress.finished()
+
+
 async def reconcile_pool_once(
     runtime: Runtime,
     body: kopf.Body,
@@ -233,41 +256,21 @@ async def reconcile_pool_once(
     logger: kopf.Logger,
 ) -> float:
     """One pass over a pool; then the streams whose place in it changed are woken. Returns the sleep."""
-    started = time.monotonic()
-    settings = runtime.settings
-    try:
-        outcome = await runtime.reconciler.reconcile_pool(body, memory, candidates)
-    except KubeError as exc:
-        runtime.metrics.errors.labels("api").inc()
-        logger.warning("reconciliation failed (retrying in %.0f s): %s", settings.progress_seconds, exc)
-        return settings.progress_seconds
-    except Exception:
-        runtime.metrics.errors.labels("internal").inc()
-        logger.exception("reconciliation failed (retrying in %.0f s)", settings.resync_seconds)
-        return settings.resync_seconds
-    finally:
-        runtime.metrics.duration.observe(time.monotonic() - started)
-        runtime.progress.finished()
-    before = runtime.reconciler.pools.get(key)
-    view = outcome.view
+    outcome = await guarded(runtime, logger, runtime.reconciler.reconcile_pool(body, memory, candidates))
+    if isinstance(outcome, float):
+        return outcome
+    runtime.metrics.reconciles.labels("error" if outcome.status.get("lastError") else "ok").inc()
+    before, view = runtime.reconciler.pools.get(key), outcome.view
     assert view is not None
     runtime.reconciler.pools[key] = view
-    everyone = before is None or (before.topics, before.processor, before.producer, before.left_out) != (
-        view.topics,
-        view.processor,
-        view.producer,
-        view.left_out,
-    )
+    everyone = before is None or before.checks() != view.checks()
     for member in candidates:
         if everyone or member.stream_id in outcome.changed:
             runtime.loops.wake(member.owner)
     _post(body, outcome.events)
     ready = (st.condition(outcome.status, "Ready") or {}).get("status") == "True"
-    return (
-        settings.resync_seconds
-        if ready and not outcome.status.get("lastError")
-        else settings.progress_seconds
-    )
+    settled = ready and not outcome.status.get("lastError")
+    return runtime.settings.resync_seconds if settled else runtime.settings.progress_seconds
 
 
 async def reconcile_once(
@@ -279,27 +282,13 @@ async def reconcile_once(
     pools: Container[tuple[str, str]] | None = None,
 ) -> float:
     """One pass; returns how long to sleep before the next one."""
-    started = time.monotonic()
-    settings = runtime.settings
-    try:
-        outcome = await runtime.reconciler.reconcile(body, memory, pools)
-    except KubeError as exc:
-        runtime.metrics.errors.labels("api").inc()
-        runtime.metrics.reconciles.labels("error").inc()
-        logger.warning("reconciliation failed (retrying in %.0f s): %s", settings.progress_seconds, exc)
-        return settings.progress_seconds
-    except Exception:
-        runtime.metrics.errors.labels("internal").inc()
-        runtime.metrics.reconciles.labels("error").inc()
-        logger.exception("reconciliation failed (retrying in %.0f s)", settings.resync_seconds)
-        return settings.resync_seconds
-    finally:
-        runtime.metrics.duration.observe(time.monotonic() - started)
-        runtime.progress.finished()
+    outcome = await guarded(runtime, logger, runtime.reconciler.reconcile(body, memory, pools))
+    if isinstance(outcome, float):
+        return outcome
     runtime.metrics.reconciles.labels("error" if outcome.status.get("lastError") else "ok").inc()
     runtime.metrics.set_state(key, outcome.lifecycle)
     _post(body, outcome.events)
-    return settings.resync_seconds if outcome.settled else settings.progress_seconds
+    return runtime.settings.resync_seconds if outcome.settled else runtime.settings.progress_seconds
 
 
 def has_topics(body: kopf.Body, **_: Any) -> bool:

@@ -13,7 +13,8 @@ without secrets, never a crash. It connects with the operator's own credentials 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -41,6 +42,25 @@ class KafkaAdminError(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
+
+
+@contextlib.asynccontextmanager
+async def kafka_request(bootstrap: str, what: str, seconds: float) -> AsyncIterator[None]:
+    """The body runs one Kafka request within ``seconds``; whatever fails becomes a :class:`KafkaAdminError`
+    naming the address and ``what`` (never a credential)."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        message = f"Kafka at {bootstrap} did not answer within {seconds:g} s ({what})"
+        raise KafkaAdminError("KafkaUnreachable", message) from None
+    except UNREACHABLE as exc:
+        message = f"cannot reach Kafka at {bootstrap} ({what}): {type(exc).__name__}"
+        raise KafkaAdminError("KafkaUnreachable", message) from None
+    except KafkaError as exc:
+        raise KafkaAdminError(
+            "KafkaRequestFailed", f"Kafka at {bootstrap} refused to {what}: {exc}"
+        ) from None
 
 
 # -- planning (pure) -----------------------------------------------------------------------------------------
@@ -232,19 +252,8 @@ class KafkaAdmin:
 
     async def _call(self, what: str, request: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
         """One request, the client started first if need be, all within the timeout."""
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                return await request(await self._client())
-        except TimeoutError:
-            message = f"Kafka at {self.bootstrap} did not answer within {self.timeout_seconds:g} s ({what})"
-            raise KafkaAdminError("KafkaUnreachable", message) from None
-        except UNREACHABLE as exc:
-            message = f"cannot reach Kafka at {self.bootstrap} ({what}): {type(exc).__name__}"
-            raise KafkaAdminError("KafkaUnreachable", message) from None
-        except KafkaError as exc:
-            raise KafkaAdminError(
-                "KafkaRequestFailed", f"Kafka at {self.bootstrap} refused to {what}: {exc}"
-            ) from None
+        async with kafka_request(self.bootstrap, what, self.timeout_seconds):
+            return await request(await self._client())
 
     async def _client(self) -> AIOKafkaAdminClient:
         async with self._lock:

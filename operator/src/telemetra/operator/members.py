@@ -95,6 +95,10 @@ class PoolView:
     left_out: Mapping[str, Member] = field(default_factory=dict)
     """Streams of the pool that are not members (by owner): an older stream has their id."""
 
+    def checks(self) -> tuple[Check, Check, Check, Mapping[str, Member]]:
+        """What every member's status depends on (unlike ``written``, which concerns some members)."""
+        return self.topics, self.processor, self.producer, self.left_out
+
 
 def missing_pool(namespace: str, name: str) -> Check:
     return Check(

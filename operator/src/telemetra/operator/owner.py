@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel
 
 from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.spec import API_VERSION, GROUP, Spark
@@ -23,12 +25,25 @@ class Owner:
 
     KIND: ClassVar[str]
     LABEL: ClassVar[str]  # the label naming it on its children: telemetra.io/stream or telemetra.io/pool
+    SPEC: ClassVar[type[BaseModel]]  # the model of its spec
 
     name: str
     namespace: str
     uid: str
     generation: int
     settings: OperatorSettings
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], settings: OperatorSettings) -> Self:
+        meta = body["metadata"]
+        return cls(
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta["uid"],
+            generation=int(meta.get("generation") or 0),
+            settings=settings,
+            spec=cls.SPEC.model_validate(body.get("spec") or {}),  # type: ignore[call-arg]  # the subclass's field
+        )
 
     # -- identity ------------------------------------------------------------------------------------------
     @property

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from telemetra.operator import pool_spec
 from telemetra.operator.owner import POOL_LABEL, Owner
-from telemetra.operator.settings import OperatorSettings
 from telemetra.operator.spec import Spark
 from telemetra.records import PoolTopics
 
@@ -18,21 +18,10 @@ class Pool(Owner):
     """Identity and spec of one TelemetraPool. Its topics are on the operator's default Kafka cluster."""
 
     KIND: ClassVar[str] = pool_spec.KIND
+    SPEC: ClassVar[type[BaseModel]] = pool_spec.TelemetraPoolSpec
     LABEL: ClassVar[str] = POOL_LABEL
 
     spec: pool_spec.TelemetraPoolSpec
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any], settings: OperatorSettings) -> Pool:
-        meta = body["metadata"]
-        return cls(
-            name=meta["name"],
-            namespace=meta["namespace"],
-            uid=meta["uid"],
-            generation=int(meta.get("generation") or 0),
-            spec=pool_spec.TelemetraPoolSpec.model_validate(body.get("spec") or {}),
-            settings=settings,
-        )
 
     @property
     def id(self) -> str:

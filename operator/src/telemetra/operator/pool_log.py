@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
-from telemetra.operator.kafka_admin import UNREACHABLE, KafkaAdminError
+from telemetra.operator.kafka_admin import KafkaAdminError, kafka_request
 from telemetra.operator.members import CONTROL, SOURCES, Key
 from telemetra.records import PoolTopics
 from telemetra.sinks.kafka_security import KafkaSecurity
@@ -45,9 +44,9 @@ class PoolLog:
         names = {topics.control: CONTROL, topics.sources: SOURCES}
         consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest", **self._options())
         records: dict[Key, bytes] = {}
-        try:
-            async with asyncio.timeout(self.timeout_seconds * 3):
-                await consumer.start()
+        async with kafka_request(self.bootstrap, "read the pool's topics", self.timeout_seconds * 3):
+            await consumer.start()
+            try:
                 consumer.subscribe(list(names))  # without a group: every partition of both topics
                 while {tp.topic for tp in consumer.assignment()} != set(names):
                     await consumer.getmany(timeout_ms=50)  # drives the metadata request that assigns them
@@ -67,43 +66,20 @@ class PoolLog:
                             else:
                                 records[key] = record.value
                     pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-        except TimeoutError:
-            message = f"Kafka at {self.bootstrap} did not answer within {self.timeout_seconds * 3:g} s (read)"
-            raise KafkaAdminError("KafkaUnreachable", message) from None
-        except UNREACHABLE as exc:
-            message = f"cannot reach Kafka at {self.bootstrap} (read): {type(exc).__name__}"
-            raise KafkaAdminError("KafkaUnreachable", message) from None
-        except KafkaError as exc:
-            raise KafkaAdminError(
-                "KafkaRequestFailed", f"Kafka at {self.bootstrap} refused a read: {exc}"
-            ) from None
-        finally:
-            await consumer.stop()
+            finally:
+                await consumer.stop()
         return records
 
     async def write(self, topics: PoolTopics, records: Mapping[Key, bytes | None]) -> None:
         """Send every record (a value, or a tombstone for None) and wait until Kafka has acknowledged all."""
         names = {CONTROL: topics.control, SOURCES: topics.sources}
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                producer = await self._started()
-                sent = [
-                    await producer.send(names[kind], value=value, key=stream_id.encode())
-                    for (kind, stream_id), value in records.items()
-                ]
-                await asyncio.gather(*sent)
-        except TimeoutError:
-            message = (
-                f"Kafka at {self.bootstrap} did not acknowledge within {self.timeout_seconds:g} s (write)"
-            )
-            raise KafkaAdminError("KafkaUnreachable", message) from None
-        except UNREACHABLE as exc:
-            message = f"cannot reach Kafka at {self.bootstrap} (write): {type(exc).__name__}"
-            raise KafkaAdminError("KafkaUnreachable", message) from None
-        except KafkaError as exc:
-            raise KafkaAdminError(
-                "KafkaRequestFailed", f"Kafka at {self.bootstrap} refused a write: {exc}"
-            ) from None
+        async with kafka_request(self.bootstrap, "write the pool's records", self.timeout_seconds):
+            producer = await self._started()
+            sent = [
+                await producer.send(names[kind], value=value, key=stream_id.encode())
+                for (kind, stream_id), value in records.items()
+            ]
+            await asyncio.gather(*sent)
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:

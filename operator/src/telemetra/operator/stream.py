@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from telemetra.operator import spec as specs
 from telemetra.operator.owner import STREAM_LABEL, Owner
-from telemetra.operator.settings import OperatorSettings
 from telemetra.records import PoolTopics, dead_letter_topic, events_topic
 
 
@@ -17,26 +17,10 @@ class Stream(Owner):
     """Identity and spec of one TelemetraStream, plus the settings every builder needs."""
 
     KIND: ClassVar[str] = specs.KIND
+    SPEC: ClassVar[type[BaseModel]] = specs.TelemetraStreamSpec
     LABEL: ClassVar[str] = STREAM_LABEL
 
     spec: specs.TelemetraStreamSpec
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any], settings: OperatorSettings) -> Stream:
-        meta = body["metadata"]
-        return cls(
-            name=meta["name"],
-            namespace=meta["namespace"],
-            uid=meta["uid"],
-            generation=int(meta.get("generation") or 0),
-            spec=specs.TelemetraStreamSpec.model_validate(body.get("spec") or {}),
-            settings=settings,
-        )
-
-    # -- identity ------------------------------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self.spec.stream_id
 
     @property
     def suspended(self) -> bool:
