@@ -3,6 +3,7 @@ give their children the same labels, owner references and owner annotation, and 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -20,7 +21,7 @@ OWNER_NAMESPACE_LABEL = "telemetra.io/owner-namespace"
 
 
 @dataclass(frozen=True)
-class Owner:
+class Owner(ABC):
     """Identity of a Telemetra object, and where its children live."""
 
     KIND: ClassVar[str]
@@ -47,6 +48,7 @@ class Owner:
 
     # -- identity ------------------------------------------------------------------------------------------
     @property
+    @abstractmethod
     def id(self) -> str:
         """The stream id, or the pool's name: what its children's names and topics are made of."""
         raise NotImplementedError
@@ -102,18 +104,22 @@ class Owner:
 
     # -- the Spark job -------------------------------------------------------------------------------------
     @property
+    @abstractmethod
     def spark(self) -> Spark:
         raise NotImplementedError
 
     @property
+    @abstractmethod
     def spark_name(self) -> str:
         raise NotImplementedError
 
     @property
+    @abstractmethod
     def restart_nonce(self) -> int:
         raise NotImplementedError
 
     @property
+    @abstractmethod
     def trigger_interval_seconds(self) -> int:
         raise NotImplementedError
 
@@ -123,6 +129,7 @@ class Owner:
 
     # -- Kafka ---------------------------------------------------------------------------------------------
     @property
+    @abstractmethod
     def topic_deletion_policy(self) -> str:
         """What happens to its topics when it is deleted: ``delete`` or ``retain``."""
         raise NotImplementedError

@@ -22,6 +22,11 @@ class Stream(Owner):
 
     spec: specs.TelemetraStreamSpec
 
+    # -- identity ------------------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.spec.stream_id
+
     @property
     def suspended(self) -> bool:
         return self.spec.state == "suspended"
