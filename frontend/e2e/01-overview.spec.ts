@@ -27,11 +27,18 @@ test('the overview lists the demo streams, with search, sort and keyboard naviga
   );
   expect([...shown].sort((a, b) => b - a)).toEqual(shown);
 
+  // Searched and sorted by the server.
+  const searched = page.waitForRequest((r) => new URL(r.url()).searchParams.get('q') === 'pixel');
   await page.getByLabel('Search').fill('pixel');
+  await searched;
   await expect(cards).toHaveCount(1);
   await expect(cards.first()).toHaveAttribute('data-stream-id', 'pixelpioneer');
+  await expect(page.getByTestId('stream-count')).toHaveText(/^1 stream matches, 1 live$/);
   await page.getByLabel('Search').fill('');
+  await expect(cards).toHaveCount(DEMO_STREAMS.length);
+  const sorted = page.waitForRequest((r) => new URL(r.url()).searchParams.get('sort') === '-chat_rate');
   await page.getByLabel('Sort by').selectOption('chat_rate');
+  await sorted;
   await expect(page).toHaveURL(/sort=chat_rate/);
 
   // Keyboard: tab to a stream's link and open it.

@@ -47,7 +47,7 @@ async def backends(tmp_path: Path) -> AsyncIterator[tuple[Flaky, Flaky]]:
     await store.start()
     try:
         yield (
-            Flaky(store, StoreUnavailable, ["upsert_windows", "upsert_moments"]),
+            Flaky(store, StoreUnavailable, ["upsert_windows", "upsert_moments", "register_streams"]),
             Flaky(MemoryCache(), CacheUnavailable, ["put_windows", "put_live", "put_moments"]),
         )
     finally:
@@ -76,6 +76,32 @@ async def test_write_through_to_store_and_cache(backends: Any, dataset: Any) -> 
     assert snapshot.window == windows[-1].to_dict() and snapshot.live == provisional.to_dict()
     assert sink.stats.windows_stored == len(windows) and sink.stats.moments_stored == len(dataset.moments)
     assert sink.stats.live_published == 1
+
+
+async def test_a_first_provisional_window_makes_the_stream_known_to_the_store(
+    backends: Any, dataset: Any
+) -> None:
+    """The listing pages the store's streams: a new stream is in it from its first provisional window on, not
+    only once its first window closes; a store that is down then is caught up with later."""
+    store, cache = backends
+    sink = ServiceOutput(store, cache, retry_after=0.05, clock=lambda: 1234.0)
+    first = dataclasses.replace(closed_windows(dataset)[0], final=False)
+    store.down = True
+    await sink.publish_live([dataclasses.replace(first, stream_id="early")])
+    assert await store.get_stream("early") is None and (await cache.snapshot("early")).live is not None
+    store.down = False
+    await sink.write_windows(closed_windows(dataset)[:1])
+    await eventually(lambda: sink.stats.buffered == 0, 5, "the store is back")
+    await sink.publish_live([dataclasses.replace(first, stream_id="early"), first])
+    early = await store.get_stream("early")
+    assert early is not None and (early.first_seen, early.last_activity, early.latest_window) == (
+        1234.0,
+        1234.0,
+        None,
+    )
+    alpha = await store.get_stream("alpha")
+    assert alpha is not None and alpha.latest_window == closed_windows(dataset)[0]  # known streams untouched
+    await sink.close()
 
 
 async def test_store_outage_buffers_then_catches_up_by_itself(backends: Any, dataset: Any) -> None:

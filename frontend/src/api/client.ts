@@ -2,7 +2,7 @@
 // checked by the compiler against the service's document.
 import createClient from 'openapi-fetch';
 import type { paths } from './schema';
-import type { MetricsPage, Moment, Resolution, StreamDetail, StreamList, WindowMetrics } from './types';
+import type { MetricsPage, Moment, Resolution, StreamDetail, StreamList, StreamListQuery, WindowMetrics } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -27,8 +27,10 @@ export function createApi(baseUrl = '', fetchImpl?: typeof fetch) {
   }
 
   return {
-    async streams(signal?: AbortSignal): Promise<StreamList> {
-      const { data, error, response } = await client.GET('/api/v1/streams', { signal });
+    /** A page of the stream list: searched (`q`), sorted and paged by the server (`cursor`: the previous
+     *  page's `next_cursor`). */
+    async streams(query: StreamListQuery = {}, signal?: AbortSignal): Promise<StreamList> {
+      const { data, error, response } = await client.GET('/api/v1/streams', { params: { query }, signal });
       if (!data) fail(response, error);
       return data;
     },

@@ -401,8 +401,26 @@ export interface components {
              * @description Backends that could not be read for this answer.
              */
             degraded: string[];
-            /** Items */
+            /**
+             * Items
+             * @description In the order of `sort`. With `live`, a page may hold fewer than `limit` (see `live`).
+             */
             items: components["schemas"]["StreamSummary"][];
+            /**
+             * Live Total
+             * @description Of those, how many are live; as `total`.
+             */
+            live_total: number | null;
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` (with the same `sort`, `q`, `live` and `limit`) for the next page; null on the last.
+             */
+            next_cursor: string | null;
+            /**
+             * Total
+             * @description Streams matching `q` and `live`, counted for the first page (no `cursor`), else null.
+             */
+            total: number | null;
         };
         /**
          * StreamMetaIn
@@ -743,8 +761,16 @@ export interface operations {
     list_streams: {
         parameters: {
             query?: {
-                /** @description Only live (true) or only offline (false) streams. */
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size (1–1000). */
+                limit?: number;
+                /** @description Only live (true) or only offline (false) streams, by the store's last report of each: while the store lags the live cache by more than the live threshold, a stream may be in neither, and a page may hold fewer than `limit`. */
                 live?: boolean | null;
+                /** @description Case-insensitive substring of the stream id, title or category (`%` and `_` match themselves). */
+                q?: string | null;
+                /** @description `stream_id` (the default); or greatest first, the id breaking ties: `-viewers` and `-chat_rate` (of the newest closed window, so they may lag the current numbers shown by up to a window's slide; streams without one last), `-last_activity` (the engine's last report). */
+                sort?: "stream_id" | "-viewers" | "-chat_rate" | "-last_activity";
             };
             header?: never;
             path?: never;

@@ -1,6 +1,6 @@
 // Names for the generated OpenAPI types, and the WebSocket messages (not part of the OpenAPI document;
 // documented in services/src/telemetra/services/api/routes/live.py).
-import type { components } from './schema';
+import type { components, operations } from './schema';
 
 type Schemas = components['schemas'];
 export type WindowMetrics = Schemas['WindowOut'];
@@ -9,6 +9,8 @@ export type MomentKind = Moment['kind'];
 export type StreamSummary = Schemas['StreamSummary'];
 export type StreamDetail = Schemas['StreamDetail'];
 export type StreamList = Schemas['StreamList'];
+export type StreamListQuery = NonNullable<operations['list_streams']['parameters']['query']>;
+export type StreamSort = NonNullable<StreamListQuery['sort']>;
 export type MetricsPage = Schemas['MetricsPage'];
 export type MomentsPage = Schemas['MomentsPage'];
 export type TopEmote = Schemas['TopEmote'];

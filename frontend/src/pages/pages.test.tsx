@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../App';
 import { detail, moment, summary, win, wins } from '../test/fixtures';
-import { fakeApi } from '../test/fakeApi';
+import { fakeApi, fakeStreamList } from '../test/fakeApi';
 
 class FakeSocket {
   static instances: FakeSocket[] = [];
@@ -38,6 +38,7 @@ afterEach(() => {
   window.history.replaceState(null, '', '/');
 });
 
+const SLOW = { timeout: 5000 }; // a busy machine renders and debounces slower than the default second
 const now = Date.now();
 const start = now - (now % 60_000) - 10 * 60_000;
 
@@ -47,41 +48,81 @@ describe('Overview', () => {
     summary({ stream_id: 'chesswhiz', viewers: 900, chat_rate: 2, live: false, latest_moment: moment({ description: 'Raided by someone' }) }),
     summary({ stream_id: 'pixelpioneer', viewers: 500, chat_rate: 5 }),
   ];
-  const routes = {
-    '/api/v1/streams': () => ({ items: streams, degraded: [] }),
-    '/api/v1/streams/[a-z]+/metrics': () => ({ stream_id: 'x', resolution: '10s', items: wins(start, 5), next_cursor: null }),
-  };
+  const metrics = () => ({ stream_id: 'x', resolution: '10s', items: wins(start, 5), next_cursor: null });
+  const routes = { '/api/v1/streams': fakeStreamList(() => streams), '/api/v1/streams/[a-z0-9-]+/metrics': metrics };
+  const listings = (fetch: ReturnType<typeof fakeApi>['fetch']) =>
+    fetch.mock.calls
+      .map(([request]) => new URL((request as Request).url))
+      .filter((url) => url.pathname === '/api/v1/streams')
+      .map((url) => Object.fromEntries(url.searchParams));
 
-  it('lists the streams sorted by viewers, with live badges and the latest moment', async () => {
-    const { api } = fakeApi(routes);
+  it('lists the streams most-watched first, with live badges, counts and the latest moment', async () => {
+    const { api, fetch } = fakeApi(routes);
     render(<App api={api} />);
-    const cards = await screen.findAllByTestId('stream-card');
+    const cards = await screen.findAllByTestId('stream-card', {}, SLOW);
     expect(cards.map((c) => c.dataset.streamId)).toEqual(['chesswhiz', 'pixelpioneer', 'nebula']);
+    expect(listings(fetch)[0]).toEqual({ sort: '-viewers', limit: '24' });
+    expect(screen.getByTestId('stream-count')).toHaveTextContent('3 streams, 2 live');
+    expect(screen.getByTestId('shown-count')).toHaveTextContent('Showing 3 of 3');
+    expect(screen.queryByRole('button', { name: 'Load more' })).not.toBeInTheDocument();
     expect(within(cards[0]!).getByText('Offline')).toBeInTheDocument();
     expect(within(cards[0]!).getByText('Raided by someone')).toBeInTheDocument();
     expect(within(cards[2]!).getByText('Space talk')).toBeInTheDocument();
     expect(within(cards[1]!).getByTestId('card-viewers')).toHaveTextContent('500');
-    await waitFor(() => expect(within(cards[1]!).getByTestId('sparkline')).toHaveAttribute('data-points', '5'));
+    await waitFor(() => expect(within(cards[1]!).getByTestId('sparkline')).toHaveAttribute('data-points', '5'), SLOW);
     expect(screen.getByTestId('connection-status')).toHaveTextContent('Live');
   });
 
-  it('searches and sorts', async () => {
-    const { api } = fakeApi(routes);
+  it('sorts and searches on the server, the search once typing pauses', async () => {
+    const { api, fetch } = fakeApi(routes);
     render(<App api={api} />);
-    await screen.findAllByTestId('stream-card');
+    await screen.findAllByTestId('stream-card', {}, SLOW);
     await userEvent.selectOptions(screen.getByLabelText('Sort by'), 'chat_rate');
-    expect(screen.getAllByTestId('stream-card').map((c) => c.dataset.streamId)).toEqual(['nebula', 'pixelpioneer', 'chesswhiz']);
+    await waitFor(
+      () =>
+        expect(screen.getAllByTestId('stream-card').map((c) => c.dataset.streamId)).toEqual(['nebula', 'pixelpioneer', 'chesswhiz']),
+      SLOW,
+    );
+    expect(listings(fetch).at(-1)).toEqual({ sort: '-chat_rate', limit: '24' });
+    expect(window.location.search).toBe('?sort=chat_rate');
+
     await userEvent.type(screen.getByLabelText('Search'), 'science');
-    expect(screen.getAllByTestId('stream-card').map((c) => c.dataset.streamId)).toEqual(['nebula']);
+    await waitFor(() => expect(screen.getAllByTestId('stream-card').map((c) => c.dataset.streamId)).toEqual(['nebula']), SLOW);
+    expect(listings(fetch).filter((query) => 'q' in query).map((query) => query.q)).toEqual(['science']); // not per key
+    expect(screen.getByTestId('stream-count')).toHaveTextContent('1 stream matches, 1 live');
+    expect(new URLSearchParams(window.location.search).get('q')).toBe('science');
+
     await userEvent.clear(screen.getByLabelText('Search'));
     await userEvent.type(screen.getByLabelText('Search'), 'zzz');
-    expect(screen.getByText('No stream matches “zzz”')).toBeInTheDocument();
+    expect(await screen.findByText('No stream matches “zzz”', {}, SLOW)).toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByLabelText('Sort by'), 'name');
+    await userEvent.clear(screen.getByLabelText('Search'));
+    await waitFor(
+      () =>
+        expect(screen.getAllByTestId('stream-card').map((c) => c.dataset.streamId)).toEqual(['chesswhiz', 'nebula', 'pixelpioneer']),
+      SLOW,
+    );
+    expect(listings(fetch).at(-1)).toEqual({ sort: 'stream_id', limit: '24' });
+  });
+
+  it('loads more streams with the server’s cursor', async () => {
+    const many = Array.from({ length: 30 }, (_, i) => summary({ stream_id: `s${String(i).padStart(2, '0')}`, viewers: 1000 - i }));
+    const { api, fetch } = fakeApi({ '/api/v1/streams': fakeStreamList(() => many), '/api/v1/streams/[a-z0-9-]+/metrics': metrics });
+    render(<App api={api} />);
+    expect(await screen.findAllByTestId('stream-card', {}, SLOW)).toHaveLength(24);
+    expect(screen.getByTestId('shown-count')).toHaveTextContent('Showing 24 of 30');
+    await userEvent.click(screen.getByRole('button', { name: 'Load more' }));
+    await waitFor(() => expect(screen.getAllByTestId('stream-card')).toHaveLength(30), SLOW);
+    expect(screen.getAllByTestId('stream-card').map((c) => c.dataset.streamId)).toEqual(many.map((s) => s.stream_id));
+    expect(listings(fetch).at(-1)).toEqual({ sort: '-viewers', limit: '24', cursor: '24' });
+    expect(screen.getByTestId('shown-count')).toHaveTextContent('Showing 30 of 30');
+    expect(screen.queryByRole('button', { name: 'Load more' })).not.toBeInTheDocument();
   });
 
   it('shows an empty state', async () => {
-    const { api } = fakeApi({ '/api/v1/streams': () => ({ items: [], degraded: [] }) });
+    const { api } = fakeApi({ '/api/v1/streams': fakeStreamList(() => []) });
     render(<App api={api} />);
-    expect(await screen.findByText('No streams yet')).toBeInTheDocument();
+    expect(await screen.findByText('No streams yet', {}, SLOW)).toBeInTheDocument();
   });
 
   it('shows loading, then an error with a retry', async () => {
@@ -112,7 +153,7 @@ describe('Stream page', () => {
     window.history.replaceState(null, '', '/streams/nebula');
     const { api, fetch } = fakeApi(routes);
     render(<App api={api} />);
-    expect(await screen.findByRole('heading', { level: 1, name: 'nebula' })).toBeInTheDocument();
+    expect(await screen.findByRole('heading', { level: 1, name: 'nebula' }, SLOW)).toBeInTheDocument(); // a lazy chunk
     await waitFor(() => expect(screen.getByTestId('stat-viewers')).toHaveTextContent('4,321'));
     expect(screen.getByTestId('stat-chat-rate')).toHaveTextContent('12.5');
     expect(screen.getByTestId('stat-sentiment')).toHaveTextContent('+0.31');

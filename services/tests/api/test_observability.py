@@ -35,7 +35,7 @@ def test_access_log_lines_carry_the_request_id(make_api: Any, caplog: pytest.Log
 def test_unexpected_errors_are_a_generic_500(make_api: Any, caplog: pytest.LogCaptureFixture) -> None:
     api = make_api()
 
-    async def broken() -> list[Any]:
+    async def broken(query: Any) -> Any:
         raise RuntimeError("SELECT password FROM users -- internal detail")
 
     api.server.state.store.list_streams = broken

@@ -17,9 +17,9 @@ def slow_store(api: Any, seconds: float) -> None:
     store = api.server.state.store
     listing = store.list_streams
 
-    async def slow() -> Any:
+    async def slow(query: Any) -> Any:
         await asyncio.sleep(seconds)
-        return await listing()
+        return await listing(query)
 
     store.list_streams = slow
 

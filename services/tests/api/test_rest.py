@@ -12,7 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from telemetra.contract import parse_ts
 from telemetra.dev.testing.services import STREAMS, eventually, metric_value
+from telemetra.services import cursor
 from telemetra.services.api.schemas import MetricsPage, MomentsPage, Readiness, StreamDetail, StreamList
+from telemetra.services.storage import StoreUnavailable
+from telemetra.services.storage.base import STREAM_SORTS
 
 
 def windows_of(api: Any, stream_id: str) -> list[dict[str, Any]]:
@@ -77,6 +80,104 @@ def test_stream_list_has_current_state_and_latest_moment(api: Any) -> None:
 def test_stream_list_live_filter(api: Any, live: str, count: int) -> None:
     with api.client() as client:
         assert len(client.get("/api/v1/streams", params={"live": live}).json()["items"]) == count
+
+
+@pytest.mark.parametrize("sort", STREAM_SORTS)
+def test_stream_list_pages_in_each_order(api: Any, sort: str) -> None:
+    with api.client() as client:
+        pages = all_pages(client, "/api/v1/streams", sort=sort, limit=1)
+        whole = client.get("/api/v1/streams", params={"sort": sort}).json()
+    assert [len(page) for page in pages] == [1, 1, 1]
+    listed = [page[0]["stream_id"] for page in pages]
+    assert listed == [item["stream_id"] for item in whole["items"]] and sorted(listed) == sorted(STREAMS)
+    if sort in ("-viewers", "-chat_rate"):  # the newest closed window's (no live window here)
+        keys = [(-windows_of(api, s)[-1][sort[1:]], s) for s in listed]
+        assert keys == sorted(keys)
+    elif sort == "stream_id":
+        assert listed == sorted(STREAMS)
+
+
+def test_stream_list_counts_on_the_first_page(api: Any) -> None:
+    with api.client() as client:
+        first = client.get("/api/v1/streams", params={"limit": 2}).json()
+        second = client.get("/api/v1/streams", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        live = client.get("/api/v1/streams", params={"live": "true", "q": "ga"}).json()
+    StreamList.model_validate(first)
+    assert [i["stream_id"] for i in first["items"]] == ["alpha", "beta"]
+    assert (first["total"], first["live_total"]) == (3, 3) and first["next_cursor"]
+    assert [i["stream_id"] for i in second["items"]] == ["gamma"]
+    assert (second["total"], second["live_total"], second["next_cursor"]) == (None, None, None)
+    assert ([i["stream_id"] for i in live["items"]], live["total"], live["live_total"]) == (["gamma"], 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [("ALP", ["alpha"]), ("a", list(STREAMS)), ("mm", ["gamma"]), ("%", []), ("", list(STREAMS))],
+)
+def test_stream_list_search(api: Any, q: str, found: list[str]) -> None:
+    with api.client() as client:
+        body = client.get("/api/v1/streams", params={"q": q, "sort": "-viewers"}).json()
+    assert sorted(item["stream_id"] for item in body["items"]) == sorted(found)
+    assert body["total"] == len(found)
+
+
+def listing_cursor(sort: str, key: Any, stream_id: Any = "alpha") -> str:
+    return cursor.encode(f"streams:{sort}", [key, stream_id])
+
+
+@pytest.mark.parametrize(
+    ("params", "loc"),
+    [
+        ({"sort": "viewers"}, ["query", "sort"]),
+        ({"sort": "-title"}, ["query", "sort"]),
+        ({"limit": "0"}, ["query", "limit"]),
+        ({"limit": "1001"}, ["query", "limit"]),
+        ({"q": "x" * 101}, ["query", "q"]),
+        ({"q": "a\x01b"}, ["query", "q"]),
+        ({"live": "maybe"}, ["query", "live"]),
+        ({"cursor": "!!"}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("-viewers", 3)}, ["query", "cursor"]),  # of another order
+        ({"cursor": listing_cursor("stream_id", 3)}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("stream_id", None, "UPPER CASE\n")}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("-viewers", "many"), "sort": "-viewers"}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("-viewers", 2**40), "sort": "-viewers"}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("-viewers", 2.5), "sort": "-viewers"}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("-chat_rate", None), "sort": "-chat_rate"}, ["query", "cursor"]),
+        ({"cursor": listing_cursor("-last_activity", 1e13), "sort": "-last_activity"}, ["query", "cursor"]),
+        ({"cursor": cursor.encode("streams:stream_id", [None, "alpha", 1])}, ["query", "cursor"]),
+        ({"cursor": cursor.encode("moments:alpha", [0, "alpha"])}, ["query", "cursor"]),
+    ],
+)
+def test_bad_stream_list_parameters_are_422_naming_the_field(
+    api: Any, params: dict[str, str], loc: list[str]
+) -> None:
+    with api.client() as client:
+        answer = client.get("/api/v1/streams", params=params)
+    assert answer.status_code == 422, answer.text
+    assert [e["loc"] for e in answer.json()["detail"]] == [loc]
+
+
+async def test_stream_list_from_the_cache_while_the_store_is_down(make_api: Any, dataset: Any) -> None:
+    """The cache's streams, paged in the same order (its live numbers as keys), searched by id."""
+    api = make_api(data=dataset)
+    last = {w.stream_id: w for w in dataset.windows}
+    viewers = {"alpha": 10, "beta": 30, "gamma": 20}
+    live = [dataclasses.replace(last[s], final=False, viewers=n) for s, n in viewers.items()]
+    await api.server.arun(api.output().publish_live(live))
+
+    async def down(query: Any) -> Any:
+        raise StoreUnavailable("injected outage")
+
+    api.server.state.store.list_streams = down
+    with api.client() as client:
+        first = client.get("/api/v1/streams", params={"sort": "-viewers", "limit": 2}).json()
+        params = {"sort": "-viewers", "limit": 2, "cursor": first["next_cursor"]}
+        second = client.get("/api/v1/streams", params=params).json()
+        searched = client.get("/api/v1/streams", params={"q": "AMM"}).json()
+    assert first["degraded"] == ["store"] and (first["total"], first["live_total"]) == (3, 3)
+    assert [(i["stream_id"], i["viewers"]) for i in first["items"]] == [("beta", 30), ("gamma", 20)]
+    assert [i["stream_id"] for i in second["items"]] == ["alpha"] and second["next_cursor"] is None
+    assert [i["stream_id"] for i in searched["items"]] == ["gamma"]
 
 
 @pytest.mark.parametrize("stream_id", STREAMS)

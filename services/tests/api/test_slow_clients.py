@@ -61,9 +61,9 @@ def test_a_slow_answer_is_not_cut_by_the_head_timeout(make_api: Any) -> None:
     store = api.server.state.store
     listing = store.list_streams
 
-    async def slow() -> Any:
+    async def slow(query: Any) -> Any:
         await asyncio.sleep(1.0)
-        return await listing()
+        return await listing(query)
 
     store.list_streams = slow
     assert httpx.get(f"{api.url}/api/v1/streams", timeout=5).status_code == 200

@@ -79,6 +79,20 @@ async def test_snapshots_list_and_forget(cache: LiveCache, dataset: Any) -> None
     assert [s.stream_id for s in await cache.snapshots()] == ["beta"]
 
 
+async def test_snapshots_of_some_streams_with_or_without_moments(cache: LiveCache, dataset: Any) -> None:
+    """The stream list reads its page's snapshots only, and takes their latest moment from the store."""
+    await cache.put_windows([windows_of(dataset, s)[-1] for s in ("alpha", "beta", "gamma")], at=5.0)
+    await cache.put_moments([dataclasses.replace(dataset.moments[0], stream_id="gamma")], at=6.0)
+    some = await cache.snapshots(["gamma", "nobody", "alpha"])
+    assert [(s.stream_id, len(s.moments)) for s in some] == [("alpha", 0), ("gamma", 1)]
+    light = await cache.snapshots(["gamma", "alpha"], moments=False)
+    assert [(s.stream_id, s.moments, s.last_activity) for s in light] == [
+        ("alpha", [], 5.0),
+        ("gamma", [], 6.0),
+    ]
+    assert light[1].window == windows_of(dataset, "gamma")[-1].to_dict()
+
+
 async def test_changes_fan_out_to_the_stream_subscribers_only(cache: LiveCache, dataset: Any) -> None:
     alpha, beta = windows_of(dataset, "alpha")[-1], windows_of(dataset, "beta")[-1]
     with cache.fanout.subscribe("alpha") as mine, cache.fanout.subscribe("beta") as other:

@@ -22,9 +22,14 @@ from telemetra.services.storage import (
     MomentPosition,
     Store,
     StoreUnavailable,
+    StreamPosition,
+    StreamQuery,
+    StreamRecord,
+    listing,
     migrations,
     open_store,
 )
+from telemetra.services.storage.base import STREAM_SORTS
 from telemetra.services.storage.codec import window_time
 
 
@@ -45,6 +50,12 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+async def all_streams(store: Store) -> list[StreamRecord]:
+    page = await store.list_streams(StreamQuery(limit=1000))
+    assert page.next is None
+    return page.streams
 
 
 def windows_for(dataset: Any, stream_id: str) -> list[WindowMetrics]:
@@ -107,7 +118,7 @@ async def test_streams_with_latest_window_and_moment(store: Store, dataset: Any)
     await store.upsert_windows(dataset.windows, seen_at=1000.0)
     await store.upsert_moments(dataset.moments, seen_at=1002.0)
     await store.upsert_windows(windows_for(dataset, "alpha")[:1], seen_at=900.0)  # an older report
-    streams = {s.stream_id: s for s in await store.list_streams()}
+    streams = {s.stream_id: s for s in await all_streams(store)}
     assert sorted(streams) == ["alpha", "beta", "gamma"]
     beta = streams["beta"]
     assert beta.latest_window == windows_for(dataset, "beta")[-1]
@@ -224,7 +235,7 @@ async def test_describe_sets_geometry_and_keeps_an_admin_title(store: Store) -> 
     assert (alpha.title, alpha.category) == ("Admin title", "Admin category")  # None keeps what is stored
     assert (alpha.window_seconds, alpha.slide_seconds) == (120, 15)
     assert await store.describe_stream(StreamDescription("alpha", "Live title", None, 30, 5))
-    streams = {s.stream_id: s for s in await store.list_streams()}
+    streams = {s.stream_id: s for s in await all_streams(store)}
     assert (streams["alpha"].title, streams["alpha"].category) == ("Live title", "Admin category")
     assert (streams["alpha"].window_seconds, streams["alpha"].slide_seconds) == (30, 5)
     assert (streams["beta"].window_seconds, streams["beta"].slide_seconds) == (60, 10)  # untouched
@@ -234,7 +245,7 @@ async def test_describe_sets_geometry_and_keeps_an_admin_title(store: Store) -> 
 async def test_describe_of_an_unknown_stream_creates_nothing(store: Store) -> None:
     assert not await store.describe_stream(StreamDescription("nobody", "Title", "Category", 60, 10))
     assert await store.get_stream("nobody") is None
-    assert await store.list_streams() == []
+    assert await all_streams(store) == []
 
 
 def letter(stream_id: str | None, source: str, raw: bytes | str | None = b'{"bad": json}') -> DeadLetter:
@@ -266,7 +277,7 @@ async def test_dead_letters_upsert_list_and_count(store: Store) -> None:
     assert await store.dead_letters("nobody", limit=10) == []
 
     assert await store.count_dead_letters() == {"alpha": 3, "beta": 1, "": 1}
-    streams = {s.stream_id: s for s in await store.list_streams()}
+    streams = {s.stream_id: s for s in await all_streams(store)}
     assert sorted(streams) == ["alpha"]  # dead letters never create a stream
     assert streams["alpha"].dead_letters == 3 and streams["alpha"].last_activity == 1000.0
     stream = await store.get_stream("alpha")
@@ -309,7 +320,7 @@ async def test_migrating_a_version_1_database_keeps_its_rows(
     try:
         dialect = "postgres" if store_url.startswith("postgresql") else "sqlite"
         assert await applied_versions(store_url) == [m.version for m in migrations.load(dialect)]
-        [alpha] = await store.list_streams()
+        [alpha] = await all_streams(store)
         assert (alpha.stream_id, alpha.title, alpha.first_seen) == ("alpha", "Title", 1000.0)
         assert (alpha.window_seconds, alpha.slide_seconds, alpha.dead_letters) == (60, 10, 0)
         assert alpha.latest_moment == old_moment
@@ -373,3 +384,217 @@ async def test_a_windows_page_is_the_api_json_of_the_windows(
         assert orjson.loads(rest.items) == [w.to_dict() for w in alpha[20:]] and not rest.more
     empty = await store.windows_page("alpha", start=0, end=first, align=0, limit=10)
     assert (empty.items, empty.count, empty.more, empty.last_start) == (b"[]", 0, False, None)
+
+
+# -- the stream listing ----------------------------------------------------------------------------------------
+# stream id, title, category, newest window's viewers (None: no sample; "-": no window yet), seen at
+LISTED: list[tuple[str, str | None, str | None, int | str | None, float]] = [
+    ("alpha", "Speedrun any%", "Games", 500, 1000.0),
+    ("beta", None, None, 500, 1003.0),  # ties alpha on viewers
+    ("gamma", "100% completion", "Games", None, 1001.0),  # no viewer sample: listed after those with one
+    ("delta", "chess_960", "Chess", 20, 1003.0),
+    ("epsilon", "back\\slash", None, 500, 1002.0),
+    ("newbie", None, None, "-", 1002.0),  # known from its first live view only: no window, no chat rate
+    *((f"s{n:02d}", f"Stream {n}", None, n % 4 * 100, 1000.0 + n % 3) for n in range(14)),
+]
+
+
+def chat_rate_of(stream_id: str) -> float:
+    return len(stream_id) / 4
+
+
+async def listed_streams(store: Store) -> None:
+    for stream_id, title, category, viewers, seen_at in LISTED:
+        if viewers == "-":
+            await store.register_streams([stream_id], seen_at)
+        else:
+            at = window(stream_id, START)
+            await store.upsert_windows(
+                [dataclasses.replace(at, viewers=viewers, chat_rate=chat_rate_of(stream_id))], seen_at
+            )
+        if title or category:
+            assert await store.set_stream_meta(stream_id, title, category)
+
+
+def expected_order(sort: str) -> list[str]:
+    def key(entry: tuple[Any, ...]) -> tuple[float, str]:
+        stream_id, _, _, viewers, seen_at = entry
+        if sort == "stream_id":
+            return (0, stream_id)
+        if sort == "-last_activity":
+            return (-seen_at, stream_id)
+        value = {"-viewers": viewers, "-chat_rate": chat_rate_of(stream_id)}[sort] if viewers != "-" else None
+        return (-(value if value is not None else -1), stream_id)
+
+    return [entry[0] for entry in sorted(LISTED, key=key)]
+
+
+async def pages(store: Store, query: StreamQuery) -> list[list[str]]:
+    found, after = [], None
+    for _ in range(100):  # a position that does not advance must fail the test, not hang it
+        page = await store.list_streams(dataclasses.replace(query, after=after))
+        found.append([s.stream_id for s in page.streams])
+        if page.next is None:
+            return found
+        assert page.next.stream_id == found[-1][-1]
+        after = page.next
+    raise AssertionError("pagination did not end")
+
+
+@pytest.mark.parametrize("sort", STREAM_SORTS)
+async def test_listing_pages_through_each_order_once(store: Store, sort: Any) -> None:
+    await listed_streams(store)
+    everything = await pages(store, StreamQuery(sort=sort, limit=3))
+    assert [stream_id for page in everything for stream_id in page] == expected_order(sort)
+    assert [len(page) for page in everything] == [3] * 6 + [2]
+    assert (await pages(store, StreamQuery(sort=sort, limit=1000))) == [expected_order(sort)]
+
+
+@pytest.mark.parametrize("sort", STREAM_SORTS)
+def test_the_listing_in_memory_has_the_same_order(sort: Any) -> None:
+    """The API pages the live cache's streams this way while the store is down."""
+    entries = []
+    for stream_id, _, _, viewers, seen_at in LISTED:
+        known = viewers != "-"
+        values = {
+            "viewers": viewers if known else None,
+            "chat_rate": chat_rate_of(stream_id) if known else None,
+        }
+        entries.append((listing.memory_key(sort, values, seen_at), stream_id, stream_id))
+    found: list[str] = []
+    page, after = listing.memory_page(entries, None, 3)
+    while after is not None:
+        found += page
+        assert after.stream_id == page[-1]
+        page, after = listing.memory_page(entries, after, 3)
+    assert [*found, *page] == expected_order(sort)
+
+
+async def test_listing_order_and_keys_of_the_first_page(store: Store) -> None:
+    await listed_streams(store)
+    page = await store.list_streams(StreamQuery(sort="-viewers", limit=4))
+    # 500 viewers: alpha, beta, epsilon (ties by id), then the first of the 300s
+    assert [s.stream_id for s in page.streams] == ["alpha", "beta", "epsilon", "s03"]
+    assert page.next == StreamPosition(300, "s03")
+    assert [s.latest_window.viewers for s in page.streams if s.latest_window] == [500, 500, 500, 300]
+    last = await pages(store, StreamQuery(sort="-viewers", limit=1000))
+    assert last[0][-2:] == ["gamma", "newbie"]  # without viewers: last, by id
+    by_activity = await store.list_streams(StreamQuery(sort="-last_activity", limit=2))
+    assert by_activity.next == StreamPosition(1003.0, "delta")
+
+
+@pytest.mark.parametrize(
+    ("search", "found"),
+    [
+        ("SPEED", ["alpha"]),  # title, any case
+        ("games", ["alpha", "gamma"]),  # category
+        ("PS", ["epsilon"]),  # id
+        ("%", ["alpha", "gamma"]),  # wildcards match themselves only
+        ("_", ["delta"]),
+        ("\\", ["epsilon"]),
+        ("chess_9", ["delta"]),
+        ("stream 1", ["s01", "s10", "s11", "s12", "s13"]),
+        ("nothing like it", []),
+        ("alphaspeed", []),  # never across two fields
+        ("any%games", []),
+    ],
+)
+async def test_listing_search_is_a_case_insensitive_substring(
+    store: Store, search: str, found: list[str]
+) -> None:
+    await listed_streams(store)
+    page = await store.list_streams(StreamQuery(search=search, count=True))
+    assert [s.stream_id for s in page.streams] == found
+    assert page.total == len(found)
+
+
+async def test_listing_search_live_filter_and_counts_with_pages(store: Store) -> None:
+    await listed_streams(store)
+    live = [e[0] for e in LISTED if e[4] >= 1002.0]
+    query = StreamQuery(sort="-viewers", live=True, live_since=1002.0, limit=2, count=True)
+    first = await store.list_streams(query)
+    assert (first.total, first.live_total) == (len(live), len(live))
+    assert [s for page in await pages(store, query) for s in page] == [
+        s for s in expected_order("-viewers") if s in live
+    ]
+    offline = await store.list_streams(dataclasses.replace(query, live=False, limit=100))
+    assert {s.stream_id for s in offline.streams} == {e[0] for e in LISTED} - set(live)
+    assert offline.live_total == 0
+    searched = StreamQuery(sort="-last_activity", search="s1", live_since=1002.0, limit=2, count=True)
+    assert (await pages(store, searched)) == [["s11", "s10"], ["s13", "s12"]]
+    counted = await store.list_streams(searched)
+    assert (counted.total, counted.live_total) == (4, 1)
+    later = await store.list_streams(dataclasses.replace(searched, after=counted.next, count=False))
+    assert (later.total, later.live_total) == (None, None)
+
+
+async def test_listing_keys_follow_the_newest_window(store: Store) -> None:
+    older, newer = window("alpha", START), window("alpha", START + 10)
+    await store.upsert_windows([dataclasses.replace(older, viewers=1), window("beta", START)], 1000.0)
+    await store.upsert_windows([dataclasses.replace(newer, viewers=900, chat_rate=9.0)], 1001.0)
+    await store.upsert_windows([dataclasses.replace(older, viewers=5, chat_rate=99.0)], 1002.0)  # a replay
+    for sort in ("-viewers", "-chat_rate"):
+        page = await store.list_streams(StreamQuery(sort=sort, limit=1))  # type: ignore[arg-type]
+        assert page.streams[0].stream_id == "alpha" and page.next is not None
+        assert page.next.key == {"-viewers": 900, "-chat_rate": 9.0}[sort]
+    await store.upsert_windows([dataclasses.replace(newer, viewers=3)], 1003.0)  # the same window, revised
+    page = await store.list_streams(StreamQuery(sort="-viewers", limit=1))
+    assert [s.stream_id for s in page.streams] == ["beta"]  # 10 viewers now beat alpha's 3
+
+
+async def test_registering_makes_a_stream_known_without_touching_known_ones(store: Store) -> None:
+    await store.upsert_windows([window("alpha", START)], seen_at=1000.0)
+    await store.register_streams(["newbie", "alpha", "newbie"], seen_at=2000.0)
+    await store.register_streams([], seen_at=3000.0)
+    streams = {s.stream_id: s for s in await all_streams(store)}
+    assert sorted(streams) == ["alpha", "newbie"]
+    assert (streams["alpha"].first_seen, streams["alpha"].last_activity) == (1000.0, 1000.0)
+    newbie = streams["newbie"]
+    assert (newbie.first_seen, newbie.last_activity, newbie.latest_window) == (2000.0, 2000.0, None)
+    await store.register_streams(["newbie"], seen_at=2500.0)
+    assert (await store.get_stream("newbie")) == newbie
+
+
+async def test_the_listing_migration_fills_the_keys_of_stored_streams(store_url: str) -> None:
+    """A database from before the listing's migration: its streams get their newest window's keys."""
+    store = open_store(store_url)
+    await store.start()
+    await store.upsert_windows([dataclasses.replace(window("alpha", START), viewers=7)], seen_at=1000.0)
+    await store.upsert_windows([dataclasses.replace(window("alpha", START + 10), viewers=70)], seen_at=1001.0)
+    await store.upsert_windows([dataclasses.replace(window("beta", START), viewers=40)], seen_at=1000.0)
+    await store.close()
+    await undo_the_listing_migration(store_url)
+    store = open_store(store_url)
+    await store.start()
+    try:
+        page = await store.list_streams(StreamQuery(sort="-viewers", limit=1))
+        assert [s.stream_id for s in page.streams] == ["alpha"] and page.next == StreamPosition(70, "alpha")
+    finally:
+        await store.close()
+
+
+async def undo_the_listing_migration(url: str) -> None:
+    dialect = "sqlite" if url.startswith("sqlite") else "postgres"
+    time_column = "latest_window_start_ms" if dialect == "sqlite" else "latest_window_start"
+    statements = [
+        *(
+            f"DROP INDEX {name}"
+            for name in ("streams_by_viewers", "streams_by_chat_rate", "streams_by_activity")
+        ),
+        *(
+            f"ALTER TABLE streams DROP COLUMN {c}"
+            for c in (time_column, "viewers", "chat_rate", "search_text")
+        ),
+        f"DELETE FROM schema_migrations WHERE version = {migrations.load(dialect)[-1].version}",
+    ]
+    if dialect == "sqlite":
+        with sqlite3.connect(url.removeprefix("sqlite://")) as db:
+            for statement in statements:
+                db.execute(statement)
+        return
+    connection = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()

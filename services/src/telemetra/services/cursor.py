@@ -53,6 +53,21 @@ def moment(value: Any) -> float:
     return number
 
 
+def number(value: Any) -> float:
+    """A sort key taken from a decoded cursor: a finite number (not a bool), else :class:`BadCursor`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadCursor("not a cursor from this API")
+    return float(value)
+
+
+def count(value: Any) -> int:
+    """A sort key taken from a decoded cursor that counts something: an integer a database's 32-bit integer
+    column can hold, else :class:`BadCursor`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
+        raise BadCursor("not a cursor from this API")
+    return value
+
+
 def record_id(value: Any) -> str:
     """A record id taken from a decoded cursor: 1–128 printable ASCII characters, else :class:`BadCursor`."""
     if not isinstance(value, str) or not _ID.fullmatch(value):

@@ -1,7 +1,8 @@
 """The services' implementation of the engine's output port: the store writer and the live publisher.
 
 * Closed windows and moments go to the store first (history is the record), then to the cache (latest
-  state + publish); provisional windows go to the cache only; dead letters and stream descriptions go to the
+  state + publish); provisional windows go to the cache only, but a stream's first one also makes the stream
+  known to the store (the listing pages the store's streams); dead letters and stream descriptions go to the
   store only.
 * Cache down: the store keeps receiving everything; cache writes are skipped for ``retry_after`` seconds
   after a failure (a hanging cache must not stall the engine) and counted.
@@ -69,6 +70,7 @@ class ServiceOutput:
         self._windows: dict[tuple[str, str], WindowMetrics] = {}
         self._moments: dict[str, Moment] = {}
         self._letters: dict[str, DeadLetter] = {}
+        self._registered: set[str] = set()  # streams this output made known to the store
         self._store_retry_at = 0.0
         self._cache_retry_at = 0.0
         self._store_down = self._cache_down = False
@@ -111,6 +113,21 @@ class ServiceOutput:
     async def publish_live(self, windows: Sequence[WindowMetrics]) -> None:
         if windows and await self._to_cache(self.cache.put_live, windows):
             self.stats.live_published += len(windows)
+        await self._register({w.stream_id for w in windows})
+
+    async def _register(self, stream_ids: set[str]) -> None:
+        """Make new streams known to the store at their first provisional window, some 20 s before their first
+        closed window, so the stream listing has them at once. Skipped while the store is down (the next
+        provisional window tries again)."""
+        new = stream_ids - self._registered
+        if not new or self._store_down:
+            return
+        try:
+            await self.store.register_streams(sorted(new), self._clock())
+        except StoreUnavailable as error:
+            self._store_failed(error)  # a store that hangs must not hold up every provisional window
+            return
+        self._registered |= new
 
     async def describe_stream(self, description: StreamDescription) -> bool:
         if self._store_down:  # never stall the engine on a store known to be down; retried after recovery

@@ -4,6 +4,7 @@ down: the cache is consulted first for what changes every second, the store is t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Sequence
@@ -17,7 +18,14 @@ from telemetra.services.api.errors import NotFound, Unavailable, field_error
 from telemetra.services.api.state import AppState
 from telemetra.services.cache import CacheUnavailable, Snapshot
 from telemetra.services.cache.base import merge_moments, moment_order
-from telemetra.services.storage import MomentPosition, StoreUnavailable, StreamRecord
+from telemetra.services.storage import (
+    MomentPosition,
+    StoreUnavailable,
+    StreamPosition,
+    StreamQuery,
+    StreamRecord,
+    listing,
+)
 from telemetra.services.storage.base import DEFAULT_SLIDE_SECONDS, DEFAULT_WINDOW_SECONDS
 from telemetra.services.storage.codec import record as as_record
 
@@ -46,28 +54,53 @@ class Reader:
         self.store, self.cache = state.store, state.cache
         self.settings, self.metrics = state.settings, state.metrics
 
-    # -- streams -----------------------------------------------------------------------------------------
-    async def streams(self, live: bool | None) -> Record:
+    # -- streams ---------------------------------------------------------------------------------------------
+    async def streams(self, query: StreamQuery) -> tuple[Record, StreamPosition | None]:
+        """A page of the listing, and where the next one starts. The store pages (it has every stream, from its
+        first live view on, and their titles) and the cache adds the page's live state; while the store is
+        down the cache's streams are paged instead, in the same order."""
         failures: list[str] = []
-        records, snapshots = await asyncio.gather(
-            _attempt(self.store.list_streams(), failures, "store"),
-            _attempt(self.cache.snapshots(), failures, "cache"),
-        )
-        if records is None and snapshots is None:
-            raise Unavailable("store and cache unavailable")
-        by_record = {r.stream_id: r for r in records or ()}
+        query = dataclasses.replace(query, live_since=time.time() - self.settings.live_after_s)
+        page = await _attempt(self.store.list_streams(query), failures, "store")
+        if page is None:
+            return await self._cached_streams(query, failures)
+        ids = [record.stream_id for record in page.streams]
+        # Without their moments: the store's latest is as new (moments are stored before they are cached).
+        snapshots = await _attempt(self.cache.snapshots(ids, moments=False), failures, "cache") if ids else []
         by_snapshot = {s.stream_id: s for s in snapshots or ()}
         if snapshots is not None:
-            for stream_id in by_record:
+            for stream_id in ids:
                 self.metrics.cache_hit(stream_id in by_snapshot)
         now = time.time()
-        items = [
-            self._summary(stream_id, by_record.get(stream_id), by_snapshot.get(stream_id), now)
-            for stream_id in sorted(by_record.keys() | by_snapshot.keys())
-        ]
-        if live is not None:
-            items = [item for item in items if item["live"] is live]
-        return {"items": [_public_summary(item) for item in items], "degraded": sorted(failures)}
+        items = [self._summary(r.stream_id, r, by_snapshot.get(r.stream_id), now) for r in page.streams]
+        counts = {"total": page.total, "live_total": page.live_total}
+        return self._listing(items, query, failures, counts), page.next
+
+    async def _cached_streams(
+        self, query: StreamQuery, failures: list[str]
+    ) -> tuple[Record, StreamPosition | None]:
+        snapshots = await _attempt(self.cache.snapshots(), failures, "cache")
+        if snapshots is None:
+            raise Unavailable("store and cache unavailable")
+        now = time.time()
+        matching = []
+        for snapshot in snapshots:
+            item = self._summary(snapshot.stream_id, None, snapshot, now)
+            if listing.memory_matches(query.search, item) and query.live in (None, item["live"]):
+                matching.append(
+                    (listing.memory_key(query.sort, item, snapshot.last_activity), item["stream_id"], item)
+                )
+        page, position = listing.memory_page(matching, query.after, query.limit)
+        counts = (
+            {"total": len(matching), "live_total": sum(e[2]["live"] for e in matching)} if query.count else {}
+        )
+        return self._listing(page, query, failures, {"total": None, "live_total": None, **counts}), position
+
+    @staticmethod
+    def _listing(items: list[Record], query: StreamQuery, failures: list[str], counts: Record) -> Record:
+        if query.live is not None:  # the store filters by its own last report; the cache may know a later one
+            items = [item for item in items if item["live"] is query.live]
+        return {"items": [_public_summary(item) for item in items], "degraded": sorted(failures), **counts}
 
     async def stream(self, stream_id: str) -> Record:
         failures: list[str] = []

@@ -90,8 +90,19 @@ class StreamDetail(StreamSummary):
 
 
 class StreamList(_Model):
-    items: list[StreamSummary]
+    items: list[StreamSummary] = Field(
+        description="In the order of `sort`. With `live`, a page may hold fewer than `limit` (see `live`)."
+    )
     degraded: list[str] = Field(description="Backends that could not be read for this answer.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same `sort`, `q`, `live` and `limit`) for the next page; null on "
+        "the last."
+    )
+    total: int | None = Field(
+        ge=0,
+        description="Streams matching `q` and `live`, counted for the first page (no `cursor`), else null.",
+    )
+    live_total: int | None = Field(ge=0, description="Of those, how many are live; as `total`.")
 
 
 class MetricsPage(_Model):
@@ -142,6 +153,9 @@ Title = Annotated[
 ]
 Category = Annotated[
     str, Field(max_length=120, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
+]
+SearchText = Annotated[
+    str, Field(max_length=100, json_schema_extra={"pattern": _NO_CONTROL}), AfterValidator(_no_control)
 ]
 
 
@@ -204,23 +218,22 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def links(status: int = 200, **named: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+def links(status: int = 200, /, **named: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``links`` of the answer ``status``: where a client can go next with values from this request or
     answer (clients and stateful API testers follow them)."""
     return {status: {"links": named}}
 
 
-def next_page(operation: str, *same: str) -> dict[int | str, dict[str, Any]]:
-    """A paged answer's link to its next page: the same request (its stream, range, limit and ``same``
-    query parameters) with the cursor it returned."""
-    request = {f"query_{name}": f"$request.query.{name}" for name in ("from", "to", "limit", *same)}
+def next_page(
+    operation: str, *same: str, of_stream: bool = True, **others: dict[str, Any]
+) -> dict[int | str, dict[str, Any]]:
+    """A paged answer's link to its next page: the same request (its limit and ``same`` query parameters; with
+    ``of_stream``, its stream and range too) with the cursor it returned; and the answer's ``others`` links."""
+    shared = ("from", "to", "limit") if of_stream else ("limit",)
+    request = {f"query_{name}": f"$request.query.{name}" for name in (*shared, *same)}
+    path = {"path_stream_id": "$request.path.stream_id"} if of_stream else {}
     return links(
-        next_page=link(
-            operation,
-            path_stream_id="$request.path.stream_id",
-            query_cursor="$response.body#/next_cursor",
-            **request,
-        )
+        next_page=link(operation, **path, query_cursor="$response.body#/next_cursor", **request), **others
     )
 
 

@@ -64,15 +64,6 @@ class Snapshot:
     last_activity: float | None = None  # wall clock of the last update
 
 
-def newest_per_stream(windows: Iterable[WindowMetrics]) -> dict[str, WindowMetrics]:
-    newest: dict[str, WindowMetrics] = {}
-    for window in windows:
-        current = newest.get(window.stream_id)
-        if current is None or window.window_start >= current.window_start:
-            newest[window.stream_id] = window
-    return newest
-
-
 def moment_order(moment: dict[str, Any]) -> tuple[str, str]:
     """Sort key for newest-first listings (RFC 3339 UTC strings of one format sort as times)."""
     return (moment["start"], moment["moment_id"])
@@ -195,6 +186,11 @@ class LiveCache(Protocol):
 
     async def snapshot(self, stream_id: str) -> Snapshot | None: ...
 
-    async def snapshots(self) -> list[Snapshot]: ...
+    async def snapshots(
+        self, stream_ids: Sequence[str] | None = None, *, moments: bool = True
+    ) -> list[Snapshot]:
+        """The snapshots of ``stream_ids`` that the cache has (None: of every stream), by stream id; without
+        ``moments``, their recent moments are left out (cheaper: the stream list takes the latest from the
+        store)."""
 
     async def forget(self, stream_id: str) -> None: ...

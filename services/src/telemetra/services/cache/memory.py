@@ -14,9 +14,8 @@ from telemetra.services.cache.base import (
     Snapshot,
     encode_message,
     merge_moments,
-    newest_per_stream,
 )
-from telemetra.services.storage.codec import record
+from telemetra.services.storage.codec import newest_per_stream, record
 
 
 class MemoryCache:
@@ -71,14 +70,18 @@ class MemoryCache:
             changed = sorted({m.moment_id for m in new})
             self.fanout.publish(encode_message(MOMENTS, stream_id, state.moments, at, changed=changed))
 
-    async def snapshot(self, stream_id: str) -> Snapshot | None:
+    async def snapshot(self, stream_id: str, *, moments: bool = True) -> Snapshot | None:
         state = self._streams.get(stream_id)
         if state is None:
             return None
-        return Snapshot(stream_id, state.window, state.live, list(state.moments), state.last_activity)
+        recent = list(state.moments) if moments else []
+        return Snapshot(stream_id, state.window, state.live, recent, state.last_activity)
 
-    async def snapshots(self) -> list[Snapshot]:
-        return [s for stream_id in sorted(self._streams) if (s := await self.snapshot(stream_id))]
+    async def snapshots(
+        self, stream_ids: Sequence[str] | None = None, *, moments: bool = True
+    ) -> list[Snapshot]:
+        wanted = self._streams if stream_ids is None else stream_ids
+        return [s for stream_id in sorted(wanted) if (s := await self.snapshot(stream_id, moments=moments))]
 
     async def forget(self, stream_id: str) -> None:
         self._streams.pop(stream_id, None)

@@ -40,9 +40,8 @@ from telemetra.services.cache.base import (
     decode_message,
     encode_message,
     merge_moments,
-    newest_per_stream,
 )
-from telemetra.services.storage.codec import record
+from telemetra.services.storage.codec import newest_per_stream, record
 
 log = logging.getLogger("telemetra.services.cache")
 
@@ -67,6 +66,7 @@ redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 """
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+SNAPSHOT_FIELDS = ("window", "live", "last_activity")  # of a snapshot hash, in _snapshot's order
 
 
 class RedisCache:
@@ -286,28 +286,33 @@ class RedisCache:
         found = await self._read_snapshots([stream_id])
         return found[0] if found else None
 
-    async def snapshots(self) -> list[Snapshot]:
-        members = await self._call(self._client.smembers(self._streams))
-        return await self._read_snapshots(sorted(m.decode() for m in members))
+    async def snapshots(
+        self, stream_ids: Sequence[str] | None = None, *, moments: bool = True
+    ) -> list[Snapshot]:
+        if stream_ids is None:
+            members = await self._call(self._client.smembers(self._streams))
+            stream_ids = [m.decode() for m in members]
+        return await self._read_snapshots(sorted(stream_ids), moments=moments)
 
-    async def _read_snapshots(self, stream_ids: list[str]) -> list[Snapshot]:
+    async def _read_snapshots(self, stream_ids: list[str], *, moments: bool = True) -> list[Snapshot]:
         if not stream_ids:
             return []
         pipe = self._client.pipeline(transaction=False)
         for stream_id in stream_ids:
-            pipe.hgetall(self._snap(stream_id))
-            pipe.hgetall(self._moments(stream_id))
-        replies = await self._call(pipe.execute())
+            pipe.hmget(self._snap(stream_id), SNAPSHOT_FIELDS)  # not the *_start fields (the script's)
+            if moments:
+                pipe.hgetall(self._moments(stream_id))
+        replies = iter(await self._call(pipe.execute()))
         snapshots = []
-        for index, stream_id in enumerate(stream_ids):
-            state, moments = replies[2 * index], replies[2 * index + 1]
-            if state or moments:
-                snapshots.append(_snapshot(stream_id, state, moments, self._keep))
+        for stream_id in stream_ids:
+            state, recent = next(replies), next(replies) if moments else {}
+            if any(state) or recent:
+                snapshots.append(_snapshot(stream_id, state, recent, self._keep))
         return snapshots
 
 
-def _snapshot(stream_id: str, state: dict[bytes, bytes], moments: dict[bytes, bytes], keep: int) -> Snapshot:
-    window, live, activity = state.get(b"window"), state.get(b"live"), state.get(b"last_activity")
+def _snapshot(stream_id: str, state: list[bytes | None], moments: dict[bytes, bytes], keep: int) -> Snapshot:
+    window, live, activity = state
     return Snapshot(
         stream_id=stream_id,
         window=orjson.loads(window) if window else None,

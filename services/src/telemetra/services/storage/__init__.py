@@ -9,7 +9,11 @@ from telemetra.services.storage.base import (
     Store,
     StoredDeadLetter,
     StoreUnavailable,
+    StreamPosition,
+    StreamQuery,
     StreamRecord,
+    StreamSort,
+    StreamsPage,
 )
 
 __all__ = [
@@ -19,7 +23,11 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "StoredDeadLetter",
+    "StreamPosition",
+    "StreamQuery",
     "StreamRecord",
+    "StreamSort",
+    "StreamsPage",
     "open_store",
 ]
 

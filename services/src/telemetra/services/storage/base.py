@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol, get_args
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
 
@@ -15,6 +15,10 @@ from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetri
 DEFAULT_WINDOW_SECONDS: Final = 60
 DEFAULT_SLIDE_SECONDS: Final = 10
 META_FIELDS: Final = frozenset({"title", "category"})  # what an admin may set on a stream
+# The orders of the stream listing: by id, or by a key, greatest first, the id breaking ties. The keys are the
+# newest closed window's viewers and chat rate (a stream without one last) and the last report of the engine.
+StreamSort = Literal["stream_id", "-viewers", "-chat_rate", "-last_activity"]
+STREAM_SORTS: Final[tuple[StreamSort, ...]] = get_args(StreamSort)
 
 
 class StoreUnavailable(RuntimeError):
@@ -61,6 +65,38 @@ class MomentPosition:
     moment_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Keyset position in a stream listing: the last listed stream's sort key (None when sorted by id; epoch
+    seconds for ``-last_activity``) and its id."""
+
+    key: float | None
+    stream_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamQuery:
+    """A page of the stream listing: the streams matching ``search`` (a case-insensitive substring of the id,
+    title or category; "" matches all) and ``live`` (reported at or after ``live_since``, or not), in ``sort``
+    order, strictly after ``after``; with ``count``, also how many match, and how many of those are live."""
+
+    sort: StreamSort = "stream_id"
+    search: str = ""
+    live: bool | None = None
+    live_since: float = 0.0
+    after: StreamPosition | None = None
+    limit: int = 100
+    count: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsPage:
+    streams: list[StreamRecord]
+    next: StreamPosition | None  # where the next page starts; None on the last page
+    total: int | None = None  # with ``StreamQuery.count``
+    live_total: int | None = None
+
+
 class Store(Protocol):
     """Implemented by :class:`~telemetra.services.storage.sqlite.SqliteStore` and
     :class:`~telemetra.services.storage.postgres.PostgresStore`. Every method may raise
@@ -80,7 +116,12 @@ class Store(Protocol):
 
     async def upsert_moments(self, moments: Sequence[Moment], seen_at: float) -> None: ...
 
-    async def list_streams(self) -> list[StreamRecord]: ...
+    async def list_streams(self, query: StreamQuery) -> StreamsPage:
+        """A page of streams (keyset pagination: no scan of the pages before it)."""
+
+    async def register_streams(self, stream_ids: Sequence[str], seen_at: float) -> None:
+        """Make streams known before their first window closes (their first provisional window is published),
+        so the listing has them at once; a known stream is left as it is."""
 
     async def get_stream(self, stream_id: str) -> StreamRecord | None: ...
 

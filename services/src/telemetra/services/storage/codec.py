@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import orjson
@@ -21,6 +21,15 @@ WINDOW_VALUE_FIELDS = (
     "viewers", "viewers_max", "revenue_usd", "transactions", "late_events", "bits", "emote_total", "final",
 )  # fmt: skip
 JSON_FIELDS = frozenset({"top_emotes", "transactions"})
+
+
+def newest_per_stream(windows: Iterable[WindowMetrics]) -> dict[str, WindowMetrics]:
+    newest: dict[str, WindowMetrics] = {}
+    for window in windows:
+        current = newest.get(window.stream_id)
+        if current is None or window.window_start >= current.window_start:
+            newest[window.stream_id] = window
+    return newest
 
 
 def record(item: WindowMetrics | Moment) -> dict[str, Any]:

@@ -9,6 +9,7 @@ start-up, the pool is created (and migrations applied) by the first call that fi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -19,13 +20,15 @@ import asyncpg
 import orjson
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
-from telemetra.services.storage import migrations
+from telemetra.services.storage import listing, migrations
 from telemetra.services.storage.base import (
     META_FIELDS,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
+    StreamQuery,
     StreamRecord,
+    StreamsPage,
     WindowsPage,
 )
 from telemetra.services.storage.codec import (
@@ -36,6 +39,7 @@ from telemetra.services.storage.codec import (
     dead_letter_values,
     moment_from_values,
     moment_times,
+    newest_per_stream,
     stream_geometry,
     window_from_values,
     window_values,
@@ -80,6 +84,19 @@ _UPSERT_MOMENT = (
 _TOUCH_STREAM = (
     "INSERT INTO streams (stream_id, first_seen, last_activity) VALUES ($1, $2, $2)"
     " ON CONFLICT (stream_id) DO UPDATE SET last_activity = GREATEST(streams.last_activity, excluded.last_activity)"
+)
+_REGISTER_STREAM = (
+    "INSERT INTO streams (stream_id, first_seen, last_activity) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING"
+)
+# With a stream's newest window in a batch, what the listing sorts by: unless the stream has a newer one.
+_OLDER = "streams.latest_window_start > excluded.latest_window_start"
+_TOUCH_STREAM_WINDOW = (
+    "INSERT INTO streams (stream_id, first_seen, last_activity, latest_window_start, viewers, chat_rate)"
+    " VALUES ($1, $2, $2, $3, $4, $5) ON CONFLICT (stream_id) DO UPDATE SET"
+    " last_activity = GREATEST(streams.last_activity, excluded.last_activity),"
+    " latest_window_start = GREATEST(streams.latest_window_start, excluded.latest_window_start),"
+    f" viewers = CASE WHEN {_OLDER} THEN streams.viewers ELSE excluded.viewers END,"
+    f" chat_rate = CASE WHEN {_OLDER} THEN streams.chat_rate ELSE excluded.chat_rate END"
 )
 _DEAD_LETTER_COLUMNS = (*DEAD_LETTER_COLUMNS, "stored_at")
 _UPSERT_DEAD_LETTER = (
@@ -133,6 +150,14 @@ FROM page
 
 def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+DIALECT = listing.Dialect(
+    param=lambda n: f"${n}",
+    last_activity="last_activity",
+    time=_dt,
+    epoch=lambda value: float(value.timestamp()),
+)
 
 
 def _window(row: asyncpg.Record) -> WindowMetrics:
@@ -267,7 +292,12 @@ class PostgresStore:
             )
             for w in windows
         ]
-        await self._upsert(_UPSERT_WINDOW, rows, {w.stream_id for w in windows}, seen_at)
+        at = _dt(seen_at)
+        touches = [
+            (w.stream_id, at, _dt(parse_ts(w.window_start)), w.viewers, w.chat_rate)
+            for w in sorted(newest_per_stream(windows).values(), key=lambda w: w.stream_id)
+        ]
+        await self._upsert(_UPSERT_WINDOW, rows, _TOUCH_STREAM_WINDOW, touches)
 
     async def upsert_moments(self, moments: Sequence[Moment], seen_at: float) -> None:
         rows = []
@@ -277,19 +307,27 @@ class PostgresStore:
                 m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
                 m.threshold, m.description, peak_at, detected_at, m.ongoing,
             ))  # fmt: skip
-        await self._upsert(_UPSERT_MOMENT, rows, {m.stream_id for m in moments}, seen_at)
+        touches = [(s, _dt(seen_at)) for s in sorted({m.stream_id for m in moments})]
+        await self._upsert(_UPSERT_MOMENT, rows, _TOUCH_STREAM, touches)
 
-    async def _upsert(self, sql: str, rows: list[tuple[Any, ...]], streams: set[str], seen_at: float) -> None:
+    async def _upsert(
+        self, sql: str, rows: list[tuple[Any, ...]], touch: str, touches: list[tuple[Any, ...]]
+    ) -> None:
+        """Upsert ``rows`` and touch their streams (in one transaction)."""
         if not rows:
             return
-        touches = [(s, _dt(seen_at)) for s in sorted(streams)]
 
         async def work(connection: Conn) -> None:
             async with connection.transaction():
                 await connection.executemany(sql, rows)
-                await connection.executemany(_TOUCH_STREAM, touches)
+                await connection.executemany(touch, touches)
 
         await self._run(work)
+
+    async def register_streams(self, stream_ids: Sequence[str], seen_at: float) -> None:
+        rows = [(s, _dt(seen_at)) for s in sorted(set(stream_ids))]
+        if rows:
+            await self._run(lambda c: c.executemany(_REGISTER_STREAM, rows))
 
     async def set_stream_meta(
         self,
@@ -347,18 +385,33 @@ class PostgresStore:
         return await self._run(work)
 
     # -- reads -------------------------------------------------------------------------------------------
-    async def list_streams(self) -> list[StreamRecord]:
-        return await self._run(lambda c: self._streams(c, None))
+    async def list_streams(self, query: StreamQuery) -> StreamsPage:
+        async def work(connection: Conn) -> StreamsPage:
+            sql, args = listing.page_sql(DIALECT, query)
+            rows = await connection.fetch(sql, *args)
+            streams = await self._streams(connection, rows[: query.limit])
+            page = StreamsPage(streams, listing.next_position(DIALECT, query, rows))
+            if not query.count:
+                return page
+            sql, args = listing.count_sql(DIALECT, query)
+            counts = await connection.fetchrow(sql, *args)
+            assert counts is not None  # an aggregate: one row
+            return dataclasses.replace(page, total=counts["total"], live_total=counts["live"])
+
+        return await self._run(work)
 
     async def get_stream(self, stream_id: str) -> StreamRecord | None:
-        found = await self._run(lambda c: self._streams(c, stream_id))
+        async def work(connection: Conn) -> list[StreamRecord]:
+            rows = await connection.fetch("SELECT * FROM streams WHERE stream_id = $1", stream_id)
+            return await self._streams(connection, rows)
+
+        found = await self._run(work)
         return found[0] if found else None
 
-    async def _streams(self, connection: Conn, stream_id: str | None) -> list[StreamRecord]:
-        if stream_id is None:
-            rows = await connection.fetch("SELECT * FROM streams ORDER BY stream_id")
-        else:
-            rows = await connection.fetch("SELECT * FROM streams WHERE stream_id = $1", stream_id)
+    async def _streams(self, connection: Conn, rows: list[asyncpg.Record]) -> list[StreamRecord]:
+        """The records of these ``streams`` rows, with their newest window and moment."""
+        if not rows:
+            return []
         ids = [row["stream_id"] for row in rows]
         windows = {r["stream_id"]: _window(r) for r in await connection.fetch(_LATEST_WINDOWS, ids)}
         moments = {r["stream_id"]: _moment(r) for r in await connection.fetch(_LATEST_MOMENTS, ids)}

@@ -4,6 +4,7 @@ its own connection, so a batch of upserts never stalls reads. Every operation is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -12,13 +13,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics, parse_ts
-from telemetra.services.storage import migrations
+from telemetra.services.storage import listing, migrations
 from telemetra.services.storage.base import (
     META_FIELDS,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
+    StreamQuery,
     StreamRecord,
+    StreamsPage,
     WindowsPage,
 )
 from telemetra.services.storage.codec import (
@@ -28,6 +31,7 @@ from telemetra.services.storage.codec import (
     dead_letter_values,
     moment_from_values,
     moment_times,
+    newest_per_stream,
     stream_geometry,
     to_ms,
     window_from_values,
@@ -36,6 +40,12 @@ from telemetra.services.storage.codec import (
 )
 
 T = TypeVar("T")
+DIALECT = listing.Dialect(
+    param=lambda n: f"?{n}",
+    last_activity="last_activity_ms",
+    time=to_ms,
+    epoch=lambda value: float(value) / 1000,
+)
 
 _WINDOW_COLUMNS = ("stream_id", "window_start_ms", "window_end_ms", *WINDOW_VALUE_FIELDS)
 _UPSERT_WINDOW = (
@@ -54,6 +64,21 @@ _UPSERT_MOMENT = (
 _TOUCH_STREAM = (
     "INSERT INTO streams (stream_id, first_seen_ms, last_activity_ms) VALUES (?, ?, ?)"
     " ON CONFLICT (stream_id) DO UPDATE SET last_activity_ms = max(last_activity_ms, excluded.last_activity_ms)"
+)
+_REGISTER_STREAM = (
+    "INSERT INTO streams (stream_id, first_seen_ms, last_activity_ms) VALUES (?1, ?2, ?2)"
+    " ON CONFLICT DO NOTHING"
+)
+# With a stream's newest window in a batch, what the listing sorts by: unless the stream has a newer one.
+_OLDER = "streams.latest_window_start_ms > excluded.latest_window_start_ms"
+_TOUCH_STREAM_WINDOW = (
+    "INSERT INTO streams (stream_id, first_seen_ms, last_activity_ms, latest_window_start_ms, viewers, chat_rate)"
+    " VALUES (?1, ?2, ?2, ?3, ?4, ?5) ON CONFLICT (stream_id) DO UPDATE SET"
+    " last_activity_ms = max(streams.last_activity_ms, excluded.last_activity_ms),"
+    f" latest_window_start_ms = CASE WHEN {_OLDER} THEN streams.latest_window_start_ms"
+    " ELSE excluded.latest_window_start_ms END,"
+    f" viewers = CASE WHEN {_OLDER} THEN streams.viewers ELSE excluded.viewers END,"
+    f" chat_rate = CASE WHEN {_OLDER} THEN streams.chat_rate ELSE excluded.chat_rate END"
 )
 _DEAD_LETTER_COLUMNS = (*DEAD_LETTER_COLUMNS, "stored_at_ms")
 _UPSERT_DEAD_LETTER = (
@@ -173,12 +198,12 @@ def _dead_letter(row: sqlite3.Row) -> StoredDeadLetter:
     return StoredDeadLetter(dead_letter_from_values(row), row["stored_at_ms"] / 1000)
 
 
-def _dead_letter_counts(db: sqlite3.Connection, stream_id: str | None) -> dict[str, int]:
+def _dead_letter_counts(db: sqlite3.Connection, stream_ids: Sequence[str] | None) -> dict[str, int]:
+    """Per stream id, of ``stream_ids`` (None: of all)."""
     sql = "SELECT stream_id, count(*) FROM dead_letters"
-    args: tuple[str, ...] = ()
-    if stream_id is not None:
-        sql, args = sql + " WHERE stream_id = ?", (stream_id,)
-    return {row[0]: row[1] for row in db.execute(sql + " GROUP BY stream_id", args)}
+    if stream_ids is not None:
+        sql += f" WHERE stream_id IN ({', '.join('?' * len(stream_ids))})"
+    return {row[0]: row[1] for row in db.execute(sql + " GROUP BY stream_id", stream_ids or ())}
 
 
 def _stream(db: sqlite3.Connection, row: sqlite3.Row, dead_letters: dict[str, int]) -> StreamRecord:
@@ -256,11 +281,15 @@ class SqliteStore:
             (w.stream_id, to_ms(parse_ts(w.window_start)), to_ms(parse_ts(w.window_end)), *window_values(w))
             for w in windows
         ]
-        streams = [(s, to_ms(seen_at), to_ms(seen_at)) for s in sorted({w.stream_id for w in windows})]
+        at = to_ms(seen_at)
+        streams = [
+            (w.stream_id, at, to_ms(parse_ts(w.window_start)), w.viewers, w.chat_rate)
+            for w in sorted(newest_per_stream(windows).values(), key=lambda w: w.stream_id)
+        ]
 
         def work(db: sqlite3.Connection) -> None:
             db.executemany(_UPSERT_WINDOW, rows)
-            db.executemany(_TOUCH_STREAM, streams)
+            db.executemany(_TOUCH_STREAM_WINDOW, streams)
 
         if rows:
             await self._write(work)
@@ -278,6 +307,15 @@ class SqliteStore:
         def work(db: sqlite3.Connection) -> None:
             db.executemany(_UPSERT_MOMENT, rows)
             db.executemany(_TOUCH_STREAM, streams)
+
+        if rows:
+            await self._write(work)
+
+    async def register_streams(self, stream_ids: Sequence[str], seen_at: float) -> None:
+        rows = [(s, to_ms(seen_at)) for s in sorted(set(stream_ids))]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(_REGISTER_STREAM, rows)
 
         if rows:
             await self._write(work)
@@ -341,18 +379,26 @@ class SqliteStore:
         return sum(deleted) > 0
 
     # -- reads -------------------------------------------------------------------------------------------
-    async def list_streams(self) -> list[StreamRecord]:
-        def read(db: sqlite3.Connection) -> list[StreamRecord]:
-            rows = db.execute("SELECT * FROM streams ORDER BY stream_id").fetchall()
-            counts = _dead_letter_counts(db, None)
-            return [_stream(db, row, counts) for row in rows]
+    async def list_streams(self, query: StreamQuery) -> StreamsPage:
+        def read(db: sqlite3.Connection) -> StreamsPage:
+            rows = db.execute(*listing.page_sql(DIALECT, query)).fetchall()
+            listed = rows[: query.limit]
+            counts = _dead_letter_counts(db, [row["stream_id"] for row in listed])
+            page = StreamsPage(
+                [_stream(db, row, counts) for row in listed],
+                listing.next_position(DIALECT, query, rows),
+            )
+            if not query.count:
+                return page
+            total, live = db.execute(*listing.count_sql(DIALECT, query)).fetchone()
+            return dataclasses.replace(page, total=total, live_total=live)
 
         return await self._read(read)
 
     async def get_stream(self, stream_id: str) -> StreamRecord | None:
         def read(db: sqlite3.Connection) -> StreamRecord | None:
             row = db.execute("SELECT * FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
-            return _stream(db, row, _dead_letter_counts(db, stream_id)) if row else None
+            return _stream(db, row, _dead_letter_counts(db, [stream_id])) if row else None
 
         return await self._read(read)
 
