@@ -227,13 +227,15 @@ async def test_the_operator_reconciles_an_example_stream_with_the_chart_identity
 
 
 def test_uninstall_keeps_what_outlives_the_release(installed: Installed, kube_cluster: KubeCluster) -> None:
-    """Last in this module: the PostgreSQL credentials and the checkpoints stay (resource-policy: keep), as the
-    data they belong to does."""
+    """Last in this module: the PostgreSQL credentials, the checkpoints and the pools stay (resource-policy:
+    keep), as the data they belong to does."""
     installed.run("uninstall", RELEASE, "--wait", "--timeout", "120s")
     ns = installed.namespace
     assert secret_data(kube_cluster, ns, "telemetra-postgresql")["password"]
     kept = kubectl(kube_cluster, "get", "pvc", "telemetra-checkpoints", "-n", ns, "-o", "name")
     assert kept.strip() == "persistentvolumeclaim/telemetra-checkpoints"
+    pool = kubectl(kube_cluster, "get", "telemetrapool", "default", "-n", ns, "-o", "name")
+    assert pool.strip() == "telemetrapool.telemetra.io/default"  # its topics hold the streams' events
     gone = kube_cluster.kubectl("get", "deployment", "telemetra-api", "-n", ns, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
     assert kube_cluster.kubectl("get", "secret", "telemetra-redis", "-n", ns, check=False).returncode != 0

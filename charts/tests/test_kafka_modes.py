@@ -257,7 +257,7 @@ def test_production_kafka_takes_only_tls_and_scram_from_its_own_users(
     assert kafka["kafka"]["authorization"] == {"type": "simple"}
     assert "userOperator" in kafka["entityOperator"]
     users = {u["metadata"]["name"]: u for u in m.find(objects, "KafkaUser")}
-    assert set(users) == {"telemetra-producer", "telemetra-processor"}
+    assert set(users) == {"telemetra-producer", "telemetra-processor", "telemetra-operator"}
     for user in users.values():
         assert user["metadata"]["labels"]["strimzi.io/cluster"] == "telemetra-kafka"
         assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
@@ -270,6 +270,7 @@ def test_production_kafka_takes_only_tls_and_scram_from_its_own_users(
     }
     assert acls["telemetra-producer"] == {("topic", "telemetra.", "Describe", "Write")}
     assert ("group", "spark-kafka-source-", "Describe", "Read") in acls["telemetra-processor"]
+    assert acls["telemetra-operator"] == {("topic", "telemetra.pool.", "Describe", "Read", "Write")}
 
     settings = operator_settings(objects, m, monkeypatch)
     stream = demo_stream(settings)

@@ -211,7 +211,7 @@ def test_each_backend_admits_exactly_its_clients(render: Callable[..., Platform]
     expected = {
         "postgresql": {"api", "driver", "executor"},
         "redis": {"api", "driver", "executor"},
-        "kafka": {"producer", "driver", "executor"} | ({"operator"} if name == "statefulset" else set()),
+        "kafka": {"producer", "driver", "executor", "operator"},  # the operator: the pools' control topics
     }
     for backend, port in backends.items():
         server = world.pods[backend]
@@ -237,10 +237,13 @@ def test_spark_pods_talk_to_each_other_and_drivers_are_scraped(render: Callable[
         assert connects(world.policies, driver, executor, port)
         assert not connects(world.policies, producer_pod, driver, port)
         assert not connects(world.policies, world.pods["api"], executor, port)
-    assert allowed(world.policies, "Ingress", driver, PROMETHEUS, spark.METRICS_PORT)
+    port = OperatorSettings().job_metrics_port
+    assert allowed(world.policies, "Ingress", driver, PROMETHEUS, port)
+    assert connects(world.policies, world.pods["operator"], driver, port)  # a pool's events/s and lag
     elsewhere = Pod(PROMETHEUS.labels, {"kubernetes.io/metadata.name": "default"})
-    assert not allowed(world.policies, "Ingress", driver, elsewhere, spark.METRICS_PORT)
-    assert not allowed(world.policies, "Ingress", producer_pod, PROMETHEUS, spark.METRICS_PORT)
+    assert not allowed(world.policies, "Ingress", driver, elsewhere, port)
+    assert not allowed(world.policies, "Ingress", producer_pod, PROMETHEUS, port)
+    assert not connects(world.policies, producer_pod, driver, port)
 
 
 @pytest.mark.parametrize("name", ["default", "production"])

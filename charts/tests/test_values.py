@@ -21,7 +21,7 @@ VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 # Kubernetes objects taken verbatim: their inner fields are documented by Kubernetes, not here (`to`: the
 # NetworkPolicyPeers of networkPolicy.*).
-K8S_BLOCKS = {"resources", "podSecurityContext", "containerSecurityContext", "to"}
+K8S_BLOCKS = {"resources", "podSecurityContext", "containerSecurityContext", "to", "pools"}  # pools: CR specs
 KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_]+):")
 
 

@@ -233,6 +233,6 @@ async def test_defaults_are_filled_in_by_the_api_server(kube: Kube, namespaces: 
     )
     assert spec["processing"]["moments"]["chatSpike"]["ratio"] == core.thresholds.chat_spike.ratio
     assert spec["spark"]["executors"] == 1 and spec["spark"]["driver"] == {"cores": 1, "memory": "1g"}
-    assert spec["state"] == "running" and spec["dashboard"] == {"enabled": True, "folder": "Telemetra"}
+    assert spec["state"] == "running" and spec["dashboard"] == {"folder": "Telemetra"}
     scale = await kube.request("GET", t.STREAM.path(namespaces.streams, "d", "scale"))
     assert scale["spec"]["replicas"] == 1
