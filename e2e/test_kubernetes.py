@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,27 @@ class Platform:
         stream = json.loads(self.kubectl("get", "telemetrastream", STREAM, "-o", "json"))
         return str(stream.get("status", {}).get("lifecycleState", ""))
 
+    def explain(self) -> str:
+        """What the cluster looks like: for a failure message."""
+        parts = [
+            self.node.kubectl("--namespace", NAMESPACE, *args, timeout=60, check=False).stdout
+            for args in (
+                ("get", "pods,deployments,sparkapplications,telemetrapools,telemetrastreams", "-o", "wide"),
+                ("describe", "pods", "-l", POOL_SELECTOR),
+                ("get", "telemetrapools,telemetrastreams", "-o", "jsonpath={range .items[*]}{.metadata.name}: "
+                 "{.status.conditions}{'\\n'}{end}"),
+                ("logs", f"deployment/{RELEASE}-operator", "--tail=60"),
+            )
+        ]  # fmt: skip
+        return "\n".join(parts)[-12000:]
+
+    def wait(self, check: Callable[[], Any], within: float, what: str) -> Any:
+        """``wait_for``, with the cluster's state in the failure."""
+        try:
+            return wait_for(check, within, what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.explain()}") from None
+
     def driver_uid(self) -> str | None:
         drivers = [
             p for p in self.objects("pods", "spark-role=driver") if p["status"].get("phase") == "Running"
@@ -155,10 +176,10 @@ def test_the_platform_runs_in_real_pods(platform: Platform) -> None:
 
 def test_a_stream_from_kubectl_apply_to_the_dashboard(platform: Platform, tmp_path: Path) -> None:
     platform.kubectl("apply", "-f", str(ROOT / "operator" / "examples" / "minimal.yaml"))
-    wait_for(lambda: platform.running(f"{POOL_SELECTOR},app.kubernetes.io/component=producer"), 180,
-             "the pool's shared producer pod")  # fmt: skip
-    wait_for(lambda: platform.running("spark-role=driver"), 300, "the pool's Spark driver pod")
-    wait_for(lambda: platform.running("spark-role=executor"), 300, "a Spark executor pod")
+    platform.wait(lambda: platform.running(f"{POOL_SELECTOR},app.kubernetes.io/component=producer"), 180,
+                  "the pool's shared producer pod")  # fmt: skip
+    platform.wait(lambda: platform.running("spark-role=driver"), 300, "the pool's Spark driver pod")
+    platform.wait(lambda: platform.running("spark-role=executor"), 300, "a Spark executor pod")
     assert EVENTS_TOPIC in platform.topics()
     assert platform.objects("sparkapplications") == []  # the stream has no job of its own
 
