@@ -135,7 +135,8 @@ bench: setup $(BENCH_STAMP) ## run the benchmarks (results and their commands ar
 	$(BIN)/python bench/operator_scale.py
 	$(BIN)/python bench/spark_pipeline.py throughput
 	$(BIN)/python bench/spark_pipeline.py freshness
-	$(BIN)/python bench/pool_throughput.py --engine quix --engine quix-panes --peer-python $(BENCH_VENV)/bin/python
+	$(BIN)/python bench/pool_throughput.py --engine spark --engine quix --engine quix-panes --peer-python $(BENCH_VENV)/bin/python
+	$(BIN)/python bench/pool_live.py
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -26,8 +26,8 @@ Engines are plugged in through :data:`ENGINES` (name → how to run it, how to r
 ``bench`` extra, which ``make bench`` installs into ``.venv/bench`` (quixstreams pins pydantic below the
 project's, so not into ``.venv``). Usage::
 
-    .venv/bin/python bench/pool_throughput.py [--engine quix --engine quix-panes] [--streams 1000] [--rate 20]
-        [--duration 120] [--partitions 4] [--processes 2] [--peer-python .venv/bench/bin/python]
+    .venv/bin/python bench/pool_throughput.py [--engine spark --engine quix --engine quix-panes] [--streams 1000]
+        [--rate 20] [--duration 120] [--partitions 4] [--processes 2] [--peer-python .venv/bench/bin/python]
         [--check-streams 5] [--no-changelog] [--commit-interval 5] [--peer-arg ARG …] [--keep]
 """
 
@@ -53,6 +53,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
+from spark_pipeline import job_processes, process_ticks, rss_mib
 
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.contract import parse_ts
@@ -74,7 +75,7 @@ MiB = 1024 * 1024
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--engine", action="append", choices=sorted(ENGINES), help="default: quix, quix-panes"
+        "--engine", action="append", choices=sorted(ENGINES), help="default: spark, quix, quix-panes"
     )
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="mean events/s per stream (event time)")
@@ -95,7 +96,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--json", type=Path, help="also write the results here (JSON)")
     args = parser.parse_args(argv)
-    args.engine = args.engine or ["quix", "quix-panes"]
+    args.engine = args.engine or ["spark", "quix", "quix-panes"]
     if args.processes > args.partitions:
         parser.error("--processes cannot exceed --partitions (a member without partitions would idle)")
     return args
@@ -246,10 +247,11 @@ def run_quix(
 
 def spark_pool(topic: str, bootstrap: str, store_url: str, settings: EngineSettings) -> Result:
     """The pool job over the backlog (``--available-now``: it stops when it has read the topic): from its
-    query's start to its end, every window stored. Memory and CPU: the job's process tree (driver, JVM,
-    Python workers), sampled twice a second: the peak of its total resident set, and each process's CPU time."""
+    query's start to its end, every window stored; and sustained, from the end of its first micro-batch (JVM
+    warm-up, the Python workers' start and the first query plan left out, as ``bench/spark_pipeline.py``
+    measures one stream's job). Memory and CPU: the job's process tree (driver, JVM, Python workers), sampled
+    twice a second: the peak of its total resident set, and each process's CPU time."""
     from telemetra.dev.localstack.spark_jars import ensure_spark_jars
-    from telemetra.dev.stack import descendants
     from telemetra.dev.testing.spark import create_topic
     from telemetra.spark.jars import JARS_ENV
 
@@ -266,18 +268,21 @@ def spark_pool(topic: str, bootstrap: str, store_url: str, settings: EngineSetti
     env = {**os.environ, JARS_ENV: ",".join(str(jar) for jar in ensure_spark_jars())}
     log_path = settings.work / "spark.log"
     ticks: dict[int, int] = {}  # pid → user + system CPU ticks, as last seen
+    kinds: dict[int, str] = {}  # pid → driver, JVM or Python workers (spark_pipeline.JOB_PARTS)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         track(process)
-        peak = 0
+        peak = 0.0
         deadline = time.monotonic() + settings.timeout
         while process.poll() is None:
             if time.monotonic() > deadline:
                 terminate(process)
                 raise RuntimeError(f"the pool job did not finish; {log_path}")
-            tree = [process.pid, *descendants(process.pid)]
-            peak = max(peak, sum(_rss_kib(pid) for pid in tree))
-            ticks.update((pid, seen) for pid in tree if (seen := _ticks(pid)))
+            parts = {"driver (Python)": [process.pid], **job_processes(process.pid)}
+            peak = max(peak, sum(rss_mib(pid) for pids in parts.values() for pid in pids))
+            for kind, pids in parts.items():
+                ticks.update((pid, seen) for pid in pids if (seen := process_ticks(pid)))
+                kinds.update((pid, kind) for pid in pids)
             time.sleep(0.5)
     if process.returncode:
         raise RuntimeError(f"the pool job exited with {process.returncode}; {log_path}")
@@ -286,37 +291,38 @@ def spark_pool(topic: str, bootstrap: str, store_url: str, settings: EngineSetti
     ended = next(parse_ts(e["ts"]) for e in lines if e.get("msg") == "job ended")
     batches = [e for e in lines if e.get("msg") == "batch written"]
     windows = sum(e.get("windows", 0) for e in batches)  # a batch that closed none logs at DEBUG
+    first = parse_ts(batches[0]["ts"])
+    cpu: dict[str, float] = {}
+    for pid, seen in ticks.items():
+        cpu[kinds.get(pid, "?")] = cpu.get(kinds.get(pid, "?"), 0.0) + seen / os.sysconf("SC_CLK_TCK")
     return Result(
         engine="spark",
         events=settings.events,  # --available-now ends once every record was read and its output stored
         seconds=ended - started,
         windows=windows,
-        cpu_s=sum(ticks.values()) / os.sysconf("SC_CLK_TCK"),  # the job's whole life, JVM start included
-        peak_rss_mib=[peak / 1024],
+        cpu_s=sum(cpu.values()),  # the job's whole life, JVM start included
+        peak_rss_mib=[peak],
         processes=1,
-        details={"batches closing windows": len(batches), "log": str(log_path)},
+        details={
+            "batches closing windows": len(batches),
+            "sustained events/s after the first micro-batch": round(
+                (settings.events - batches[0]["events"]) / (ended - first)
+            ),
+            "first micro-batch written after the query started (s)": round(first - started, 1),
+            "CPU s by process (whole life)": {
+                kind: round(seconds, 1) for kind, seconds in sorted(cpu.items())
+            },
+            "log": str(log_path),
+        },
     )
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def read_service_windows(store_url: str, streams: Sequence[str]) -> dict[WindowKey, dict[str, Any]]:
     """What the pool job stored, through the service's own store code."""
-    from telemetra.dev.testing.spark import read_store
+    from telemetra.dev.testing.spark import read_windows
 
-    return {
-        key: value
-        for stream in streams
-        for key, value in from_metrics(asyncio.run(read_store(store_url, stream)).windows).items()
-    }
+    stored = asyncio.run(read_windows(store_url, streams))
+    return {key: value for windows in stored.values() for key, value in from_metrics(windows).items()}
 
 
 def read_pool_windows(engine: str) -> Callable[[str, Sequence[str]], dict[WindowKey, dict[str, Any]]]:
@@ -508,16 +514,7 @@ def cpu_ticks(pid: int | None, with_children: bool = False) -> float:
     from telemetra.dev.stack import descendants
 
     pids = [pid, *descendants(pid)] if with_children else [pid]
-    return sum(_ticks(each) for each in pids) / os.sysconf("SC_CLK_TCK")
-
-
-def _ticks(pid: int) -> int:
-    """A process's user + system CPU ticks so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0
-    return int(fields[11]) + int(fields[12])
+    return sum(process_ticks(each) for each in pids) / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:

@@ -30,9 +30,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 import httpx
@@ -45,6 +46,7 @@ from telemetra.dev.localstack.postgres import PostgresServer
 from telemetra.dev.localstack.process import free_port
 from telemetra.dev.localstack.redis import RedisServer
 from telemetra.dev.localstack.spark_jars import export_spark_jars
+from telemetra.dev.stack import descendants
 from telemetra.dev.testing.spark import (
     JobProcess,
     engine_reference,
@@ -54,6 +56,7 @@ from telemetra.dev.testing.spark import (
 )
 from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.scenarios import parse_scenario
+from telemetra.records import EVENTS_TOPIC
 from telemetra.sinks.kafka import KafkaSink
 
 STREAM = "bench"
@@ -96,26 +99,13 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = children(todo.pop())
-        out += kids
-        todo += kids
-    return out
+def process_ticks(pid: int) -> int:
+    """A process's user + system CPU ticks so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def command(pid: int) -> str:
@@ -125,42 +115,81 @@ def command(pid: int) -> str:
         return ""
 
 
+JOB_TOTAL = "job total (driver + JVM + workers)"  # summed in each sample: its peak is the job's peak
+JOB_PARTS = {"java": "job JVM (Spark driver + executor)", "python": "job Python workers (daemon + workers)"}
+
+
+def job_processes(job: int) -> dict[str, list[int]]:
+    """The job's processes below its driver by component (:data:`JOB_PARTS`: by the executable). A process the
+    JVM spawns is a copy of the JVM until it execs, reporting the JVM's whole resident set (Spark spawns
+    commands now and then, e.g. for file permissions): such copies are left out."""
+    out: dict[str, list[int]] = {}
+    for pid in descendants(job):
+        executable = command(pid).split(" ")[0]
+        if "java" in executable and "java" in command(parent(pid)).split(" ")[0]:
+            continue
+        for name, component in JOB_PARTS.items():
+            if name in executable:
+                out.setdefault(component, []).append(pid)
+    return out
+
+
+def parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 @dataclass
 class MemorySampler:
-    """Peak RSS per component, sampled every second in a thread."""
+    """Peak RSS per component, sampled every second in a thread (and the job's total, :data:`JOB_TOTAL`), and
+    the CPU time each component's processes used while sampled (:meth:`cpu_seconds`)."""
 
     job: Callable[[], int | None]
     kafka: Callable[[], int | None]
     postgres: Callable[[], int | None]
     peaks: dict[str, float] = field(default_factory=dict)
     timeline: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # every 30 s
+    _ticks: dict[int, tuple[str, int, int]] = field(default_factory=dict)  # pid → component, before, latest
     _stop: threading.Event = field(default_factory=threading.Event)
+
+    def components(self) -> dict[str, list[int]]:
+        """The processes of each component now."""
+        out: dict[str, list[int]] = {}
+        job = self.job()
+        if job:
+            out = {"job driver (Python)": [job], **job_processes(job)}
+        kafka, postgres = self.kafka(), self.postgres()
+        if kafka:
+            out["Kafka broker"] = [kafka]
+        if postgres:
+            out["PostgreSQL (server + backends)"] = [postgres, *descendants(postgres)]
+        return out
 
     def sample(self) -> dict[str, float]:
         now: dict[str, float] = {}
-        job = self.job()
+        for component, pids in self.components().items():
+            now[component] = sum(rss_mib(pid) for pid in pids)
+            for pid in pids:
+                ticks = process_ticks(pid)
+                # what a process had used before the first sample is not counted (the servers' start-up);
+                # a process born since, all of it
+                before = self._ticks[pid][1] if pid in self._ticks else (ticks if not self.peaks else 0)
+                self._ticks[pid] = (component, before, ticks)
+        job = [name for name in now if name.startswith("job ")]
         if job:
-            now["job driver (Python)"] = rss_mib(job)
-            jvm = workers = 0.0
-            for pid in descendants(job):
-                text = command(pid)
-                if "java" in text.split(" ")[0]:
-                    jvm += rss_mib(pid)
-                elif "python" in text.split(" ")[0]:
-                    workers += rss_mib(pid)
-            now["job JVM (Spark driver + executor)"] = jvm
-            now["job Python workers (daemon + workers)"] = workers
-        kafka = self.kafka()
-        if kafka:
-            now["Kafka broker"] = rss_mib(kafka)
-        postgres = self.postgres()
-        if postgres:
-            now["PostgreSQL (server + backends)"] = rss_mib(postgres) + sum(
-                rss_mib(p) for p in descendants(postgres)
-            )
+            now[JOB_TOTAL] = sum(now[name] for name in job)
         for name, value in now.items():
             self.peaks[name] = max(self.peaks.get(name, 0.0), value)
         return now
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds of each component's processes from the first sample to the last."""
+        out: dict[str, float] = {}
+        for component, first, last in self._ticks.values():
+            out[component] = out.get(component, 0.0) + (last - first) / os.sysconf("SC_CLK_TCK")
+        return out
 
     def start(self) -> MemorySampler:
         def loop() -> None:
@@ -180,31 +209,40 @@ class MemorySampler:
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def scrape(port: int) -> dict[str, float]:
+def scrape(port: int, job: str = STREAM) -> dict[str, float]:
+    """The job's own metrics (``telemetra_spark_*``, labelled by ``pool``: a stream's own job's is its id)."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return {
         sample.name + ("" if "le" not in sample.labels else f"{{le={sample.labels['le']}}}"): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.labels.get("stream_id") == STREAM
+        if sample.labels.get("pool") == job
     }
 
 
-def counter(port: int, name: str) -> float:
+def counter(port: int, name: str, job: str = STREAM) -> float:
     try:
-        return scrape(port).get(name, 0.0)
+        return scrape(port, job).get(name, 0.0)
     except httpx.HTTPError:
         return 0.0
 
 
-async def produce_in_real_time(bootstrap: str, config: MockConfig) -> tuple[int, float]:
+async def produce_in_real_time(
+    bootstrap: str,
+    batches: Iterable[tuple[float, list[dict[str, object]]]],
+    topic_template: str = EVENTS_TOPIC,
+    record: IO[bytes] | None = None,
+) -> tuple[int, float]:
     """Send each event at its own time (to within a tenth of a second), as live traffic arrives: not a burst
-    per second, whose timing would line up with the job's triggers."""
-    sink = KafkaSink(bootstrap)
+    per second, whose timing would line up with the job's triggers. ``batches``: each second's events, as
+    :func:`~telemetra.producers.mock.generate_batches` yields them; through the producers' Kafka sink (keyed by
+    stream id) to ``topic_template`` (a stream's own topic, or a pool's); ``record`` gets every event sent, one
+    JSON line each, in the order sent."""
+    sink = KafkaSink(bootstrap, topic_template=topic_template)
     await sink.start()
     sent, began = 0, time.monotonic()
     try:
-        for second, batch in generate_batches(config):
+        for second, batch in batches:
             slots: dict[int, list[dict[str, object]]] = {}
             for event in batch:
                 offset = parse_ts(str(event["ts"])) - second
@@ -214,10 +252,89 @@ async def produce_in_real_time(bootstrap: str, config: MockConfig) -> tuple[int,
                 if delay > 0:
                     await asyncio.sleep(delay)
                 await sink.send(events)
+                if record is not None:
+                    record.write(b"".join(orjson.dumps(event) + b"\n" for event in events))
                 sent += len(events)
     finally:
         await sink.close()
     return sent, time.monotonic() - began
+
+
+@dataclass
+class FreshnessProbe:
+    """Closed windows and moments becoming visible in PostgreSQL, polled every ``interval`` seconds in a thread.
+
+    A window can only be written once the watermark passes its end, i.e. once an event ``lateness`` seconds
+    newer than its end exists; with event time = wall time its freshness is the wall time from that moment
+    (window end + lateness) to the row being visible. A moment's: from ``detected_at`` (the event time of the
+    event that revealed it) to the row. Windows are counted per window end (one small query whatever the
+    number of streams: windows are aligned to the epoch, so a pool's streams share their ends); each new one
+    at an end is a window that became visible since the last poll."""
+
+    store_url: str
+    lateness: float = LATENESS
+    interval: float = 0.05
+    horizon: float = 300.0  # only windows that ended within this many seconds are polled
+    window_lags: list[tuple[float, float]] = field(default_factory=list)  # (window end, freshness)
+    moment_lags: dict[str, float] = field(default_factory=dict)
+    _seen: dict[float, int] = field(default_factory=dict)  # window end → windows visible
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> FreshnessProbe:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._poll()), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    async def _poll(self) -> None:
+        connection = None
+        while not self._stop.is_set():
+            try:
+                connection = connection or await self._connect()
+                since = time.time() - self.horizon
+                windows = await connection.fetch(
+                    "SELECT extract(epoch FROM window_end)::float8 AS e, count(*) AS n FROM window_metrics "
+                    "WHERE window_end > to_timestamp($1) GROUP BY 1",
+                    since,
+                )
+                moments = await connection.fetch(
+                    "SELECT moment_id, extract(epoch FROM detected_at)::float8 AS d FROM moments "
+                    "WHERE detected_at > to_timestamp($1)",
+                    since,
+                )
+            except (OSError, asyncpg.PostgresError):
+                connection = None  # tables not there yet
+                await asyncio.sleep(0.2)
+                continue
+            seen = time.time()
+            for row in windows:
+                new = row["n"] - self._seen.get(row["e"], 0)
+                if new > 0:
+                    self._seen[row["e"]] = row["n"]
+                    self.window_lags += [(row["e"], seen - (row["e"] + self.lateness))] * new
+            for row in moments:
+                self.moment_lags.setdefault(row["moment_id"], seen - row["d"])
+            await asyncio.sleep(self.interval)
+        if connection is not None:
+            await connection.close()
+
+    async def _connect(self) -> asyncpg.Connection:
+        """A connection, once the job has created its tables; with an index on the window end, so that
+        polling a pool's table stays cheap (measuring equipment: the store's own schema has none)."""
+        connection = await asyncpg.connect(self.store_url)
+        try:
+            await connection.execute(
+                "CREATE INDEX IF NOT EXISTS bench_window_end ON window_metrics (window_end)"
+            )
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
 
 
 def job_args(
@@ -255,6 +372,10 @@ def describe(name: str, lags: list[float]) -> None:
 
 
 def print_memory(sampler: MemorySampler) -> None:
+    print(
+        "CPU seconds while sampled: "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in sampler.cpu_seconds().items())
+    )
     print("peak RSS (MiB):")
     for name, value in sampler.peaks.items():
         print(f"  {name:40s} {value:8.0f}")
@@ -347,37 +468,7 @@ def freshness(
         lambda: job.process.pid if job.process else None, lambda: broker.pid, lambda: postgres.pid
     )
     sampler.start()
-    window_lag: dict[str, float] = {}
-    moment_lag: dict[str, float] = {}
-    stop = threading.Event()
-
-    async def poll() -> None:
-        connection = None
-        while not stop.is_set():
-            try:
-                connection = connection or await asyncpg.connect(store)
-                rows = await connection.fetch(
-                    "SELECT extract(epoch FROM window_end)::float8 AS e FROM window_metrics WHERE stream_id = $1",
-                    STREAM,
-                )
-                moments = await connection.fetch(
-                    "SELECT moment_id, extract(epoch FROM detected_at)::float8 AS d FROM moments WHERE stream_id = $1",
-                    STREAM,
-                )
-            except (OSError, asyncpg.PostgresError):
-                connection = None  # tables not there yet
-                await asyncio.sleep(0.2)
-                continue
-            seen = time.time()
-            for row in rows:
-                window_lag.setdefault(str(row["e"]), seen - (row["e"] + LATENESS))
-            for row in moments:
-                moment_lag.setdefault(row["moment_id"], seen - row["d"])
-            await asyncio.sleep(0.05)
-        if connection is not None:
-            await connection.close()
-
-    poller = threading.Thread(target=lambda: asyncio.run(poll()), daemon=True)
+    probe = FreshnessProbe(store)
     try:
         # wait until the job's query runs (it reads the empty topic from the start)
         deadline = time.monotonic() + 300
@@ -385,7 +476,7 @@ def freshness(
             assert job.running and time.monotonic() < deadline, job.log_tail()
             time.sleep(0.5)
         time.sleep(3)
-        poller.start()
+        probe.start()
         start = float(int(time.time()) + 2)
         # Moments that leave the event rate alone (a hype or a raid multiplies the chat): a gift bomb, a mood swing
         config = MockConfig(
@@ -394,38 +485,43 @@ def freshness(
         )  # fmt: skip
         print(f"producing {args.rate:,.0f} events/s for {args.duration:.0f} s in real time, each event sent "
               f"within {1000 // SLOTS} ms of its timestamp (trigger {args.trigger})")  # fmt: skip
-        sent, seconds = asyncio.run(produce_in_real_time(broker.bootstrap, config))
+        sent, seconds = asyncio.run(produce_in_real_time(broker.bootstrap, generate_batches(config)))
         print(f"produced {sent:,} events in {seconds:.1f} s ({sent / seconds:,.0f}/s)")
         time.sleep(LATENESS + 5)
-        stop.set()
-        poller.join(10)
+        probe.stop()
         metrics = scrape(port)
         job.terminate()
     finally:
-        stop.set()
+        probe.stop()
         sampler.stop()
         if job.running:
             job.kill()
-    ends = sorted(window_lag, key=float)
-    lags = [window_lag[k] for k in ends]
-    print(
-        f"windows: {len(lags)}; freshness (window end + {LATENESS:.0f} s lateness → row visible), in order:"
-    )
-    print("  " + " ".join(f"{lag:.2f}" for lag in lags))
-    describe("all windows", lags)
-    # The job's first micro-batches with data compile and warm up (the JVM, the Python worker): without the
-    # windows that closed in the first minute of traffic, the steady state.
-    steady = [window_lag[k] for k in ends if float(k) + LATENESS >= start + WARMUP]
-    describe(f"after the first {WARMUP:.0f} s", steady)
-    if moment_lag:
-        values = list(moment_lag.values())
-        print(f"moments: {len(values)}; detected_at → row visible: "
-              f"median {statistics.median(values):.2f} s, max {max(values):.2f} s")  # fmt: skip
+    report_freshness(probe, start)
     count = metrics.get("telemetra_spark_batch_duration_seconds_count", 0)
     total = metrics.get("telemetra_spark_batch_duration_seconds_sum", 0)
     if count:
         print(f"micro-batches: {count:.0f}, mean duration {total / count:.2f} s")
     print_memory(sampler)
+
+
+def report_freshness(probe: FreshnessProbe, start: float) -> dict[str, float]:
+    """Print the windows' and moments' freshness (all, and after the first :data:`WARMUP` seconds of traffic:
+    the job's first micro-batches with data compile and warm up the JVM and the Python workers); returns the
+    steady-state percentiles."""
+    lags = sorted(probe.window_lags)
+    print(f"windows: {len(lags)}; freshness (window end + {probe.lateness:.0f} s lateness → row visible)")
+    if len(lags) <= 100:
+        print("  in order: " + " ".join(f"{lag:.2f}" for _, lag in lags))
+    describe("all windows", [lag for _, lag in lags])
+    steady = [lag for end, lag in lags if end + probe.lateness >= start + WARMUP]
+    describe(f"after the first {WARMUP:.0f} s", steady)
+    if probe.moment_lags:
+        values = list(probe.moment_lags.values())
+        print(f"moments: {len(values)}; detected_at → row visible: "
+              f"median {statistics.median(values):.2f} s, max {max(values):.2f} s")  # fmt: skip
+    if not steady:
+        return {}
+    return {f"p{q}": round(percentile(steady, q), 3) for q in (50, 90, 99)} | {"max": round(max(steady), 3)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

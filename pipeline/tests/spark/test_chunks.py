@@ -16,7 +16,7 @@ from telemetra.contract import ChatEvent, parse_event
 from telemetra.dev.testing.spark import engine_reference, scenario_log
 from telemetra.engine.core import CHAT, DEAD, EVENT, Engine
 from telemetra.records import PoolTopics
-from telemetra.spark.chunks import ChunkPreparer, decode_items, prepare_items
+from telemetra.spark.chunks import ChunkPreparer, decode_items, prepare_items, shard_of
 from telemetra.spark.state import DEAD_LETTER, MOMENT, WINDOW, BatchResult, fold_items, in_order
 
 STREAM = "alpha"
@@ -132,6 +132,9 @@ def test_a_pools_records_become_each_streams_chunks_and_control_items() -> None:
     for row in rows:
         by_stream.setdefault(row["stream_id"], []).append(row)
     assert set(by_stream) == {"alpha", "beta", "gamma", ""}
+    # each stream's chunks go to its shard; dead letters to the shard of the stream they were sent to
+    assert all(row["shard"] == shard_of(row["stream_id"]) for row in rows if row["stream_id"])
+    assert {row["shard"] for row in by_stream[""]} == {shard_of("alpha"), shard_of("beta")}
     letters = [item[1] for row in by_stream[""] for item in decode_items(row["items"])]
     reasons = sorted(letter["reason"] for letter in letters)
     assert "stream_id: 'beta' is not the stream it was sent to ('alpha')" in reasons

@@ -25,6 +25,7 @@ from telemetra.dev.testing.spark import (
 )
 from telemetra.engine.core import Engine
 from telemetra.records import PoolTopics, parse_ts
+from telemetra.spark.chunks import SHARD_KEYS
 from telemetra.spark.job import StreamJob
 
 
@@ -125,3 +126,15 @@ def test_a_stream_absent_from_the_pools_batches_for_the_idle_timeout_ends(
     assert not window_differences(stored.windows, flushed(logs[quiet]))  # every window, the open ones closed
     busy_windows = asyncio.run(read_store(backends.store_url, busy)).windows
     assert not window_differences(busy_windows, engine_reference(logs[busy]).windows)
+
+
+def test_the_shards_spread_evenly_over_the_stateful_tasks(spark: Any) -> None:
+    """Spark's hash partitioning (what the stateful step's exchange does) sends shard i to task i mod P for
+    every number of tasks P that divides the number of shards."""
+    from pyspark.sql.functions import spark_partition_id
+
+    keys = spark.createDataFrame([(key,) for key in SHARD_KEYS], "shard int")
+    for tasks in (1, 2, 4, len(SHARD_KEYS)):
+        rows = keys.repartition(tasks, "shard").select("shard", spark_partition_id().alias("task")).collect()
+        task_of = {row["shard"]: row["task"] for row in rows}
+        assert [task_of[key] for key in SHARD_KEYS] == [i % tasks for i in range(len(SHARD_KEYS))]

@@ -94,7 +94,9 @@ class MomentDetector:
         size = self.t.baseline_panes
         self.baselines = {name: Baseline(size) for name in ("chat", "viewers", "sentiment", "revenue")}
         self._pending: deque[tuple[int, dict[str, float]]] = deque()  # closed, not yet admitted to baselines
-        self._recent: deque[Pane] = deque(maxlen=self.t.sentiment_span)
+        # The closed panes' (messages, Σ sentiment nanos), newest last: a closed pane no longer changes, and
+        # keeping its numbers rather than the pane lets the detector be stored without the panes.
+        self._recent: deque[tuple[int, int]] = deque(maxlen=self.t.sentiment_span)
         self._admitted_viewers: float | None = None
         self.episodes: dict[str, _Episode] = {}
         self._shadows: dict[str, float] = {}  # kind → until when new episodes of it are explained by another
@@ -172,9 +174,9 @@ class MomentDetector:
     def _trailing_sentiment(self) -> float | None:
         """Mean score over the shortest run of recent panes holding enough messages."""
         messages = nanos = 0
-        for pane in reversed(self._recent):
-            messages += pane.messages
-            nanos += pane.sentiment_nanos
+        for pane_messages, pane_nanos in reversed(self._recent):
+            messages += pane_messages
+            nanos += pane_nanos
             if messages >= self.t.sentiment_swing.min_messages:
                 return nanos / 1e9 / messages
         return None
@@ -239,7 +241,7 @@ class MomentDetector:
     def on_pane_closed(self, pane: Pane, now: float) -> list[Moment]:
         """Evaluate a closed pane (in time order) and fold it into the baselines; ``now`` is the event time."""
         self._admit(pane.start)
-        self._recent.append(pane)
+        self._recent.append((pane.messages, pane.sentiment_nanos))
         sentiment = self._trailing_sentiment()
         checks: list[tuple[str, str, _Check | None]] = [
             ("chat_spike", "chat_rate", self._chat(pane.messages)),
@@ -267,8 +269,10 @@ class MomentDetector:
         if self._limits_pane != pane.start:
             self._admit(pane.start)
             self._limits_pane, self._limits = pane.start, self._thresholds()
+        if metric == "chat" and pane.messages < self._limits["chat_spike"]:
+            return []  # the common case, after nearly every chat message: nothing to check
         candidates: list[tuple[str, str, _Check | None]] = []
-        if metric == "chat" and pane.messages >= self._limits["chat_spike"]:
+        if metric == "chat":
             candidates.append(("chat_spike", "chat_rate", self._chat(pane.messages)))
         elif metric == "revenue" and (
             pane.revenue_usd >= self._limits["revenue_spike"]

@@ -37,8 +37,9 @@ class Pane:
     def add_chat(self, user_id: str, emotes: list[str], score: float, label: str) -> None:
         self.messages += 1
         self.chatters.add(user_id)
-        if emotes:
-            self.emotes.update(emotes)
+        counts = self.emotes
+        for emote in emotes:  # Counter.update, without its per-call overhead (this runs per message)
+            counts[emote] = counts.get(emote, 0) + 1
         self.sentiment_nanos += round(score * NANO)
         if label == "positive":
             self.positive += 1

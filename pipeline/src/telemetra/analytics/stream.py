@@ -99,11 +99,13 @@ class StreamAnalytics:
 
     def _admit(self, ts: float, event_id: str) -> Pane | None:
         """The open pane the event goes to, or None (counted) when it is late or a duplicate."""
-        if ts < self.watermark:
+        # This and _after run for every event: the watermark and pane_start are inlined.
+        if ts < self.max_ts - self.config.lateness:
             self.late_events += 1
             self._late_unreported += 1
             return None
-        start = pane_start(ts, self.slide)
+        slide = self.slide
+        start = int(ts // slide) * slide
         pane = self.panes.get(start)
         if pane is None:
             pane = self.panes[start] = Pane(start)
@@ -119,10 +121,15 @@ class StreamAnalytics:
         """Advance the watermark past ``ts`` and peek at the event's pane for an early moment."""
         if ts > self.max_ts:
             self.max_ts = ts
-            if pane_start(self.watermark, self.slide) != self._advanced_to:  # a pane boundary was crossed
+            slide = self.slide
+            if (
+                int((ts - self.config.lateness) // slide) * slide != self._advanced_to
+            ):  # a pane boundary passed
                 out.extend(self._advance())
         if metric:  # the event's pane is still open (ts >= watermark): peek for an early moment
-            out.moments += self.detector.peek(pane, self.max_ts, metric)
+            moments = self.detector.peek(pane, self.max_ts, metric)
+            if moments:
+                out.moments += moments
 
     def _apply(self, event: Event, ts: float, pane: Pane, out: Output) -> str | None:
         """Fold a non-chat event into its pane; return the metric it moved, if one can signal a moment early."""

@@ -158,13 +158,14 @@ class Engine:
         step = Step() if step is None else step
         out = Output()
         late, duplicates, events, ended = analytics.late_events, analytics.duplicates, 0, False
-        slide, touched = analytics.slide, step.touched if track_panes else None
+        panes = analytics.panes
+        # An admitted event adds its id to its pane: the panes it went to are those whose ids grew.
+        sizes = {start: len(pane.event_ids) for start, pane in panes.items()} if track_panes else None
         process, process_chat = analytics.process, analytics.process_chat
         for item in items:
             tag = item[0]
             if tag == CHAT:
-                ts = item[1]
-                process_chat(ts, item[2], item[3], item[4], item[5], out)
+                process_chat(item[1], item[2], item[3], item[4], item[5], out)
             elif tag == DEAD:
                 step.dead_letters.append(DeadLetter.from_dict(item[1]))
                 self.stats.invalid += 1
@@ -174,15 +175,16 @@ class Engine:
                     ended = True  # after the rest of the items: they were sent before it
                 else:
                     out.extend(analytics.reconfigure(analytics_config_from_json(item[1])))
-                    slide = analytics.slide
                 continue
             else:  # validated already: parsing its JSON again cannot fail
-                event = parse_event(item[1]) if isinstance(item[1], bytes | str) else item[1]
-                ts = event.ts.timestamp()
-                process(event, out)
+                process(parse_event(item[1]) if isinstance(item[1], bytes | str) else item[1], out)
             events += 1
-            if touched is not None:
-                touched.add(int(ts // slide) * slide)  # pane_start, inlined: this loop runs per event
+        if sizes is not None:  # (a reconfiguration that starts the stream afresh replaces every pane)
+            step.touched |= {
+                start
+                for start, pane in analytics.panes.items()
+                if analytics.panes is not panes or sizes.get(start) != len(pane.event_ids)
+            }
         if ended:
             out.extend(analytics.flush())
             step.ended.append(analytics.stream_id)

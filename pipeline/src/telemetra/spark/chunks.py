@@ -5,19 +5,26 @@ work (~7 µs of ~9 µs), so the job does them in the Kafka read tasks, in parall
 split into several tasks), and hands the stateful step, which must see one stream's events one at a time,
 only what is left: folding each event into its pane.
 
-A chunk is one row per stream and run of records from one Kafka partition: the stream, whether the records
-are control records, where the run starts (partition, first offset), and the engine's items
-(:meth:`~telemetra.engine.core.Engine.prepare`), in offset order, as one ``marshal`` blob (~68 bytes an
-item; encoding takes 0.2 µs an item against pickle's 0.5, decoding 0.35 µs for both; it only ever travels
-between this job's own Python workers). A dead letter's source is ``topic:partition:offset``.
+A chunk is one row per stream and run of records from one Kafka partition: the stream's shard (the stateful
+step's grouping key, :func:`shard_of`), the stream, whether the records are control records, where the run
+starts (partition, first offset), and the engine's items (:meth:`~telemetra.engine.core.Engine.prepare`), in
+offset order, as one ``marshal`` blob (~68 bytes an item; encoding takes 0.2 µs an item against pickle's 0.5,
+decoding 0.35 µs for both; it only ever travels between this job's own Python workers). A dead letter's
+source is ``topic:partition:offset``; it travels in the shard of the stream it was sent to.
+
+The stateful step groups by shard, not by stream: Spark's costs per grouping key (a call into Python, its
+pandas frames, round trips to the state server) are then paid per shard and batch, a handful, instead of
+once per stream: a pool of 1,000 streams spent most of its time on them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import marshal
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,16 +34,32 @@ from telemetra.records import DeadLetter
 
 # The rows the stateless stage emits (a Spark DDL schema: pyspark is not imported here).
 CHUNK_SCHEMA = (
-    "stream_id string, control boolean, partition int, first_offset long, records int, "
+    "shard int, stream_id string, control boolean, partition int, first_offset long, records int, "
     "prepare_seconds double, items binary"
 )
 _ENGINE = Engine()  # validation and routing only: no state, no settings
 
+# The shards' grouping keys. Spark sends a key to the stateful task pmod(murmur3(key, seed 42), partitions);
+# these are the smallest ints that this sends to task i mod P for every P dividing 8 (checked against Spark
+# in the tests), so the shards, and the streams they hold, are spread evenly over the stateful tasks. A
+# stream's shard is fixed by this table and a CRC of its id: the checkpoint's state is keyed by it.
+SHARD_KEYS = (12, 6, 5, 1, 25, 15, 2, 0)
 
-def _item(raw: bytes | None, source: str, expected: str | None) -> tuple[str | None, Item]:
+
+def shard_of(stream_id: str) -> int:
+    """The grouping key of the shard that holds a stream's state (the empty id: stateless dead letters)."""
+    return SHARD_KEYS[zlib.crc32(stream_id.encode()) % len(SHARD_KEYS)]
+
+
+def _item(
+    raw: bytes | None, expected: str | None, topic: str, partition: int, offset: int
+) -> tuple[str | None, Item]:
     """An events record's stream and item; another event than a chat message travels as its JSON (the
-    stateful step parses it again: an Event does not marshal)."""
-    stream_id, item = _ENGINE.route(raw, source, expected)
+    stateful step parses it again: an Event does not marshal). Only a dead letter needs its source
+    (``topic:partition:offset``), so only an invalid record, rare, pays for building it."""
+    stream_id, item = _ENGINE.route(raw, "", expected)
+    if item[0] == DEAD:
+        return _ENGINE.route(raw, f"{topic}:{partition}:{offset}", expected)
     return stream_id, ((EVENT, bytes(raw)) if item[0] == EVENT and raw is not None else item)
 
 
@@ -49,7 +72,7 @@ def prepare_items(
 ) -> list[Item]:
     """The items of one stream's Kafka records (in offset order), as the engine prepares them."""
     return [
-        _item(raw, f"{topic}:{partition}:{offset}", stream_id)[1]
+        _item(raw, stream_id, topic, partition, offset)[1]
         for raw, partition, offset in zip(values, partitions, offsets, strict=True)
     ]
 
@@ -69,7 +92,7 @@ def decode_items(blob: bytes) -> list[Item]:
 class ChunkPreparer:
     """The ``mapInArrow`` function of the stateless stage: Arrow batches of Kafka records (``topic``, ``key``,
     ``value``, ``partition``, ``offset``) → :data:`CHUNK_SCHEMA` rows, one per stream and run of one
-    partition's records in a batch.
+    partition's records in a batch (a read task reads one partition: one run).
 
     With ``stream_id`` (a stream's own topic) every record must be that stream's event. Without it (a pool),
     a record belongs to the stream its key names (producers key by stream id) and must be that stream's
@@ -84,10 +107,7 @@ class ChunkPreparer:
         import pyarrow as pa
 
         for batch in batches:
-            columns = [
-                batch.column(name).to_pylist() for name in ("topic", "key", "value", "partition", "offset")
-            ]
-            rows = [row for run in _runs(*columns) for row in self._chunks(*run)]
+            rows = [row for run in _runs(batch) for row in self._chunks(*run)]
             if rows:
                 yield pa.RecordBatch.from_pylist(rows, schema=_arrow_schema())
 
@@ -95,42 +115,57 @@ class ChunkPreparer:
         self, topic: str, partition: int, keys: list[Any], values: list[Any], offsets: list[int]
     ) -> list[dict[str, Any]]:
         started = time.perf_counter()
-        control = topic == self.control_topic
-        groups: dict[str, tuple[int, list[Item]]] = {}
         with paused_gc():
-            for key, raw, offset in zip(keys, values, offsets, strict=True):
-                source = f"{topic}:{partition}:{offset}"
-                named = key.decode("utf-8", "replace") if key else None
-                if control:
-                    stream_id: str | None = named
-                    item = (
-                        Engine.control(raw, source, named)
-                        if named
-                        else (
-                            DEAD,
-                            DeadLetter.of("control record without a key", raw, source, None).to_dict(),
-                        )
-                    )
-                else:
-                    stream_id, item = _item(raw, source, self.stream_id or named)
-                stream = "" if item[0] == DEAD else str(stream_id)
-                group = groups.get(stream)
-                if group is None:
-                    group = groups[stream] = (offset, [])
-                group[1].append(item)
+            groups = self._groups(topic, partition, keys, values, offsets)
+            # Encoded before the collector is back, so the items are freed by their reference counts: with
+            # them still alive, its first run would scan them all (~0.5 µs an item).
+            encoded = {
+                group: (first, len(items), encode_items(items)) for group, (first, items) in groups.items()
+            }
+            groups.clear()
         seconds = (time.perf_counter() - started) / max(len(values), 1)
         return [
             {
+                "shard": shard_of(sent_to),
                 "stream_id": stream,
-                "control": control,
+                "control": topic == self.control_topic,
                 "partition": partition,
                 "first_offset": first,
-                "records": len(items),
-                "prepare_seconds": seconds * len(items),
-                "items": encode_items(items),
+                "records": count,
+                "prepare_seconds": seconds * count,
+                "items": blob,
             }
-            for stream, (first, items) in groups.items()
+            for (stream, sent_to), (first, count, blob) in encoded.items()
         ]
+
+    def _groups(
+        self, topic: str, partition: int, keys: list[Any], values: list[Any], offsets: list[int]
+    ) -> dict[tuple[str, str], tuple[int, list[Item]]]:
+        """A run's items by (stream, stream it was sent to), with the offset of each group's first record;
+        a dead letter's stream is the empty id."""
+        control = topic == self.control_topic
+        groups: dict[tuple[str, str], tuple[int, list[Item]]] = {}
+        names: dict[bytes, str] = {}  # the run's keys, decoded once each
+        for key, raw, offset in zip(keys, values, offsets, strict=True):
+            named = names.get(key) if key else None
+            if key and named is None:
+                named = names[key] = key.decode("utf-8", "replace")
+            if control:
+                stream_id, item = named, self._control(raw, named, f"{topic}:{partition}:{offset}")
+            else:
+                stream_id, item = _item(raw, self.stream_id or named, topic, partition, offset)
+            group_key = ("" if item[0] == DEAD else str(stream_id), stream_id or "")
+            group = groups.get(group_key)
+            if group is None:
+                group = groups[group_key] = (offset, [])
+            group[1].append(item)
+        return groups
+
+    @staticmethod
+    def _control(raw: bytes | None, named: str | None, source: str) -> Item:
+        if named:
+            return Engine.control(raw, source, named)
+        return (DEAD, DeadLetter.of("control record without a key", raw, source, None).to_dict())
 
 
 @contextlib.contextmanager
@@ -147,15 +182,25 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _runs(
-    topics: list[str], keys: list[Any], values: list[Any], partitions: list[int], offsets: list[int]
-) -> Iterator[tuple[str, int, list[Any], list[Any], list[int]]]:
-    """Split a batch where the topic or partition changes (a read task reads one partition, but be sure)."""
-    start = 0
-    for i in range(1, len(partitions) + 1):
-        if i == len(partitions) or partitions[i] != partitions[start] or topics[i] != topics[start]:
-            yield topics[start], partitions[start], keys[start:i], values[start:i], offsets[start:i]
-            start = i
+def _runs(batch: Any) -> Iterator[tuple[str, int, list[Any], list[Any], list[int]]]:
+    """Split a batch where the topic or partition changes (a read task reads one partition, but be sure):
+    ``(topic, partition, keys, values, offsets)``. The split is found with Arrow's vectorised compute, so
+    only the keys, values and offsets become Python objects."""
+    import pyarrow.compute as pc
+
+    size = batch.num_rows
+    if not size:
+        return
+    topics, partitions = batch.column("topic"), batch.column("partition")
+    changes = pc.or_(
+        pc.not_equal(topics.slice(1), topics.slice(0, size - 1)),
+        pc.not_equal(partitions.slice(1), partitions.slice(0, size - 1)),
+    )
+    cuts = [0, *(i + 1 for i in pc.indices_nonzero(changes).to_pylist()), size]
+    for start, end in itertools.pairwise(cuts):
+        run = batch.slice(start, end - start)
+        keys, values, offsets = (run.column(name).to_pylist() for name in ("key", "value", "offset"))
+        yield topics[start].as_py(), partitions[start].as_py(), keys, values, offsets
 
 
 def _arrow_schema() -> Any:
@@ -163,6 +208,7 @@ def _arrow_schema() -> Any:
 
     return pa.schema(
         [
+            pa.field("shard", pa.int32()),
             pa.field("stream_id", pa.string()),
             pa.field("control", pa.bool_()),
             pa.field("partition", pa.int32()),

@@ -7,9 +7,10 @@ entry point (the composition root that picks the output) is :mod:`telemetra.apps
 The plan: the pool's events and control topics (a stream's own: its events topic) →
 :class:`~telemetra.spark.chunks.ChunkPreparer` (``mapInArrow``, in the read tasks, in parallel: the engine
 validates and routes each record to its stream, scores chat, and the results are packed into chunks) →
-grouped by stream id (a pool's streams are its keys; adding or reconfiguring one restarts nothing) →
-:class:`~telemetra.spark.processor.AnalyticsProcessor`, which folds the chunks' items into the analytics core
-with the engine, in offset order, and keeps its state in the checkpoint → ``foreachBatch``
+grouped by shard (a hash of the stream id: a pool's streams are keys within its shards; adding or
+reconfiguring one restarts nothing) → :class:`~telemetra.spark.processor.AnalyticsProcessor`, which folds each
+stream's chunks into the analytics core with the engine, in offset order, and keeps its state in the
+checkpoint → ``foreachBatch``
 (:class:`~telemetra.spark.writer.OutputWriter`): the engine emits the step through the output port (dead
 letters, windows and moments stored, descriptions, the live window published), dead letters also to Kafka.
 A query that fails (Kafka or a dependency gone for longer than the retries) is restarted from its checkpoint
@@ -77,7 +78,7 @@ def build_query(spark: Any, settings: JobSettings, writer: OutputWriter) -> Any:
             from pyspark.sql.functions import current_timestamp
 
             chunks = chunks.withColumn("batch_ts", current_timestamp()).withWatermark("batch_ts", "0 seconds")
-        output = chunks.groupBy("stream_id").transformWithStateInPandas(
+        output = chunks.groupBy("shard").transformWithStateInPandas(
             statefulProcessor=processor,
             outputStructType=OUTPUT_SCHEMA,
             outputMode="Append",
@@ -136,7 +137,9 @@ class StreamJob:
                 "stream_id": self.settings.stream_id or None,
                 "topics": self.settings.topics,
                 "checkpoint": self.settings.checkpoint_dir,
-                "query_id": str(self.query.id),
+                "application_id": spark.sparkContext.applicationId,
+                "query_id": str(self.query.id),  # kept by the checkpoint across restarts
+                "run_id": str(self.query.runId),  # new at every start of the query
                 "analytics_config": analytics_config_to_json(self.settings.analytics),
             },
         )

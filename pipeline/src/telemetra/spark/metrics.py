@@ -67,8 +67,8 @@ class JobMetrics:
         self.restarts = counter("query_restarts", "Times the query failed and was restarted.")
         self.state_restores = Counter(
             "telemetra_spark_state_restores",
-            "How each batch found the analytics state: cache (kept in the Python worker), state (decoded from "
-            "the state store) or new.",
+            "How each shard of streams found its analytics state in a batch: cache (kept in the Python "
+            "worker), state (decoded from the state store) or new.",
             [*labels, "source"],
             registry=registry,
         )
@@ -153,6 +153,10 @@ class JobMetrics:
         trigger = progress.durationMs.get("triggerExecution")
         if trigger is not None:
             self.batch_duration.observe(trigger / 1000)
+        if log.isEnabledFor(logging.DEBUG):  # where a micro-batch's time went (planning, the batch, commits…)
+            log.debug(
+                "progress", extra={"batch_id": progress.batchId, "durations_ms": dict(progress.durationMs)}
+            )
         behind = [
             _number(source.metrics.get("maxOffsetsBehindLatest"))
             for source in progress.sources

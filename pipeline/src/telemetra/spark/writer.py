@@ -280,8 +280,9 @@ class OutputWriter:
             metrics.events.inc(stats.get("events", 0))
             metrics.late_events.inc(stats.get("late_events", 0))
             metrics.duplicates.inc(stats.get("duplicates", 0))
-            if stats.get("stream_id"):  # not the dead letters' group, which has no state
-                metrics.state_restores.labels(self.settings.name, stats.get("restored", "unknown")).inc()
+        shards = [stats for stats in batch_stats if "shard" in stats]  # one per shard with input
+        for stats in shards:
+            metrics.state_restores.labels(self.settings.name, stats["restored"]).inc()
         level = logging.INFO if step.windows or step.moments or step.dead_letters or waited else logging.DEBUG
         if log.isEnabledFor(level):
             log.log(
@@ -295,8 +296,7 @@ class OutputWriter:
                     "dead_letters": len(step.dead_letters),
                     "compute_s": round(compute, 3),
                     "write_s": round(write, 3),
-                    "worker_s": batch_stats[-1].get("seconds") if batch_stats else None,
-                    "restored": batch_stats[-1].get("restored") if batch_stats else None,
+                    **_worker_summary(shards),
                 },
             )
 
@@ -324,3 +324,14 @@ class OutputWriter:
         if ended:
             self.metrics.forget_streams(ended)
             log.info("streams ended", extra={"streams": ended[:20], "count": len(ended)})
+
+
+def _worker_summary(shards: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the stateful workers' time went in a batch (seconds summed over its shards) and how each shard
+    found its state."""
+    seconds: dict[str, float] = {}
+    for stats in shards:
+        for step, value in stats["seconds"].items():
+            seconds[step] = round(seconds.get(step, 0.0) + value, 4)
+    restored = sorted(stats["restored"] for stats in shards)
+    return {"worker_s": seconds, "restored": {kind: restored.count(kind) for kind in dict.fromkeys(restored)}}

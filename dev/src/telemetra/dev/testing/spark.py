@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +37,7 @@ from telemetra.spark.jars import JARS_ENV
 from telemetra.spark.settings import JobSettings
 
 START = 1_790_000_100.0  # 2026-09-21T14:15:00Z
+REFERENCE_STEP = 10_000  # inputs per engine step of a reference: a step holds its inputs' items until folded
 
 
 @dataclass
@@ -78,11 +80,16 @@ class Reference:
     meta: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # title, category by stream
 
 
-def engine_reference(lines: Sequence[bytes], config: AnalyticsConfig | None = None) -> Reference:
+def engine_reference(lines: Iterable[bytes], config: AnalyticsConfig | None = None) -> Reference:
+    """``lines`` (a list, or a file of millions) through the engine in steps of :data:`REFERENCE_STEP`."""
     engine = Engine(config)
-    step = engine.process(((line, "") for line in lines), live=False)
-    windows = step.windows
-    moments = {m.moment_id: m for m in step.moments}
+    remaining = iter(lines)
+    windows: list[WindowMetrics] = []
+    moments: dict[str, Moment] = {}
+    while step_lines := list(itertools.islice(remaining, REFERENCE_STEP)):
+        step = engine.process(((line, "") for line in step_lines), live=False)
+        windows += step.windows
+        moments |= {m.moment_id: m for m in step.moments}
     watermarks = [s.watermark for s in engine.streams.values()]
     return Reference(
         windows=sorted(windows, key=lambda w: (w.stream_id, w.window_start)),
@@ -246,6 +253,19 @@ class Stored:
     moments: list[Moment]
     meta: tuple[str | None, str | None] | None = None  # the stream's title and category; None: not stored
     dead_letters: list[DeadLetter] = field(default_factory=list)  # in the order they were read (by source)
+
+
+async def read_windows(url: str, streams: Iterable[str]) -> dict[str, list[WindowMetrics]]:
+    """Every stored window of each stream (oldest first), through the API's own store code."""
+    store = open_store(url, pool_size=1)
+    await store.start()
+    try:
+        return {
+            stream_id: await store.windows(stream_id, start=0, end=4e9, align=0, limit=1_000_000)
+            for stream_id in streams
+        }
+    finally:
+        await store.close()
 
 
 async def read_store(url: str, stream_id: str) -> Stored:
