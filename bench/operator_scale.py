@@ -64,12 +64,23 @@ CHILDREN_PER_STREAM = {
 POOL_CHILDREN = (
     4  # the pool's SparkApplication, dashboard, and its shared producer's ServiceAccount and Deployment
 )
+DEDICATED = "dedicated-0"  # pooled mode: one stream with a job of its own besides the pools
+DEDICATED_CHILDREN = (
+    5  # its SparkApplication, dashboard, and its producer's ServiceAccount, ConfigMap, Deployment
+)
+POOL_LABEL = "bench.telemetra.io/pool"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--mode", choices=["pooled", "dedicated"], default="pooled")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=1000,
+        help="pooled: streams per pool (the first pool is the default one, the others are named in spec.pool)",
+    )
     parser.add_argument("--resync", type=float, default=300.0, help="TELEMETRA_OPERATOR_RESYNC_SECONDS")
     parser.add_argument("--progress", type=float, default=3.0, help="TELEMETRA_OPERATOR_PROGRESS_SECONDS")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
@@ -163,13 +174,52 @@ async def count_ready(kube: Kube, namespace: str) -> int:
     """Streams whose Ready printer column says True: asked as a Table without the objects, so that polling
     10,000 streams does not cost the API server their whole JSON every time (they are all at generation 1)."""
     try:
-        table = await kube.request(
-            "GET", t.STREAM.path(namespace), params={"includeObject": "None"}, accept=TABLE
-        )
+        return (await ready_column(kube, namespace)).count("True")
     except KubeError:  # a busy API server: the next poll asks again
         return -1
+
+
+def pool_name(k: int) -> str:
+    return "default" if k == 0 else f"pool-{k}"
+
+
+async def ready_column(kube: Kube, namespace: str, selector: str | None = None) -> list[str]:
+    """The Ready printer column of the streams (``selector``: a label selector), asked as a Table."""
+    params = {"includeObject": "None", **({"labelSelector": selector} if selector else {})}
+    table = await kube.request("GET", t.STREAM.path(namespace), params=params, accept=TABLE)
     column = [c["name"] for c in table["columnDefinitions"]].index("Ready")
-    return sum(1 for row in table["rows"] if row["cells"][column] == "True")
+    return [row["cells"][column] for row in table["rows"]]
+
+
+async def failing_jobs(kube: Kube, namespace: str) -> dict[str, float]:
+    """Issue 15: a SparkApplication set to FAILED shows in its streams' status. The dedicated stream's job,
+    then the default pool's: seconds until its streams say Ready False."""
+    out = {}
+    started = time.monotonic()
+    await t.set_spark_state(kube, namespace, f"telemetra-{DEDICATED}", "FAILED", submission="x", error="OOM")
+
+    async def dedicated_failed() -> bool:
+        body = await kube.get(t.STREAM, namespace, DEDICATED) or {}
+        return bool(body.get("status", {}).get("lifecycleState") == "Failed")
+
+    await t.wait_for(dedicated_failed, within=60, interval=0.05, what="the dedicated stream Failed")
+    out["the dedicated stream Failed"] = time.monotonic() - started
+    started = time.monotonic()
+    await t.set_spark_state(kube, namespace, "telemetra-pool-default", "FAILED", submission="x", error="OOM")
+    selector = f"{POOL_LABEL}=default"
+    first = None
+    while time.monotonic() - started < 120:
+        column = await ready_column(kube, namespace, selector)
+        failed = sum(1 for cell in column if cell == "False")
+        if failed and first is None:
+            first = out[f"the first of pool default's {len(column)} streams Ready False"] = (
+                time.monotonic() - started
+            )
+        if failed == len(column):
+            out[f"all {len(column)} of pool default's streams Ready False"] = time.monotonic() - started
+            break
+        await asyncio.sleep(0.1)
+    return out
 
 
 def operator_metrics(text: str) -> dict[str, Any]:
@@ -243,36 +293,51 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
             requests_before = await apiserver_requests(kube)
             stop = asyncio.Event()
             player = asyncio.create_task(play_strimzi_and_spark(kube, namespace, kafka, stop))
-            if pooled:
+            pools = -(-args.streams // args.pool_size) if pooled else 0
+            for k in range(pools):
                 pool = {"apiVersion": "telemetra.io/v1alpha1", "kind": "TelemetraPool", "spec": {}}
-                await kube.create({**pool, "metadata": {"name": "default", "namespace": namespace}})
+                await kube.create({**pool, "metadata": {"name": pool_name(k), "namespace": namespace}})
             limit = asyncio.Semaphore(32)
 
             async def create(i: int) -> None:
+                name = f"s{i:03d}"
+                spec: dict[str, Any] = {"source": {"type": "mock", "mock": {"rate": 20}}}
+                labels = {}
+                if pooled and i // args.pool_size:  # the first pool's streams join the default pool
+                    spec["pool"] = pool_name(i // args.pool_size)
+                if pooled:
+                    labels[POOL_LABEL] = pool_name(i // args.pool_size)
+                body = t.stream_manifest(name, **spec)
                 async with limit:
-                    body = t.stream_manifest(f"s{i:03d}", source={"type": "mock", "mock": {"rate": 20}})
-                    await kube.create({**body, "metadata": {"name": f"s{i:03d}", "namespace": namespace}})
+                    await kube.create(
+                        {**body, "metadata": {"name": name, "namespace": namespace, "labels": labels}}
+                    )
 
             started = time.monotonic()
+            if pooled:  # and one big channel on a job of its own
+                body = t.stream_manifest(DEDICATED, dedicated=True)
+                await kube.create({**body, "metadata": {"name": DEDICATED, "namespace": namespace}})
             await asyncio.gather(*(create(i) for i in range(args.streams)))
             applied = time.monotonic() - started
+            total = args.streams + (1 if pooled else 0)
             expected = args.streams * sum(CHILDREN_PER_STREAM[args.mode].values()) + (
-                POOL_CHILDREN if pooled else 0
+                pools * POOL_CHILDREN + DEDICATED_CHILDREN if pooled else 0
             )
             children_at = ready_at = available_at = None
             while time.monotonic() - started < args.timeout:
                 if children_at is None and await count_children(kube, namespace, kafka) >= expected:
                     children_at = time.monotonic() - started
                 if available_at is None and await count_available(kube, namespace) == (
-                    1 if pooled else args.streams
+                    pools + 1 if pooled else args.streams
                 ):
                     available_at = time.monotonic() - started
-                if children_at is not None and await count_ready(kube, namespace) == args.streams:
+                if children_at is not None and await count_ready(kube, namespace) == total:
                     ready_at = time.monotonic() - started
                     break
                 await asyncio.sleep(max(1.0, args.streams / 2000))  # listing 10,000 streams is itself load
             stop.set()
             await player
+            failures = await failing_jobs(kube, namespace) if pooled and ready_at else {}
             peak = vm_hwm_mib(process.pid)
             cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
             requests_after = await apiserver_requests(kube)
@@ -280,13 +345,16 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
             reasons = Counter(e.get("reason") for e in await kube.list(t.EVENT, namespace))
         stats = operator_metrics(text)
         print(
-            f"streams: {args.streams} ({args.mode}); kwok nodes added: {nodes}; resync {args.resync} s, "
-            f"progress {args.progress} s"
+            f"streams: {args.streams} ({args.mode}"
+            + (f", {pools} pools of ≤ {args.pool_size}, and 1 dedicated" if pooled else "")
+            + f"); kwok nodes added: {nodes}; resync {args.resync} s, progress {args.progress} s"
         )
         print(f"created all {args.streams} TelemetraStreams in {applied:.1f} s")
         print(f"all {expected} children created: {_s(children_at)}")
         print(f"all producer Deployments Available (controller manager + kwok): {_s(available_at)}")
         print(f"all streams Ready: {_s(ready_at)}")
+        for what, seconds in failures.items():
+            print(f"SparkApplication FAILED → {what}: {seconds:.2f} s")
         print(f"operator peak RSS (VmHWM): {peak:.0f} MiB (idle before the streams: {baseline:.0f} MiB)")
         reconciles = stats["reconciles"]
         mean = stats.get("seconds", 0.0) / reconciles if reconciles else float("nan")

@@ -23,9 +23,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Container
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import kopf
 
@@ -36,6 +37,7 @@ from telemetra.operator.kube import Kube, KubeError
 from telemetra.operator.leader import Elector, exit_now
 from telemetra.operator.metrics import Metrics, Progress
 from telemetra.operator.owner import key_of
+from telemetra.operator.pool import Pool
 from telemetra.operator.reconcile import Event, Memory, PoolMemory, Reconciler
 from telemetra.operator.settings import OperatorSettings, get_settings
 from telemetra.operator.spec import GROUP, KIND, PLURAL, VERSION
@@ -153,8 +155,16 @@ def pool_members(body: kopf.Body, **_: Any) -> dict[tuple[str, str], members.Mem
     stream = Stream.from_body(body, get_settings())
     if stream.pool is None:
         return {}
-    member = members.member_of(stream, str(body["metadata"].get("creationTimestamp") or ""))
-    return {(stream.namespace, stream.pool): member}
+    return {(stream.namespace, stream.pool): members.member_of(stream, body)}
+
+
+def has_own_loop(body: kopf.Body, **kwargs: Any) -> bool:
+    """Whether the stream gets a loop of its own (:func:`telemetra.operator.members.needs_own_loop`); kopf
+    starts and stops it as this changes with the stream's events."""
+    pool_names: kopf.Index[tuple[str, str], bool] = kwargs["pool_names"]
+    stream = Stream.from_body(body, get_settings())
+    exists = stream.pool is not None and (stream.namespace, stream.pool) in pool_names
+    return members.needs_own_loop(stream, body.get("status") or {}, exists)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=CHILD_LABELS)
@@ -167,11 +177,13 @@ def child_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         runtime.loops.notify(body)
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10, when=has_own_loop)
 async def converge(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, logger: kopf.Logger, **kwargs: Any
 ) -> None:
-    """The level-based loop of one stream: reconcile, sleep (or wake on a spec change), repeat."""
+    """The level-based loop of one stream: reconcile, sleep (or wake on a spec change), repeat. A pooled
+    stream without children of its own has none (:func:`has_own_loop`): its pool's loop writes its status,
+    and takes over when this loop ends."""
     runtime = _runtime(memo)
     key = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
     wakeup = _wakeup(memo)
@@ -188,9 +200,14 @@ async def converge(
         runtime.loops.unregister(key)
         runtime.progress.stopped(key)
         runtime.reconciler.forget(body)
+        pool = Stream.from_body(body, runtime.settings).pool
+        if pool is not None:
+            runtime.loops.wake(key_of(pool_spec.KIND, body["metadata"]["namespace"], pool))
 
 
-@kopf.daemon(GROUP, VERSION, pool_spec.PLURAL, cancellation_timeout=10)
+# A deleted pool's loop tells its streams without a loop of their own that it is gone: 10,000 status writes take
+# about half a minute here.
+@kopf.daemon(GROUP, VERSION, pool_spec.PLURAL, cancellation_timeout=60)
 async def converge_pool(
     body: kopf.Body,
     memo: kopf.Memo,
@@ -198,7 +215,8 @@ async def converge_pool(
     logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
-    """The level-based loop of one pool: reconcile, write what its members changed, wake them, repeat."""
+    """The level-based loop of one pool: reconcile, write what its members changed, then the statuses of the
+    members without a loop of their own, wake the others, repeat."""
     pool_members: kopf.Index[tuple[str, str], members.Member] = kwargs["pool_members"]  # the index, live
     runtime = _runtime(memo)
     meta = body["metadata"]
@@ -220,8 +238,15 @@ async def converge_pool(
         runtime.progress.stopped(key)
         runtime.reconciler.forget(body)
         view = runtime.reconciler.pools.pop(key, None)
-        if view is not None:  # its streams report that the pool is gone
-            for member in pool_members.get((meta["namespace"], meta["name"]), []):
+        candidates = list(pool_members.get((meta["namespace"], meta["name"]), []))
+        if (
+            view is not None
+            and stopped.reason
+            and stopped.reason & kopf.DaemonStoppingReason.RESOURCE_DELETED
+        ):
+            # its streams report that the pool is gone
+            await _member_statuses(runtime, body, None, candidates, memory, logger)
+            for member in candidates:
                 runtime.loops.wake(member.owner)
 
 
@@ -268,9 +293,49 @@ async def reconcile_pool_once(
         if everyone or member.stream_id in outcome.changed:
             runtime.loops.wake(member.owner)
     _post(body, outcome.events)
+    await guarded(runtime, logger, _member_statuses(runtime, body, view, candidates, memory, logger))
     ready = (st.condition(outcome.status, "Ready") or {}).get("status") == "True"
     settled = ready and not outcome.status.get("lastError")
     return runtime.settings.resync_seconds if settled else runtime.settings.progress_seconds
+
+
+async def _member_statuses(
+    runtime: Runtime,
+    body: kopf.Body,
+    view: members.PoolView | None,
+    candidates: list[members.Member],
+    memory: PoolMemory,
+    logger: kopf.Logger,
+) -> None:
+    """Write the statuses of the pool's members without a loop of their own; post a Warning on a stream that
+    turns Degraded or Failed (and a Normal Event when it recovers), and one Event on the pool for the rest."""
+    pool = Pool.from_body(body, runtime.settings)
+    outcomes = await runtime.reconciler.write_member_statuses(pool, view, candidates, memory, runtime.loops)
+    moves: Counter[str] = Counter()
+    failed = 0
+    for outcome in outcomes:
+        member = outcome.member
+        if outcome.error is not None:
+            failed += 1
+            continue
+        runtime.metrics.set_state(member.owner, outcome.status["lifecycleState"])
+        namespace, name = member.owner.split("/", 1)
+        ref = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "metadata": {"namespace": namespace, "name": name, "uid": member.uid},
+        }
+        _post(cast(kopf.Body, ref), outcome.events)  # what an Event's reference needs
+        if not outcome.events and outcome.status["lifecycleState"] != outcome.previous.get("lifecycleState"):
+            moves[outcome.status["lifecycleState"]] += 1
+    if failed:
+        runtime.metrics.errors.labels("api").inc(failed)
+        logger.warning(
+            "%d of %d member status writes failed (retried at the next pass)", failed, len(outcomes)
+        )
+    if moves:
+        summary = ", ".join(f"{count} → {state}" for state, count in sorted(moves.items()))
+        _post(body, [Event("Normal", "MembersChanged", f"streams: {summary}")])
 
 
 async def reconcile_once(

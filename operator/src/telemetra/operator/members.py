@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -41,9 +42,14 @@ class Member:
     """The control record: its analytics settings, every field, as the job will apply them."""
     source: bytes | None
     """The sources record, when the pool's shared producer runs the source now; else None."""
+    uid: str
+    generation: int
+    suspended: bool
+    status: Mapping[str, Any] = field(compare=False)
+    """Its ``.status`` as the watch last delivered it."""
 
 
-def member_of(stream: Stream, created: str) -> Member:
+def member_of(stream: Stream, body: Mapping[str, Any]) -> Member:
     config = analytics_config_from_json(analytics_config(stream))
     source = None
     if stream.shared_producer and not stream.suspended:
@@ -51,7 +57,31 @@ def member_of(stream: Stream, created: str) -> Member:
             stream.spec.source.model_dump(mode="json", by_alias=True, exclude_none=True),
             option=orjson.OPT_SORT_KEYS,
         )
-    return Member(stream.id, stream.owner, created, analytics_config_to_json(config).encode(), source)
+    meta, status = body["metadata"], body.get("status") or {}
+    return Member(
+        stream.id,
+        stream.owner,
+        str(meta.get("creationTimestamp") or ""),
+        analytics_config_to_json(config).encode(),
+        source,
+        uid=str(meta.get("uid") or ""),
+        generation=stream.generation,
+        suspended=stream.suspended,
+        status=status,
+    )
+
+
+def needs_own_loop(stream: Stream, status: Mapping[str, Any], pool_exists: bool) -> bool:
+    """A stream needs a loop of its own while it has children of its own to keep (a dedicated job, its own
+    producer or dashboard) or to remove (its status still lists some), or while its pool does not exist (to
+    say so). A plain pooled stream has none: its pool's loop writes its status."""
+    return (
+        stream.pool is None
+        or not stream.shared_producer
+        or stream.own_dashboard
+        or bool(status.get("children"))
+        or not pool_exists
+    )
 
 
 def elect(members: Iterable[Member]) -> tuple[dict[str, Member], dict[str, Member]]:
@@ -118,7 +148,16 @@ def topics_check(view: PoolView) -> Check:
     return _of(view, view.topics, "")
 
 
-def processor_check(member: Member, view: PoolView, suspended: bool) -> Check:
+def place(member: Member, view: PoolView) -> tuple[Check, Check, Check]:
+    """The stream's TopicsReady, ProcessorReady and ProducerReady in its pool, as the pool's pass left it."""
+    return (
+        topics_check(view),
+        processor_check(member, view),
+        producer_check(member, view),
+    )
+
+
+def processor_check(member: Member, view: PoolView) -> Check:
     """The stream in its pool's job: a member whose settings the job has, and the job running."""
     holder = view.left_out.get(member.owner)
     if holder is not None:
@@ -126,18 +165,20 @@ def processor_check(member: Member, view: PoolView, suspended: bool) -> Check:
         return Check("False", "StreamIdConflict", message)
     if view.written.get((CONTROL, member.stream_id)) != member.analytics:
         return Check("Unknown", "Joining", f"writing the stream's settings to pool {view.name}")
-    if suspended:
+    if member.suspended:
         return Check("False", "Suspended", f"the stream is suspended; pool {view.name} keeps its settings")
     return _of(view, view.processor, f"pool {view.name}'s Spark job processes the stream")
 
 
-def producer_check(member: Member, view: PoolView, suspended: bool) -> Check:
+def producer_check(member: Member, view: PoolView) -> Check:
     """The stream's source in its pool's shared producer (a stream with a producer of its own: not asked)."""
     have = view.written.get((SOURCES, member.stream_id))
     if have != member.source:
         return Check(
-            "Unknown", "Suspending" if suspended else "Joining", f"updating pool {view.name}'s producer"
+            "Unknown",
+            "Suspending" if member.suspended else "Joining",
+            f"updating pool {view.name}'s producer",
         )
-    if suspended:
+    if member.suspended:
         return Check("False", "Suspended", f"pool {view.name}'s producer stopped the stream's source")
     return _of(view, view.producer, f"pool {view.name}'s shared producer runs the stream's source")

@@ -204,8 +204,31 @@ class PoolMemory(Memory):
     """What one pool's loop keeps between passes: also what its control and sources topics hold."""
 
     written: dict[members.Key, bytes] | None = None  # None: not read back from Kafka yet
+    # the members whose status this loop writes: owner → (what it depended on, the status written)
+    member_inputs: dict[str, tuple[Any, Mapping[str, Any]]] = field(default_factory=dict)
+    members_full_at: float = -math.inf  # the full pass whose member statuses were checked against the index
     metrics: JobMetrics | None = None  # the job's events/s and lag, as last read
     metrics_at: float = -math.inf
+
+
+@dataclass
+class MemberOutcome:
+    """A pooled stream's status as its pool's pass wrote it (``error``: the write failed)."""
+
+    member: members.Member
+    inputs: tuple[Any, ...]
+    previous: Mapping[str, Any]
+    status: dict[str, Any]
+    error: str | None = None
+
+    @property
+    def events(self) -> list[Event]:
+        """A Warning when the stream becomes Degraded or Failed, and a Normal one when it leaves them; its
+        other transitions (joining, running, suspended) are summed up on the pool, one Event a pass."""
+        before, after = self.previous.get("lifecycleState"), self.status["lifecycleState"]
+        if before == after or not ({before, after} & {"Failed", "Degraded"}):
+            return []
+        return [transition_event(before, after, self.status)]
 
 
 @dataclass
@@ -322,12 +345,11 @@ class Reconciler:
         touched = memory.take_touched()
         if full:
             memory.quiet.clear()
-        created = str(body["metadata"].get("creationTimestamp") or "")
         pass_ = Pass(stream, memory, previous, full, touched)
         if stream.pool is None:
             children, observation = await self._dedicated(pass_)
         else:
-            children, observation = await self._pooled(pass_, members.member_of(stream, created), pools)
+            children, observation = await self._pooled(pass_, members.member_of(stream, body), pools)
         new_status = st.build_status(observation, previous)
         events = pass_.events + missing_secret_events(previous, new_status)
         self._remember(memory, stream, children, st.checks_of(observation), observation.topics, full)
@@ -402,9 +424,7 @@ class Reconciler:
             missing = members.missing_pool(stream.namespace, stream.pool)
             topics_check = processor = producer_check = missing
         else:
-            topics_check = members.topics_check(view)
-            processor = members.processor_check(member, view, stream.suspended)
-            producer_check = members.producer_check(member, view, stream.suspended)
+            topics_check, processor, producer_check = members.place(member, view)
         if producer_children:
             deployment = producer_children[-1]
             own = (
@@ -415,19 +435,13 @@ class Reconciler:
             replicas = deployment.desired["spec"]["replicas"]
             producer_check = own or st.observe_deployment(deployment.live, replicas)
         errors = [c.error for c in same_namespace if c.error] + ([secrets.error] if secrets.error else [])
-        children = [c.ref() for c in same_namespace]
-        observation = st.Observation(
-            generation=stream.generation,
-            suspended=stream.suspended,
-            topics=[],
-            producer=producer_check,
-            spark=st.SparkObservation(exists=False),
+        observation = member_observation(
+            member,
+            stream.pool,
+            (topics_check, processor, producer_check),
             dashboard=self._dashboard_check(stream, board),
-            children=children,
+            children=[c.ref() for c in same_namespace],
             error="; ".join(errors)[: st.MAX_MESSAGE] if errors else None,
-            processor_override=processor,
-            topics_override=topics_check,
-            pool=stream.pool,
         )
         return same_namespace, observation
 
@@ -522,6 +536,71 @@ class Reconciler:
             await self._write_status(pool, new_status, memory)
             outcome.written = True
         return outcome
+
+    async def write_member_statuses(
+        self,
+        pool: Pool,
+        view: members.PoolView | None,
+        candidates: Iterable[members.Member],
+        memory: PoolMemory,
+        looped: Container[str],
+    ) -> list[MemberOutcome]:
+        """The statuses of the pool's streams that have no loop of their own (``looped``: the owners that have
+        one), where their place in the pool changed (``view`` None: the pool is gone): at most
+        ``member_status_concurrency`` writes at a time. A member whose inputs (its generation, its place in the
+        pool) are as they were when its status was last written is skipped without building its status; a full
+        pass (every ``resync_seconds``) compares every member's status again."""
+        if memory.full_at != memory.members_full_at:
+            memory.members_full_at = memory.full_at
+            memory.member_inputs.clear()
+        present, todo = set(), []
+        for member in candidates:
+            present.add(member.owner)
+            if (
+                member.owner in looped
+            ):  # its own loop writes its status (and may have since the pool last did)
+                memory.member_inputs.pop(member.owner, None)
+                continue
+            if view is None:
+                missing = members.missing_pool(pool.namespace, pool.name)
+                checks = (missing, missing, missing)
+            else:
+                checks = members.place(member, view)
+            inputs = (member.generation, checks)
+            if memory.member_inputs.get(member.owner, (None, None))[0] == inputs:
+                continue
+            previous = memory.member_inputs.get(member.owner, (None, member.status))[1]
+            observation = member_observation(member, pool.name, checks, on_pool_dashboard(pool.name))
+            status = st.build_status(observation, previous)
+            if st.status_changed(previous, status):
+                todo.append(MemberOutcome(member, inputs, previous, status))
+            else:
+                memory.member_inputs[member.owner] = (inputs, previous)
+        for gone in memory.member_inputs.keys() - present:  # deleted
+            del memory.member_inputs[gone]
+            self.metrics.forget(gone)
+        limit = asyncio.Semaphore(self.settings.member_status_concurrency)
+
+        async def write(outcome: MemberOutcome) -> None:
+            member = outcome.member
+            namespace, name = member.owner.split("/", 1)
+            async with limit:
+                try:
+                    await self.kube.patch(
+                        STREAM_KIND,
+                        namespace,
+                        name,
+                        {"status": outcome.status},
+                        subresource="status",
+                    )
+                except KubeError as exc:  # compared with the object's own status at the next pass
+                    memory.member_inputs.pop(member.owner, None)
+                    outcome.error = str(exc)
+                    return
+            memory.member_inputs[member.owner] = (outcome.inputs, outcome.status)
+
+        await asyncio.gather(*(write(outcome) for outcome in todo))
+        return todo
 
     async def _sync_members(
         self, pool: Pool, memory: PoolMemory, desired: Mapping[members.Key, bytes], ready: bool
@@ -834,8 +913,9 @@ class Reconciler:
     @staticmethod
     def _dashboard_check(stream: Stream, board: Child) -> st.Check:
         if not stream.own_dashboard:
-            where = f"on pool {stream.pool}'s dashboard" if stream.pool else "spec.dashboard.enabled is false"
-            return st.Check("True", "Disabled", where)
+            if stream.pool:
+                return on_pool_dashboard(stream.pool)
+            return st.Check("True", "Disabled", "spec.dashboard.enabled is false")
         if board.error or board.conflict:
             return _failed(board)
         if board.live is None:
@@ -890,6 +970,36 @@ class Reconciler:
             )
         self.claims.release(owner, names)
         return events
+
+
+def on_pool_dashboard(pool: str) -> st.Check:
+    return st.Check("True", "Disabled", f"on pool {pool}'s dashboard")
+
+
+def member_observation(
+    member: members.Member,
+    pool: str,
+    place: tuple[st.Check, st.Check, st.Check],
+    dashboard: st.Check,
+    children: Sequence[Mapping[str, str]] = (),
+    error: str | None = None,
+) -> st.Observation:
+    """A pooled stream's observation: its place in the pool (TopicsReady, ProcessorReady, ProducerReady), its
+    dashboard and the children of its own."""
+    topics_check, processor, producer_check = place
+    return st.Observation(
+        generation=member.generation,
+        suspended=member.suspended,
+        topics=[],
+        producer=producer_check,
+        spark=st.SparkObservation(exists=False),
+        dashboard=dashboard,
+        children=children,
+        error=error,
+        processor_override=processor,
+        topics_override=topics_check,
+        pool=pool,
+    )
 
 
 def _claim_order(body: Mapping[str, Any]) -> tuple[bool, str, str, str]:

@@ -68,6 +68,10 @@ class OperatorSettings(BaseSettings):
     """How long a pool waits after a member changed before it writes its control records: changes that come
     together (a thousand streams applied at once) go out together."""
 
+    member_status_concurrency: int = Field(default=16, ge=1, le=256)
+    """How many status writes a pool's loop has in flight at once for its streams without a loop of their own
+    (a pooled stream with no producer or dashboard of its own)."""
+
     # -- Kafka -------------------------------------------------------------------------------------------
     topics: Literal["strimzi", "admin"] = "strimzi"
     """How each stream's topics are managed: ``strimzi`` writes KafkaTopics for a Strimzi Topic Operator;

@@ -63,6 +63,9 @@ class Loops:
     def unregister(self, key: str) -> None:
         self._loops.pop(key, None)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._loops
+
     def wake(self, key: str) -> bool:
         """Wake the loop of ``key``; whether there is one."""
         loop = self._loops.get(key)
