@@ -84,6 +84,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--resync", type=float, default=300.0, help="TELEMETRA_OPERATOR_RESYNC_SECONDS")
     parser.add_argument("--progress", type=float, default=3.0, help="TELEMETRA_OPERATOR_PROGRESS_SECONDS")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--operator-env", action="append", default=[], metavar="KEY=VALUE", help="an operator setting (env)"
+    )
     parser.add_argument("--work-dir", type=Path, help="keep the cluster's files (logs) here")
     return parser.parse_args(argv)
 
@@ -282,7 +285,10 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
             log_dir / "operator.log",
             resync_seconds=args.resync,
             progress_seconds=args.progress,
-            extra_env=pool_env if pooled else None,
+            extra_env={
+                **(pool_env if pooled else {}),
+                **dict(item.split("=", 1) for item in args.operator_env),
+            },
             verbose=False,  # as the chart runs it (operator.verbose: false)
         )
         with process:

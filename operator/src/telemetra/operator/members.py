@@ -26,6 +26,7 @@ from telemetra.operator.status import Check
 from telemetra.operator.stream import Stream
 
 CONTROL, SOURCES = "control", "sources"
+OWN_REASONS = frozenset({"StreamIdConflict"})  # a member's conditions that are about it, not its pool
 Key = tuple[str, str]  # (CONTROL or SOURCES, stream id)
 
 

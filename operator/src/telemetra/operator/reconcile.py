@@ -223,12 +223,16 @@ class MemberOutcome:
 
     @property
     def events(self) -> list[Event]:
-        """A Warning when the stream becomes Degraded or Failed, and a Normal one when it leaves them; its
-        other transitions (joining, running, suspended) are summed up on the pool, one Event a pass."""
+        """The stream's own transition Event when the cause is the stream's own (a conflict over its id, or its
+        end); the rest (joining, running, suspended, and whatever its pool went through, which the pool's own
+        Events report) is summed up on the pool, one Event a pass: a failed pool job is not a thousand
+        Warnings."""
         before, after = self.previous.get("lifecycleState"), self.status["lifecycleState"]
-        if before == after or not ({before, after} & {"Failed", "Degraded"}):
-            return []
-        return [transition_event(before, after, self.status)]
+        own = any(
+            (st.condition(status, "ProcessorReady") or {}).get("reason") in members.OWN_REASONS
+            for status in (self.previous, self.status)
+        )
+        return [transition_event(before, after, self.status)] if before != after and own else []
 
 
 @dataclass
