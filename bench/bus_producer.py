@@ -38,7 +38,7 @@ async def to_bus(config: MockConfig) -> tuple[int, float]:
 
 async def to_file(config: MockConfig, path: Path) -> tuple[int, float]:
     started = time.perf_counter()
-    report = await pump(generate_batches(config), FileSink(path), speed=0)
+    report = await pump(generate_batches(config), FileSink(path, append=False), speed=0)
     return report.events, time.perf_counter() - started
 
 

@@ -44,3 +44,50 @@ def test_bad_flags_are_rejected_with_a_reason(capsys: pytest.CaptureFixture[str]
         with pytest.raises(SystemExit):
             main(argv)
         assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--channel", "no spaces"], "channel 'no spaces' is not a valid stream id"),
+        (["--url", "https://irc-ws.chat.twitch.tv"], "is not ws://HOST[:PORT] or wss://HOST[:PORT]"),
+        (["--url", "wss://irc-ws.chat.twitch.tv:99999"], "chat URL"),
+        (["--sink", "ftp://example"], "unsupported sink"),
+        (["--sink", "file://{tmp}"], "is a directory"),
+        (["--sink", "kafka://"], "not a Kafka URL"),
+        (["--client-id", "abc123"], "needs env TWITCH_CLIENT_SECRET"),
+    ],
+)
+def test_ingest_twitch_checks_every_argument_before_opening_anything(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    reason: str,
+) -> None:
+    """One line on stderr, exit 2, and the events file untouched (even with --overwrite)."""
+    monkeypatch.delenv("TWITCH_CLIENT_ID", raising=False)
+    monkeypatch.delenv("TWITCH_CLIENT_SECRET", raising=False)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b'{"event_id": "keep me"}\n')
+    argv = {"--channel": "ninjabear", "--url": "ws://127.0.0.1:9", "--sink": f"file://{events}"}
+    argv.update(zip(flags[::2], [flag.format(tmp=tmp_path) for flag in flags[1::2]], strict=True))
+    assert main(["ingest", "twitch", *[part for pair in argv.items() for part in pair], "--overwrite"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("telemetra ingest twitch: error: ")
+    assert reason in line
+    assert events.read_bytes() == b'{"event_id": "keep me"}\n'
+
+
+def test_ingest_twitch_reports_a_sink_that_cannot_open_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A sink that looks right but fails to open (here: a directory nobody can create) ends the command
+    before it connects to Twitch."""
+    argv = ["ingest", "twitch", "--channel", "ninjabear", "--url", "ws://127.0.0.1:9",
+            "--sink", "file:///proc/telemetra-nowhere/events.jsonl"]  # fmt: skip
+    assert main(argv) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "telemetra ingest twitch: error: sink file:///proc/telemetra-nowhere/events.jsonl: "
+    )

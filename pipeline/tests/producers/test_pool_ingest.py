@@ -488,7 +488,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @contextlib.asynccontextmanager
 async def fake_twitch(channel: str) -> AsyncIterator[str]:
-    """Accepts an anonymous login to ``#channel``, says three chat lines, then stays quiet."""
+    """Accepts an anonymous login to ``#channel``, says three chat lines, then stays quiet (answering the
+    client's keepalive PINGs, as Twitch does)."""
 
     async def handler(ws: ServerConnection) -> None:
         login = [await ws.recv() for _ in range(4)]
@@ -500,7 +501,9 @@ async def fake_twitch(channel: str) -> AsyncIterator[str]:
                 f"@display-name=Viewer{i};id=chat-{i};tmi-sent-ts={1_796_000_000_000 + i};user-id=10{i} "
                 f":viewer{i}!viewer{i}@viewer{i}.tmi.twitch.tv PRIVMSG #{channel} :hello {i}\r\n"
             )
-        await ws.wait_closed()
+        async for frame in ws:
+            if str(frame).startswith("PING :"):
+                await ws.send(f":tmi.twitch.tv PONG tmi.twitch.tv :{str(frame).removeprefix('PING :')}\r\n")
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = next(iter(server.sockets)).getsockname()[1]

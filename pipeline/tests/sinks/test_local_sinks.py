@@ -56,3 +56,78 @@ async def test_bus_applies_backpressure_instead_of_buffering_without_bound() -> 
 def test_unknown_sink_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported sink"):
         open_sink("ftp://example")
+
+
+# -- the file sink is durable --------------------------------------------------------------------------------
+def lines_of(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines() if path.exists() else []
+
+
+async def test_file_sink_appends_by_default_and_overwrites_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    for url_sink in (open_sink(f"file://{path}"), open_sink(f"file://{path}")):
+        await url_sink.start()
+        await url_sink.send(EVENTS[:3])
+        await url_sink.close()
+    assert len(lines_of(path)) == 6
+    overwriting = open_sink(f"file://{path}", overwrite=True)
+    assert len(lines_of(path)) == 6  # nothing is truncated before start()
+    await overwriting.start()
+    await overwriting.send(EVENTS[:2])
+    await overwriting.close()
+    assert [orjson.loads(line) for line in lines_of(path)] == EVENTS[:2]
+
+
+async def test_file_sink_writes_within_its_flush_interval_without_being_closed(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = FileSink(path, flush_interval=0.05)
+    await sink.start()
+    await sink.send(EVENTS)
+    assert lines_of(path) == []  # buffered: small writes are batched
+    for _ in range(500):  # up to 5 s: a loaded machine may be late, the sink's timer is not skipped
+        if len(lines_of(path)) == len(EVENTS):
+            break
+        await asyncio.sleep(0.01)
+    assert len(lines_of(path)) == len(EVENTS)
+    assert sink.stats.sent == len(EVENTS)
+    await sink.close()
+
+
+async def test_file_sink_buffer_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    sink = FileSink(path, flush_interval=3600, max_buffer=200)
+    await sink.start()
+    await sink.send(EVENTS[:1])
+    assert lines_of(path) == []
+    await sink.send(EVENTS[1:4])  # past 200 bytes: written at once, without waiting for the timer
+    assert len(lines_of(path)) == 4
+    await sink.close()
+
+
+async def test_file_sink_ends_a_torn_last_line_before_appending(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(orjson.dumps(EVENTS[0]) + b"\n" + b'{"event_id": "torn by kill -9", "str')
+    sink = FileSink(path)
+    await sink.start()
+    await sink.send(EVENTS[1:2])
+    await sink.close()
+    first, torn, appended = lines_of(path)
+    assert (orjson.loads(first), orjson.loads(appended)) == (EVENTS[0], EVENTS[1])
+    assert torn.startswith(b'{"event_id": "torn')
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file://", "names no file"),
+        ("file://{tmp}", "is a directory"),
+        ("file://{tmp}/plain/x.jsonl", "not a directory"),
+    ],
+)
+def test_file_sink_refuses_impossible_paths_before_opening_anything(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    (tmp_path / "plain").write_text("a file, not a directory")
+    with pytest.raises(ValueError, match=reason):
+        open_sink(url.format(tmp=tmp_path), overwrite=True)
+    assert (tmp_path / "plain").read_text() == "a file, not a directory"

@@ -6,110 +6,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+import socket
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import InvalidURI
+from fake_twitch import (
+    LINES,
+    LOGIN,
+    FakeTwitch,
+    Script,
+    Session,
+    join_normally,
+    line_with,
+    until_client_leaves,
+)
+from websockets.protocol import State
 
 from telemetra.contract import validate_event
-from telemetra.sources.twitch import Backoff, HelixCredentials, HelixPoller, run_twitch
+from telemetra.sources.twitch import (
+    KEEPALIVE,
+    Backoff,
+    ChannelUnavailable,
+    HelixCredentials,
+    HelixPoller,
+    LoginRefused,
+    Unreachable,
+    run_twitch,
+)
 
-FIXTURE = Path(__file__).parent / "data" / "twitch_irc.txt"
-LINES = [line for line in FIXTURE.read_text(encoding="utf-8").split("\n") if line]
 FAST = Backoff(base=0.01, cap=0.05)
-LOGIN = [
-    re.compile(r"CAP REQ :twitch\.tv/tags twitch\.tv/commands"),
-    re.compile(r"PASS SCHMOOPIIE"),
-    re.compile(r"NICK justinfan\d+"),
-    re.compile(r"JOIN #ninjabear"),
-]
-
-
-def line_with(fragment: str) -> str:
-    (match,) = [line for line in LINES if fragment in line]
-    return match
 
 
 CHAT = [line_with(f";id={twitch_id}") for twitch_id in ("b34ccfc7", "5f0e7a9c", "c8e2a4f6", "e0f1a2b3")]
 SUB = line_with("display-name=NewSubber")
 RAID = line_with("msg-id=raid")
-
-
-# -- a scripted Twitch chat server ---------------------------------------------------------------------------
-class Session:
-    """The server side of one client connection, after the login."""
-
-    def __init__(self, ws: ServerConnection, server: FakeTwitch):
-        self.ws, self.server = ws, server
-        self._pending: list[str] = []
-
-    async def send(self, *lines: str) -> None:
-        """Several lines in one frame, CRLF-terminated, as Twitch batches them."""
-        await self.ws.send("".join(f"{line}\r\n" for line in lines))
-
-    async def read_line(self) -> str:
-        while not self._pending:
-            frame = await self.ws.recv()
-            assert isinstance(frame, str)
-            self._pending += [line for line in frame.split("\r\n") if line]
-        return self._pending.pop(0)
-
-    async def ping(self) -> None:
-        """PING and wait for the PONG; everything sent before has been handled by then."""
-        await self.send("PING :tmi.twitch.tv")
-        assert await asyncio.wait_for(self.read_line(), 5) == "PONG :tmi.twitch.tv"
-        self.server.pongs += 1
-        self.server.ponged.set()
-
-
-Script = Callable[[Session], Awaitable[None]]
-
-
-class FakeTwitch:
-    """Accepts anonymous logins, answers as Twitch does, then runs one script per connection."""
-
-    def __init__(self, *scripts: Script):
-        self.scripts = scripts
-        self.logins: list[list[str]] = []
-        self.pongs = 0
-        self.ponged = asyncio.Event()
-
-    async def handler(self, ws: ServerConnection) -> None:
-        session = Session(ws, self)
-        login = [await session.read_line() for _ in LOGIN]
-        self.logins.append(login)
-        nick = login[2].removeprefix("NICK ")
-        await session.send(
-            ":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands",
-            f":tmi.twitch.tv 001 {nick} :Welcome, GLHF!",
-            f":tmi.twitch.tv 376 {nick} :>",
-        )
-        await session.send(
-            f":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #ninjabear",
-            f":{nick}.tmi.twitch.tv 366 {nick} #ninjabear :End of /NAMES list",
-            "@emote-only=0;followers-only=-1;r9k=0;room-id=71092938;slow=0;subs-only=0 "
-            ":tmi.twitch.tv ROOMSTATE #ninjabear",
-        )
-        await self.scripts[min(len(self.logins), len(self.scripts)) - 1](session)
-
-    async def __aenter__(self) -> str:
-        self._server = await serve(self.handler, "127.0.0.1", 0).__aenter__()
-        port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._server.close()
-        await self._server.wait_closed()
-
-
-async def until_client_leaves(session: Session) -> None:
-    await session.ws.wait_closed()
 
 
 def ids(events: list[dict[str, Any]]) -> list[str]:
@@ -162,7 +94,7 @@ async def test_silent_connection_is_replaced(sink: Any) -> None:
     async with FakeTwitch(until_client_leaves, say_hello) as url:
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_twitch("ninjabear", sink, url=url, stop=stop, backoff=FAST, idle_timeout=0.2, linger=0)
+            run_twitch("ninjabear", sink, url=url, stop=stop, backoff=FAST, keepalive=0.1, linger=0)
         )
         await sink.wait_for(1)
         stop.set()
@@ -210,8 +142,9 @@ async def test_queued_events_are_flushed_on_stop(sink: Any) -> None:
 async def test_bad_channel_and_bad_url_fail_fast(sink: Any) -> None:
     with pytest.raises(ValueError, match="not a valid stream id"):
         await run_twitch("no spaces allowed", sink)
-    with pytest.raises(InvalidURI):
-        await run_twitch("ninjabear", sink, url="not-a-websocket-url")
+    for url in ("not-a-websocket-url", "https://irc-ws.chat.twitch.tv", "wss://", "wss://host:99999"):
+        with pytest.raises(ValueError, match="chat URL"):
+            await run_twitch("ninjabear", sink, url=url)
 
 
 async def test_sink_failure_stops_the_client(sink: Any) -> None:
@@ -223,6 +156,175 @@ async def test_sink_failure_stops_the_client(sink: Any) -> None:
     async with FakeTwitch(chat) as url:
         with pytest.raises(RuntimeError, match="broker gone"):
             await asyncio.wait_for(run_twitch("ninjabear", sink, url=url, linger=0), 10)
+
+
+def numbered(n: int) -> str:
+    """Chat line number ``n`` (its Twitch id is ``n`` in 8 digits)."""
+    return CHAT[0].replace(";id=b34ccfc7", f";id={n:08d}")
+
+
+async def test_reconnect_joins_anew_before_leaving_and_loses_no_line(sink: Any) -> None:
+    """Twitch keeps the old connection talking for a while after RECONNECT; lines sent then, and lines sent on
+    both connections while they overlap, all arrive, each once."""
+    old_open_when_new_logged_in: list[bool] = []
+
+    async def old_connection(session: Session) -> None:
+        await session.send(*map(numbered, range(5)))
+        await session.send(":tmi.twitch.tv RECONNECT", *map(numbered, range(5, 10)))
+        await session.ws.wait_closed()
+
+    async def overlap_then_join(session: Session) -> None:
+        old = session.server.sessions[0]
+        old_open_when_new_logged_in.append(old.ws.state is State.OPEN)
+        await old.send(*map(numbered, range(10, 15)))  # sent to both while both are in the channel
+        await session.send(*map(numbered, range(10, 15)))
+        await join_normally(session)
+
+    async def new_connection(session: Session) -> None:
+        await session.server.sessions[0].ws.wait_closed()  # the client left the old one once joined here
+        await session.send(*map(numbered, range(15, 20)))
+        await session.ws.wait_closed()
+
+    twitch = FakeTwitch(old_connection, new_connection, join=[join_normally, overlap_then_join])
+    async with twitch as url:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_twitch("ninjabear", sink, url=url, stop=stop, backoff=FAST, linger=0))
+        events = await sink.wait_for(20)
+        stop.set()
+        stats = await asyncio.wait_for(task, 10)
+
+    assert old_open_when_new_logged_in == [True]  # make-before-break
+    assert ids(events) == [f"{n:08d}" for n in range(20)]
+    assert (stats.events, stats.duplicates, stats.reconnects) == (20, 5, 1)
+    assert len(twitch.logins) == 2
+
+
+async def test_our_own_ping_keeps_a_quiet_connection_and_replaces_a_dead_one(sink: Any) -> None:
+    server_saw: list[str] = []
+
+    async def answer_one_ping_then_play_dead(session: Session) -> None:
+        await session.send(CHAT[0])
+        server_saw.append(await session.read_line())
+        await session.send(":tmi.twitch.tv PONG tmi.twitch.tv :telemetra")  # alive: the client stays
+        server_saw.append(await session.read_line())  # the next probe goes unanswered, as on a dead socket
+        await session.ws.wait_closed()
+
+    async def fresh(session: Session) -> None:
+        await session.send(CHAT[1])
+        await session.ws.wait_closed()
+
+    async with FakeTwitch(answer_one_ping_then_play_dead, fresh) as url:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_twitch("ninjabear", sink, url=url, stop=stop, backoff=FAST, keepalive=0.1, linger=0)
+        )
+        events = await sink.wait_for(2)
+        stop.set()
+        stats = await asyncio.wait_for(task, 10)
+    assert server_saw == ["PING :telemetra", "PING :telemetra"]
+    assert ids(events) == ["b34ccfc7", "5f0e7a9c"]
+    assert stats.reconnects == 1
+    assert stats.keepalive_pings >= 2
+    assert 2 * KEEPALIVE <= 10  # by default a dead socket is noticed within 10 s
+
+
+async def suspended(session: Session) -> None:
+    nick = session.nick
+    await session.send(
+        f":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #ninjabear",
+        "@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #ninjabear "
+        ":This channel does not exist or has been suspended.",
+    )
+
+
+async def echo_join_only(session: Session) -> None:
+    nick = session.nick
+    await session.send(f":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #ninjabear")
+
+
+async def refuse_login(session: Session) -> None:
+    await session.send(":tmi.twitch.tv NOTICE * :Login authentication failed")
+
+
+@pytest.mark.parametrize(
+    ("join", "welcome", "error", "message"),
+    [
+        (suspended, True, ChannelUnavailable, "does not exist or has been suspended"),
+        (echo_join_only, True, ChannelUnavailable, "no answer to the JOIN within 0.3 s"),
+        (refuse_login, False, LoginRefused, "Login authentication failed"),
+        (
+            echo_join_only,
+            False,
+            Unreachable,
+            "2 connection attempts failed, the last: TimeoutError: no welcome",
+        ),
+    ],
+)
+async def test_a_channel_that_cannot_be_read_is_an_error_not_a_wait(
+    sink: Any,
+    caplog: pytest.LogCaptureFixture,
+    join: Script,
+    welcome: bool,
+    error: type[Exception],
+    message: str,
+) -> None:
+    caplog.set_level(logging.INFO, logger="telemetra.twitch")
+    async with FakeTwitch(until_client_leaves, join=[join], welcome=welcome) as url:
+        run = run_twitch("ninjabear", sink, url=url, backoff=FAST, join_timeout=0.3, connect_attempts=2)
+        with pytest.raises(error, match=message):
+            await asyncio.wait_for(run, 10)
+    connected = [record for record in caplog.records if record.getMessage() == "twitch connected"]
+    assert len(connected) == (1 if welcome else 0)  # "connected" only once the login was accepted
+
+
+async def test_an_unreachable_server_is_an_error_before_the_first_join(sink: Any) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, never listening: connections are refused
+        run = run_twitch("ninjabear", sink, url=f"ws://127.0.0.1:{port}", backoff=FAST, connect_attempts=3)
+        with pytest.raises(Unreachable, match="3 connection attempts failed"):
+            await asyncio.wait_for(run, 10)
+
+
+async def test_a_channel_that_was_joined_is_retried_when_a_join_goes_unanswered(sink: Any) -> None:
+    async def hello(session: Session) -> None:
+        await session.send(CHAT[0])
+        session.ws.transport.abort()  # no close frame: the socket just dies
+
+    async def hello_again(session: Session) -> None:
+        await session.send(CHAT[1])
+        await session.ws.wait_closed()
+
+    twitch = FakeTwitch(
+        hello, until_client_leaves, hello_again, join=[join_normally, echo_join_only, join_normally]
+    )
+    async with twitch as url:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_twitch("ninjabear", sink, url=url, stop=stop, backoff=FAST, join_timeout=0.3, linger=0)
+        )
+        events = await sink.wait_for(2)
+        stop.set()
+        stats = await asyncio.wait_for(task, 10)
+    assert ids(events) == ["b34ccfc7", "5f0e7a9c"]
+    assert stats.reconnects == 2
+
+
+async def test_shared_chat_from_another_channel_is_counted_not_forwarded(sink: Any) -> None:
+    shared = CHAT[1].replace("room-id=71092938", "source-room-id=12826;room-id=71092938")
+
+    async def session_with_shared_chat(session: Session) -> None:
+        await session.send(shared, CHAT[0])
+        await session.ws.wait_closed()
+
+    async with FakeTwitch(session_with_shared_chat) as url:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_twitch("ninjabear", sink, url=url, stop=stop, linger=0))
+        events = await sink.wait_for(1)
+        stop.set()
+        stats = await asyncio.wait_for(task, 10)
+    assert ids(events) == ["b34ccfc7"]
+    assert stats.ignored["PRIVMSG:shared-chat"] == 1
 
 
 def test_backoff_is_full_jitter_and_capped() -> None:

@@ -141,6 +141,7 @@ def test_fixture_outcomes(parsed: list[Parsed]) -> None:
         "moderation": 4,
         Control.PONG: 1,
         Control.RECONNECT: 1,
+        Control.WELCOME: 1,
         "USERNOTICE:subgift-in-mystery-gift": 5,
         "USERNOTICE:announcement": 1,
         "USERNOTICE:viewermilestone": 1,
@@ -149,7 +150,7 @@ def test_fixture_outcomes(parsed: list[Parsed]) -> None:
         "NOTICE": 1,
         "JOIN": 1,
         "CAP": 1,
-        **{numeric: 1 for numeric in ("001", "002", "003", "004", "375", "372", "376", "353", "366")},
+        **{numeric: 1 for numeric in ("002", "003", "004", "375", "372", "376", "353", "366")},
     }
 
 
@@ -297,7 +298,7 @@ def test_event_id_without_twitch_id_is_a_stable_hash() -> None:
 def test_missing_tmi_sent_ts_falls_back_to_the_clock() -> None:
     parser = TwitchIrcParser("c", clock=lambda: 1764259200.0)
     (chat,) = parser.parse(":a!a@a.tmi.twitch.tv PRIVMSG #c :hello").events
-    assert (chat["ts"], chat["user_id"], chat["username"]) == ("2025-11-27T16:00:00.000Z", "a", "a")
+    assert (chat["ts"], chat["username"]) == ("2025-11-27T16:00:00.000Z", "a")
     assert "emotes" not in chat  # no tag: left for the analytics core to recognise
 
 

@@ -76,18 +76,38 @@ def _positive(text: str) -> float:
     return value
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:
-    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so the command can flush and exit cleanly."""
+    """Run ``main(stop)``; SIGINT, SIGTERM and SIGHUP (a closed terminal) set ``stop`` so the command can flush
+    and exit cleanly rather than die with what it holds."""
 
     async def runner() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         return await main(stop)
 
     return asyncio.run(runner())
+
+
+def _one_line(error: BaseException) -> str:
+    """An error as one line: a pydantic ValidationError's messages joined, anything else its first line."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    """Say what went wrong in one line on stderr, argparse-style, and return the exit code."""
+    print(f"telemetra {command}: error: {message}", file=sys.stderr)
+    return code
 
 
 # -- produce -----------------------------------------------------------------------------------------------
@@ -108,7 +128,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
         Path(args.labels).write_bytes(b"".join(orjson.dumps(label) + b"\n" for label in labels(config)))
 
     async def main(stop: asyncio.Event) -> int:
-        await pump(generate_batches(config), open_sink(args.sink), speed=args.speed, stop=stop)
+        # A generated log is a whole artefact (same seed, same bytes): a file sink is rewritten, not appended to.
+        await pump(
+            generate_batches(config), open_sink(args.sink, overwrite=True), speed=args.speed, stop=stop
+        )
         return 0
 
     return _run_until_signal(main)
@@ -116,31 +139,78 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 # -- ingest ------------------------------------------------------------------------------------------------
 def cmd_ingest_twitch(args: argparse.Namespace) -> int:
-    from telemetra.sinks import open_sink
-    from telemetra.sources.twitch import HelixCredentials, run_twitch
+    """Every argument is checked before anything is opened, so a typo never truncates or creates a file.
 
-    helix = None
-    if args.client_id and os.environ.get("TWITCH_CLIENT_SECRET"):
-        helix = HelixCredentials(client_id=args.client_id, client_secret=os.environ["TWITCH_CLIENT_SECRET"])
+    Exit codes: 0 stopped by a signal (everything read was written), 1 the channel or the sink failed, 2 bad
+    arguments. Each failure is one line on stderr.
+    """
+    from telemetra.sinks import DeliveryError, open_sink
+    from telemetra.sources.twitch import TwitchError, channel_stream_id, check_chat_url, run_twitch
+
+    command = "ingest twitch"
+    try:
+        stream_id = channel_stream_id(args.channel)
+        url = check_chat_url(args.url)
+        helix = _helix_credentials(args.client_id)
+        sink = open_sink(args.sink, overwrite=args.overwrite)
+    except ValueError as error:
+        return _fail(command, _one_line(error), 2)
 
     async def main(stop: asyncio.Event) -> int:
-        sink = open_sink(args.sink)
-        await sink.start()
         try:
-            await run_twitch(args.channel.lower().lstrip("#"), sink, url=args.url, helix=helix, stop=stop)
+            await sink.start()
+        except OSError as error:  # ConnectionError (Kafka) included
+            return _fail(command, f"sink {args.sink}: {_one_line(error)}", 1)
+        code = 0
+        try:
+            await run_twitch(
+                stream_id, sink, url=url, helix=helix, stop=stop, connect_attempts=CONNECT_ATTEMPTS
+            )
+        except TwitchError as error:
+            code = _fail(command, str(error), 1)
+        except DeliveryError as error:
+            code = _fail(command, f"sink {args.sink}: {error}", 1)
         finally:
-            await sink.close()
-        return 0
+            try:
+                await sink.close()
+            except (OSError, DeliveryError) as error:
+                code = _fail(command, f"sink {args.sink}: {_one_line(error)}", 1)
+        return code
 
     return _run_until_signal(main)
+
+
+# Failed connections in a row, before the channel was first joined, that end ``ingest twitch`` (an unreachable
+# --url); once joined, connections are retried forever.
+CONNECT_ATTEMPTS = 5
+
+
+def _helix_credentials(client_id: str | None) -> Any:
+    """Viewer polling needs both halves of the app's credentials; half of them is a mistake worth stopping
+    for, since going on would silently record no viewer counts."""
+    from telemetra.sources.twitch import HelixCredentials
+
+    secret = os.environ.get("TWITCH_CLIENT_SECRET")
+    if not client_id:
+        return None
+    if not secret:
+        raise ValueError(
+            "--client-id (or env TWITCH_CLIENT_ID) needs env TWITCH_CLIENT_SECRET for viewer counts; "
+            "set it, or leave both out to read chat only"
+        )
+    return HelixCredentials(client_id=client_id, client_secret=secret)
 
 
 def cmd_ingest_replay(args: argparse.Namespace) -> int:
     from telemetra.sinks import open_sink
     from telemetra.sources.logfile import send_file
 
+    try:
+        sink = open_sink(args.sink, overwrite=args.overwrite)
+    except ValueError as error:
+        return _fail("ingest replay", _one_line(error), 2)
+
     async def main(stop: asyncio.Event) -> int:
-        sink = open_sink(args.sink)
         await sink.start()
         try:
             stats = await send_file(args.events, sink, speed=args.speed, stop=stop)
@@ -154,8 +224,6 @@ def cmd_ingest_replay(args: argparse.Namespace) -> int:
 
 def cmd_ingest_pool(args: argparse.Namespace) -> int:
     """One producer for every stream of a pool: see :mod:`telemetra.apps.pool_ingest`."""
-    from pydantic import ValidationError
-
     from telemetra.apps.pool_ingest import PoolIngestOptions, run_pool_ingest
     from telemetra.records import PoolTopics
     from telemetra.sinks.kafka_security import KafkaSecurity
@@ -163,16 +231,7 @@ def cmd_ingest_pool(args: argparse.Namespace) -> int:
     try:
         security = KafkaSecurity.from_env()
     except ValueError as error:  # a ValidationError is one; its text spans lines
-        reason = (
-            "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
-            if isinstance(error, ValidationError)
-            else str(error)
-        )
-        print(
-            f"telemetra ingest pool: error: Kafka security settings (TELEMETRA_KAFKA_*): {reason}",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail("ingest pool", f"Kafka security settings (TELEMETRA_KAFKA_*): {_one_line(error)}", 2)
     topics = PoolTopics.of(args.pool)
     options = PoolIngestOptions(
         pool=args.pool,
@@ -290,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument(
         "--sink",
         default="file://events.jsonl",
-        help="kafka://HOST:PORT[?topic=T], file://PATH or memory:// (default file://events.jsonl)",
+        help="kafka://HOST:PORT[?topic=T], file://PATH (rewritten) or memory:// (default file://events.jsonl)",
     )
     produce.add_argument("--labels", help="write ground-truth scenario labels to this JSON Lines file")
     produce.add_argument(
@@ -309,18 +368,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     twitch = ingest.add_parser("twitch", help="read a Twitch channel's chat (anonymous, read-only)")
     twitch.add_argument("--channel", required=True, help="channel login, e.g. shroud")
-    twitch.add_argument("--sink", required=True, help="where events go (see produce --sink)")
+    twitch.add_argument(
+        "--sink", required=True, help="where events go (see produce --sink); a file is appended to"
+    )
+    twitch.add_argument(
+        "--overwrite", action="store_true", help="truncate a file sink first instead of appending"
+    )
     twitch.add_argument("--url", default="wss://irc-ws.chat.twitch.tv:443", help="Twitch chat WebSocket URL")
     twitch.add_argument(
         "--client-id",
         default=os.environ.get("TWITCH_CLIENT_ID"),
         help="Helix client id for viewer counts (env TWITCH_CLIENT_ID; the secret is read "
-        "from env TWITCH_CLIENT_SECRET)",
+        "from env TWITCH_CLIENT_SECRET, and is required with it)",
     )
     twitch.set_defaults(handler=cmd_ingest_twitch)
     replay = ingest.add_parser("replay", help="send a recorded JSON Lines event log to a sink, at its pace")
     replay.add_argument("events", help="JSON Lines event log")
-    replay.add_argument("--sink", required=True, help="where events go (see produce --sink)")
+    replay.add_argument(
+        "--sink", required=True, help="where events go (see produce --sink); a file is appended to"
+    )
+    replay.add_argument(
+        "--overwrite", action="store_true", help="truncate a file sink first instead of appending"
+    )
     replay.add_argument("--speed", type=float, default=1.0, help="1 = original pace, N = N× faster, 0 = max")
     replay.set_defaults(handler=cmd_ingest_replay)
     pool = ingest.add_parser(

@@ -3,11 +3,18 @@ viewer counts, and forwards contract events to a sink in small batches.
 
 Chat needs no account (``justinfan`` login, read-only). Viewer counts need a Twitch application's client id
 and secret, exchanged for an app access token (client-credentials grant).
+
+Nothing is lost on the way: when Twitch asks for a RECONNECT, a new connection is opened and joined before the
+old one is closed (lines seen on both are forwarded once); a connection that goes silent is probed with a PING
+of our own and replaced when the probe goes unanswered, so a dead socket is noticed within ``2 × keepalive``
+seconds. A channel that cannot be read (suspended, nonexistent, or the login refused) raises
+:class:`TwitchError` rather than waiting forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -15,10 +22,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidURI, WebSocketException
+from websockets.exceptions import WebSocketException
 
 from telemetra.contract import STREAM_ID_PATTERN, format_ts, parse_ts
 from telemetra.sinks.base import EventSink, RawEvent
@@ -31,6 +39,14 @@ DEFAULT_TOKEN_URL = "https://id.twitch.tv/oauth2/token"
 DEFAULT_HELIX_URL = "https://api.twitch.tv/helix"
 CAPABILITIES = "twitch.tv/tags twitch.tv/commands"
 ANONYMOUS_PASS = "SCHMOOPIIE"  # any password works for a justinfan login; this is the customary one
+KEEPALIVE = (
+    5.0  # seconds of silence before our own PING; as long again for any answer (Twitch PINGs every ~5 min)
+)
+JOIN_TIMEOUT = 15.0  # seconds for the channel's ROOMSTATE to arrive after the JOIN
+KEEPALIVE_TOKEN = "telemetra"
+OVERLAP_GRACE = (
+    10.0  # seconds after a RECONNECT's old connection closed during which repeats are still dropped
+)
 
 Emit = Callable[[RawEvent], Awaitable[None]]
 
@@ -45,12 +61,34 @@ class TwitchStats:
     reconnects: int = 0
     parse_errors: int = 0
     pings: int = 0
+    keepalive_pings: int = 0  # PINGs of our own, sent after a silence
+    duplicates: int = 0  # events seen on both connections around a RECONNECT, forwarded once
     viewer_polls: int = 0  # successful Helix polls
     helix_errors: int = 0
     ignored: dict[str, int] = field(default_factory=dict)  # why lines produced nothing → count
+    anomalies: dict[str, int] = field(default_factory=dict)  # used, but something was off → count
 
     def ignore(self, reason: str) -> None:
         self.ignored[reason] = self.ignored.get(reason, 0) + 1
+
+    def anomaly(self, reason: str) -> None:
+        self.anomalies[reason] = self.anomalies.get(reason, 0) + 1
+
+
+class TwitchError(Exception):
+    """The channel cannot be read, and retrying will not change that; the message says why, in one line."""
+
+
+class ChannelUnavailable(TwitchError):
+    """The channel does not exist or is suspended (a NOTICE says so, or no ROOMSTATE came)."""
+
+
+class LoginRefused(TwitchError):
+    """Twitch refused the login."""
+
+
+class Unreachable(TwitchError):
+    """No connection could be made before the first join (``connect_attempts`` failed in a row)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +113,19 @@ class HelixCredentials:
     token_url: str = DEFAULT_TOKEN_URL
 
 
+def check_chat_url(url: str) -> str:
+    """``url`` if it can be a Twitch chat endpoint (``ws://`` or ``wss://`` with a host), else ``ValueError``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number in range
+    except ValueError as error:
+        raise ValueError(f"chat URL {url!r}: {error}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"chat URL {url!r} is not ws://HOST[:PORT] or wss://HOST[:PORT]")
+    del port
+    return url
+
+
 def channel_stream_id(channel: str) -> str:
     """``#Shroud`` → ``shroud``; refuses names that cannot be a stream id."""
     stream_id = channel.strip().lstrip("#").lower()
@@ -93,7 +144,9 @@ async def run_twitch(
     backoff: Backoff | None = None,
     batch_size: int = 100,
     linger: float = 0.05,
-    idle_timeout: float = 360.0,
+    keepalive: float = KEEPALIVE,
+    join_timeout: float = JOIN_TIMEOUT,
+    connect_attempts: int | None = None,
     log_interval: float = 60.0,
     stats: TwitchStats | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
@@ -101,11 +154,14 @@ async def run_twitch(
 ) -> TwitchStats:
     """Forward ``channel``'s chat (and with ``helix``, its viewer counts) to ``sink`` until ``stop`` is set.
 
-    The caller owns the sink: start it before and close it after. Reconnects on its own, forever; events
-    still queued when ``stop`` is set are flushed before returning. ``idle_timeout`` is how long a silent
-    connection is trusted (Twitch PINGs about every 5 minutes).
+    The caller owns the sink: start it before and close it after. Reconnects on its own, forever once the
+    channel was joined (before that, ``connect_attempts`` failed connections in a row raise
+    :class:`Unreachable`; ``None`` retries forever). Raises :class:`TwitchError` when the channel cannot be
+    read. Events still queued when it returns or raises are flushed first. After ``keepalive`` seconds of
+    silence a PING of our own is sent, and the connection replaced if nothing answers in as long again.
     """
     stream_id = channel_stream_id(channel)
+    check_chat_url(url)
     stop = asyncio.Event() if stop is None else stop
     stats = TwitchStats() if stats is None else stats
     forwarder = _Forwarder(sink, batch_size, linger)
@@ -114,20 +170,30 @@ async def run_twitch(
         await forwarder.put(event)
         stats.events += 1
 
-    chat = _ChatClient(
-        stream_id, url, emit, stats, stop, backoff or Backoff(), rng or random.Random(), idle_timeout
-    )
+    settings = _ChatSettings(url, backoff or Backoff(), keepalive, join_timeout, connect_attempts)
+    chat = _ChatClient(stream_id, settings, emit, stats, stop, rng or random.Random())
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(forwarder.run())
-            group.create_task(_log_periodically(stream_id, stats, stop, log_interval))
+            sender = group.create_task(forwarder.run())
+            logger = group.create_task(_log_periodically(stream_id, stats, stop, log_interval))
             polling = None
             if helix is not None:
                 polling = group.create_task(_poll_helix(stream_id, helix, emit, stats, stop, http_transport))
-            await chat.run()
-            if polling is not None:
-                await polling
-            await forwarder.close()
+            cancelled = False
+            try:
+                await chat.run()
+                if polling is not None:
+                    await polling
+            except asyncio.CancelledError:
+                cancelled = True  # no waiting on the sink: whoever cancels wants out now
+                raise
+            finally:  # also when the chat failed: what was read is still delivered
+                for task in (polling, logger):
+                    if task is not None:
+                        task.cancel()
+                if not (cancelled or sender.done()):
+                    await forwarder.close()
+                    await sender
     except BaseExceptionGroup as errors:
         if len(errors.exceptions) == 1:
             raise errors.exceptions[0] from None
@@ -137,108 +203,286 @@ async def run_twitch(
 
 
 # -- chat --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _ChatSettings:
+    url: str
+    backoff: Backoff
+    keepalive: float
+    join_timeout: float
+    connect_attempts: int | None
+
+
+class _LinkEnded(Exception):
+    """A connection ended before it was joined."""
+
+
+class _Link:
+    """One connection to Twitch chat: its socket, the task reading it, and how far it got."""
+
+    def __init__(self, ws: ClientConnection, nick: str):
+        self.ws, self.nick = ws, nick
+        self.welcomed = asyncio.Event()  # 001: the login was accepted
+        self.joined = asyncio.Event()  # the channel's ROOMSTATE, or its chat
+        self.reconnect = asyncio.Event()  # the server asked us to move to a new connection
+        self.reader: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def observe(reader: asyncio.Task[None]) -> None:
+        """Mark how a reader ended as seen: a connection that ends is routine, read through ``failure``."""
+        if not reader.cancelled():
+            reader.exception()
+
+    def failure(self) -> BaseException | None:
+        """Why the reader ended (``None`` while it runs, or if it ended cleanly)."""
+        if self.reader is None or not self.reader.done() or self.reader.cancelled():
+            return None
+        return self.reader.exception()
+
+
 class _ChatClient:
-    """One anonymous chat reader that reconnects with backoff until ``stop`` is set."""
+    """An anonymous chat reader: one connection at a time, two while a RECONNECT hands over, until ``stop``."""
 
     def __init__(
         self,
         stream_id: str,
-        url: str,
+        settings: _ChatSettings,
         emit: Emit,
         stats: TwitchStats,
         stop: asyncio.Event,
-        backoff: Backoff,
         rng: random.Random,
-        idle_timeout: float,
     ):
-        self._stream_id, self._url, self._emit, self._stats, self._stop = stream_id, url, emit, stats, stop
-        self._backoff, self._rng, self._idle_timeout = backoff, rng, idle_timeout
+        self._stream_id, self._settings, self._emit = stream_id, settings, emit
+        self._stats, self._stop = stats, stop
+        self._rng = rng
         self._parser = TwitchIrcParser(stream_id)
-        self._welcomed = False  # this connection got the 001 welcome: the login worked
+        self._ever_joined = False
+        self._attempts = 0  # connections opened, to count reconnects
+        # Event ids forwarded since a RECONNECT began, to drop the repeats the two connections both deliver.
+        self._overlap: set[str] | None = None
+        self._overlap_ends: float | None = None
 
     async def run(self) -> None:
+        """Keep one joined connection until ``stop``; raise :class:`TwitchError` if the channel is unreadable."""
+        link: _Link | None = None
+        try:
+            while not self._stop.is_set():
+                if link is None:
+                    link = await self._open(first_delay=self._attempts > 0)
+                else:
+                    link = await self._hand_over(link)
+                if link is not None and not await self._until_replaced(link):
+                    await self._retire(link)
+                    link = None
+        finally:
+            if link is not None:
+                await self._retire(link)
+
+    async def _hand_over(self, old: _Link) -> _Link | None:
+        """Make before break: join on a new connection while ``old`` keeps reading, then close ``old``. Lines
+        both deliver meanwhile (and for ``OVERLAP_GRACE`` s after, as one may lag) are forwarded once."""
+        self._overlap, self._overlap_ends = set(), None
+        try:
+            new = await self._open(first_delay=False)
+        finally:
+            await self._retire(old)
+        self._overlap_ends = asyncio.get_running_loop().time() + OVERLAP_GRACE
+        return new
+
+    async def _until_replaced(self, link: _Link) -> bool:
+        """Wait until the server asks for a RECONNECT (true), or the connection ends or ``stop`` is set."""
+        assert link.reader is not None
+        waiters = [asyncio.ensure_future(link.reconnect.wait()), asyncio.ensure_future(self._stop.wait())]
+        try:
+            await asyncio.wait([*waiters, link.reader], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if isinstance(error := link.failure(), TwitchError):
+            raise error
+        if self._stop.is_set():
+            return False
+        if link.reconnect.is_set():
+            log.info(
+                "twitch reconnect requested: joining anew before leaving",
+                extra={"stream_id": self._stream_id},
+            )
+            return True
+        self._warn_reconnecting(link.failure() or _LinkEnded("connection closed"))
+        return False
+
+    # -- opening a connection ----------------------------------------------------------------------------
+    async def _open(self, *, first_delay: bool) -> _Link | None:
+        """A new joined connection, retrying with backoff; ``None`` if ``stop`` was set meanwhile."""
         failures = 0
         while not self._stop.is_set():
-            reason = "reconnect requested"
+            delay = self._settings.backoff.delay(failures, self._rng) if failures or first_delay else 0.0
+            if delay and await _wait(self._stop, delay):
+                return None
+            link: _Link | None = None
             try:
-                await self._session()
-            except InvalidURI:
+                link = await self._connect()
+                if await self._joined(link):
+                    self._ever_joined = True
+                    return link
+                await self._retire(link)
+                return None  # stopped
+            except TwitchError:
+                if link is not None:
+                    await self._retire(link)
                 raise
-            except (OSError, TimeoutError, WebSocketException) as error:
-                reason = f"{type(error).__name__}: {error}"
-            if self._stop.is_set():
-                return
-            failures = 0 if self._welcomed else failures + 1
-            delay = self._backoff.delay(failures, self._rng)
+            except (OSError, TimeoutError, WebSocketException, _LinkEnded) as error:
+                if link is not None:
+                    await self._retire(link)
+                failures += 1
+                self._give_up_if_never_joined(failures, error)
+                self._warn_reconnecting(error)
+        return None
+
+    async def _connect(self) -> _Link:
+        if self._attempts:
             self._stats.reconnects += 1
-            log.warning(
-                "twitch reconnecting",
-                extra={"stream_id": self._stream_id, "reason": reason, "delay_s": round(delay, 3)},
+        self._attempts += 1
+        ws = await connect(self._settings.url, open_timeout=15, close_timeout=2)
+        link = _Link(ws, f"justinfan{self._rng.randrange(10_000, 100_000_000)}")
+        try:
+            for line in (f"CAP REQ :{CAPABILITIES}", f"PASS {ANONYMOUS_PASS}", f"NICK {link.nick}",
+                         f"JOIN #{self._stream_id}"):  # fmt: skip
+                await ws.send(line)
+        except BaseException:
+            await ws.close()
+            raise
+        link.reader = asyncio.create_task(self._read(link), name=f"twitch-reader:{self._stream_id}")
+        link.reader.add_done_callback(_Link.observe)
+        return link
+
+    async def _joined(self, link: _Link) -> bool:
+        """Wait for the channel to be joined on ``link`` (true) or ``stop`` (false); raise if neither comes."""
+        assert link.reader is not None
+        waiters = [asyncio.ensure_future(link.joined.wait()), asyncio.ensure_future(self._stop.wait())]
+        try:
+            await asyncio.wait(
+                [*waiters, link.reader],
+                timeout=self._settings.join_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
             )
-            await _wait(self._stop, delay)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if link.joined.is_set():
+            return True
+        if self._stop.is_set():
+            return False
+        if link.reader.done():
+            raise link.failure() or _LinkEnded("connection closed before the channel was joined")
+        if not link.welcomed.is_set():
+            raise TimeoutError(f"no welcome (001) within {self._settings.join_timeout:g} s of the login")
+        if self._ever_joined:  # it worked before: Twitch is slow, not the channel gone
+            raise TimeoutError(f"no ROOMSTATE within {self._settings.join_timeout:g} s of the JOIN")
+        raise ChannelUnavailable(
+            f"#{self._stream_id}: no answer to the JOIN within {self._settings.join_timeout:g} s "
+            "(no such channel, or it is suspended; check the spelling)"
+        )
 
-    async def _session(self) -> None:
-        self._welcomed = False
-        async with connect(self._url, open_timeout=15, close_timeout=2) as ws:
-            closer = asyncio.create_task(self._close_when_stopped(ws))
-            try:
-                await self._login(ws)
-                await self._read(ws)
-            finally:
-                closer.cancel()
+    def _give_up_if_never_joined(self, failures: int, error: BaseException) -> None:
+        attempts = self._settings.connect_attempts
+        if not self._ever_joined and attempts is not None and failures >= attempts:
+            raise Unreachable(
+                f"{self._settings.url}: {failures} connection attempts failed, the last: {_reason(error)}"
+            )
 
-    async def _close_when_stopped(self, ws: ClientConnection) -> None:
-        await self._stop.wait()
-        await ws.close()
+    def _warn_reconnecting(self, error: BaseException) -> None:
+        log.warning("twitch reconnecting", extra={"stream_id": self._stream_id, "reason": _reason(error)})
 
-    async def _login(self, ws: ClientConnection) -> None:
-        nick = f"justinfan{self._rng.randrange(10_000, 100_000_000)}"
-        for line in (
-            f"CAP REQ :{CAPABILITIES}",
-            f"PASS {ANONYMOUS_PASS}",
-            f"NICK {nick}",
-            f"JOIN #{self._stream_id}",
-        ):
-            await ws.send(line)
-        log.info("twitch connected", extra={"stream_id": self._stream_id, "nick": nick, "url": self._url})
+    async def _retire(self, link: _Link) -> None:
+        """Close ``link`` and give its reader a moment to handle what it had received."""
+        with contextlib.suppress(OSError, WebSocketException, TimeoutError):
+            await link.ws.close()
+        if link.reader is not None and not link.reader.done():
+            await asyncio.wait([link.reader], timeout=5)
+            link.reader.cancel()  # a no-op once it finished
 
-    async def _read(self, ws: ClientConnection) -> None:
-        """Handle frames until the server asks us to reconnect (returns) or the socket fails (raises)."""
+    # -- reading -----------------------------------------------------------------------------------------
+    async def _read(self, link: _Link) -> None:
+        """Handle frames until the socket closes or fails; PING the server after ``keepalive`` seconds of
+        silence, and give up on the socket if nothing at all arrives in as long again."""
+        keepalive, probing = self._settings.keepalive, False
         while True:
-            async with asyncio.timeout(self._idle_timeout):
-                frame = await ws.recv()
+            try:
+                async with asyncio.timeout(keepalive):
+                    frame = await link.ws.recv()
+            except TimeoutError:
+                if probing:
+                    raise TimeoutError(f"no answer to our PING within {keepalive:g} s") from None
+                await link.ws.send(f"PING :{KEEPALIVE_TOKEN}")
+                self._stats.keepalive_pings += 1
+                probing = True
+                continue
+            probing = False
             text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
             # A frame may carry several CRLF-terminated lines; tags escape CR/LF, so splitting is safe.
             for line in text.split("\n"):
-                if (line := line.rstrip("\r")) and await self._handle(ws, line):
-                    return
+                if line := line.rstrip("\r"):
+                    await self._handle(link, line)
 
-    async def _handle(self, ws: ClientConnection, line: str) -> bool:
-        """Act on one line; true when the server asked for a reconnect."""
+    async def _handle(self, link: _Link, line: str) -> None:
         self._stats.messages += 1
         try:
             parsed = self._parser.parse(line)
         except IrcParseError as error:
             self._stats.parse_errors += 1
             log.warning("twitch unparseable line", extra={"error": str(error), "line": line[:300]})
-            return False
+            return
         if parsed.reply is not None:
-            await ws.send(parsed.reply)
+            await link.ws.send(parsed.reply)
             self._stats.pings += 1
         for event in parsed.events:
-            await self._emit(event)
+            if self._first_time(event["event_id"]):
+                await self._emit(event)
         self._count(parsed)
-        return parsed.control is Control.RECONNECT
+        self._act(link, parsed)
+
+    def _first_time(self, event_id: str) -> bool:
+        """False for an event already forwarded from the other connection of a RECONNECT hand-over."""
+        if self._overlap is None:
+            return True
+        if self._overlap_ends is not None and asyncio.get_running_loop().time() > self._overlap_ends:
+            self._overlap = self._overlap_ends = None
+            return True
+        if event_id in self._overlap:
+            self._stats.duplicates += 1
+            return False
+        self._overlap.add(event_id)
+        return True
 
     def _count(self, parsed: Parsed) -> None:
-        if parsed.command == "001":
-            self._welcomed = True
         if parsed.moderation is not None:
             self._stats.moderation += 1
         if parsed.ignored is not None:
             self._stats.ignore(parsed.ignored)
-        if parsed.notice:
-            log.info("twitch notice", extra={"stream_id": self._stream_id, "notice": parsed.notice})
+        if parsed.anomaly is not None:
+            self._stats.anomaly(parsed.anomaly)
+
+    def _act(self, link: _Link, parsed: Parsed) -> None:
+        """What the line means for the connection: welcome, joined, move, or give up."""
+        extra = {"stream_id": self._stream_id, "nick": link.nick}
+        if parsed.control is Control.WELCOME and not link.welcomed.is_set():
+            link.welcomed.set()
+            log.info("twitch connected", extra={**extra, "url": self._settings.url})
+        elif parsed.control is Control.RECONNECT:
+            link.reconnect.set()
+        elif parsed.control is Control.CHANNEL_UNAVAILABLE:
+            raise ChannelUnavailable(f"#{self._stream_id}: {parsed.notice}")
+        elif parsed.control is Control.LOGIN_FAILED:
+            raise LoginRefused(f"{self._settings.url}: {parsed.notice}")
+        elif parsed.notice:
+            log.info("twitch notice", extra={**extra, "notice": parsed.notice})
+        if parsed.confirms_join and not link.joined.is_set():
+            link.joined.set()
+            log.info("twitch joined", extra=extra)
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 # -- batching ----------------------------------------------------------------------------------------------
