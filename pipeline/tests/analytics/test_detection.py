@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from telemetra.analytics.backtest import KindScore, merge_scores
+from telemetra.analytics.backtest import KindScore, match_episodes, merge_scores
 from telemetra.apps.detection_trial import trial
 
 SEEDS = range(1, 6)
@@ -64,3 +64,25 @@ def test_at_most_one_false_moment_per_stream_hour_on_quiet_traffic() -> None:
     quiet = merge_scores(trial(seed, [], rate=RATE, stream="quiet", duration=3600) for seed in SEEDS)
     false_moments = sum(score.false_positives for score in quiet.values())
     assert false_moments <= hours, {k: s.summary() for k, s in quiet.items()}
+
+
+def _moment(kind: str, start: str, detected: str | None = None) -> dict[str, str]:
+    return {"stream_id": "s", "kind": kind, "start": start, "detected_at": detected or start}
+
+
+def test_episodes_count_every_moment_a_split_and_a_stray_one() -> None:
+    labels = [
+        {"stream_id": "s", "expected_moment": "chat_spike", "start": "2026-01-01T00:01:00.000Z",
+         "end": "2026-01-01T00:01:30.000Z", "scenario": "hype", "factor": 3.0},
+        {"stream_id": "s", "expected_moment": "chat_spike", "start": "2026-01-01T00:10:00.000Z",
+         "end": "2026-01-01T00:10:30.000Z", "scenario": "hype", "factor": 5.0},
+    ]  # fmt: skip
+    moments = [
+        _moment("chat_spike", "2026-01-01T00:01:00.000Z", "2026-01-01T00:01:07.500Z"),
+        _moment("chat_spike", "2026-01-01T00:01:30.000Z"),  # the same episode again: split
+        _moment("chat_spike", "2026-01-01T00:05:00.000Z"),  # in no episode: false
+        _moment("sentiment_swing", "2026-01-01T00:10:00.000Z"),  # not the episode's kind: false
+    ]
+    outcomes, false = match_episodes(moments, iter(labels))
+    assert [(o.moments, o.delay) for o in outcomes] == [(2, 7.5), (0, None)]
+    assert [m["start"] for m in false] == ["2026-01-01T00:05:00.000Z", "2026-01-01T00:10:00.000Z"]

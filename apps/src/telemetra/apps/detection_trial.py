@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
 from telemetra.analytics.backtest import KindScore, score_moments
 from telemetra.analytics.config import AnalyticsConfig
 from telemetra.engine.offline import process_lines
-from telemetra.producers.mock import MockConfig, generate_batches, labels
+from telemetra.producers.mock import ChatModel, MockConfig, generate_batches, labels
 from telemetra.producers.scenarios import parse_scenario
 
 TRIAL_START = 1_790_000_000.0
@@ -44,17 +45,36 @@ def trial(
     stream: str = "trial",
     config: AnalyticsConfig | None = None,
     duration: float | None = None,
+    chat: ChatModel = "poisson",
 ) -> dict[str, KindScore]:
     """Generate, replay and score one stream. ``scenarios`` are kinds with optional suffix: ``"hype@x3"``."""
-    specs = plan(seed, scenarios)
+    moments, truth = run_trial(
+        seed, scenarios, rate=rate, stream=stream, config=config, duration=duration, chat=chat
+    )
+    return score_moments(moments, truth)
+
+
+def run_trial(
+    seed: int,
+    scenarios: Sequence[str],
+    *,
+    rate: float = 50.0,
+    stream: str = "trial",
+    config: AnalyticsConfig | None = None,
+    duration: float | None = None,
+    chat: ChatModel = "poisson",
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Generate and replay one stream (``""`` in ``scenarios``: a slot left empty); its moments and labels."""
+    specs = [spec for spec in plan(seed, scenarios) if not spec.startswith("@")]
     mock = MockConfig(
         streams=[stream],
         rate=rate,
-        duration=duration or WARMUP + len(specs) * SPACING + 120,
+        duration=duration or WARMUP + len(scenarios) * SPACING + 120,
         seed=seed,
         start=TRIAL_START,
         scenarios=[parse_scenario(spec) for spec in specs],
+        chat=chat,
     )
     lines = (orjson.dumps(event) for _, batch in generate_batches(mock) for event in batch)
     result = process_lines(lines, config)
-    return score_moments([m.to_dict() for m in result.moments], labels(mock))
+    return [m.to_dict() for m in result.moments], labels(mock)

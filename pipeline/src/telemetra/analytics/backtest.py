@@ -100,3 +100,47 @@ def merge_scores(runs: Iterable[Mapping[str, KindScore]]) -> dict[str, KindScore
             into.duplicates += score.duplicates
             into.delays += score.delays
     return dict(total)
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """One labelled episode and the moments of its expected kind that start within it."""
+
+    label: Mapping[str, Any]
+    moments: int
+    delay: float | None
+    """``detected_at`` of its first moment − the labelled start, seconds (None: not detected)."""
+
+
+def match_episodes(
+    moments: Iterable[Mapping[str, Any]], labels: Iterable[Mapping[str, Any]], tolerance: float = 20.0
+) -> tuple[list[EpisodeOutcome], list[Mapping[str, Any]]]:
+    """Each episode with its moments (one is right; more split it), and the moments that are in no episode of
+    their kind: the false ones. Stricter than :func:`score_moments` about splits: every moment counts."""
+    episodes = list(labels)
+    spans = [(parse_ts(label["start"]) - tolerance, parse_ts(label["end"]) + tolerance) for label in episodes]
+    found: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    false = []
+    for moment in sorted(moments, key=lambda m: (m["start"], m["kind"])):
+        start = parse_ts(moment["start"])
+        hit = next(
+            (
+                index
+                for index, label in enumerate(episodes)
+                if label["stream_id"] == moment["stream_id"]
+                and label["expected_moment"] == moment["kind"]
+                and spans[index][0] <= start <= spans[index][1]
+            ),
+            None,
+        )
+        if hit is None:
+            false.append(moment)
+        else:
+            found[hit].append(moment)
+    outcomes = []
+    for index, label in enumerate(episodes):
+        hits = found.get(index, [])
+        first = (hits[0].get("detected_at") or hits[0]["start"]) if hits else None
+        delay = parse_ts(first) - parse_ts(label["start"]) if first else None
+        outcomes.append(EpisodeOutcome(label, len(hits), delay))
+    return outcomes, false

@@ -21,6 +21,7 @@ class ScenarioKind(StrEnum):
     GIFT_BOMB = "gift_bomb"  # one viewer gifts `factor` subs at once
     SENTIMENT_SWING = "sentiment_swing"  # chat mood flips to the opposite sign (factor = new mood, -1..1)
     VIEWER_DROP = "viewer_drop"  # stream trouble: viewers fall to (1 - factor) of current
+    RAMP = "ramp"  # chat rate climbs steadily to × factor over the duration, then holds it for RAMP_HOLD s
 
 
 # The moment kind the analytics core is expected to report for each scenario.
@@ -31,7 +32,9 @@ EXPECTED_MOMENT = {
     ScenarioKind.GIFT_BOMB: "revenue_spike",
     ScenarioKind.SENTIMENT_SWING: "sentiment_swing",
     ScenarioKind.VIEWER_DROP: "viewer_drop",
+    ScenarioKind.RAMP: "chat_spike",
 }
+RAMP_HOLD = 30.0  # seconds a ramp holds its peak before chat returns to its level
 
 DEFAULTS: dict[ScenarioKind, tuple[float, float]] = {  # duration (s), factor
     ScenarioKind.HYPE: (30.0, 5.0),
@@ -40,6 +43,7 @@ DEFAULTS: dict[ScenarioKind, tuple[float, float]] = {  # duration (s), factor
     ScenarioKind.GIFT_BOMB: (15.0, 50.0),
     ScenarioKind.SENTIMENT_SWING: (90.0, -0.8),
     ScenarioKind.VIEWER_DROP: (90.0, 0.5),
+    ScenarioKind.RAMP: (120.0, 4.0),
 }
 
 _SPEC = re.compile(
@@ -60,7 +64,7 @@ class Scenario:
 
     @property
     def end(self) -> float:
-        return self.at + self.duration
+        return self.at + self.duration + (RAMP_HOLD if self.kind is ScenarioKind.RAMP else 0.0)
 
     def active(self, t: float) -> bool:
         return self.at <= t < self.end
