@@ -72,7 +72,7 @@ class Scenario(Model):
     """A labelled episode injected into mock traffic (``telemetra produce --scenario``)."""
 
     kind: ScenarioKind
-    """What happens: hype, raid, surge, gift_bomb, sentiment_swing or viewer_drop."""
+    """What happens: hype, raid, surge, gift_bomb, sentiment_swing, viewer_drop or ramp."""
 
     at_seconds: int = Field(ge=0, le=31_536_000)
     """Seconds after the producer starts."""
