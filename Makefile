@@ -138,6 +138,7 @@ bench: setup $(BENCH_STAMP) ## run the benchmarks (results and their commands ar
 	$(BIN)/python bench/pool_throughput.py --engine spark --engine quix --engine quix-panes --peer-python $(BENCH_VENV)/bin/python
 	$(BIN)/python bench/pool_live.py
 	$(BIN)/python bench/sentiment_quality.py --write
+	$(BIN)/python bench/twitch_ingest.py
 
 clean: ## remove the virtualenv and caches of this checkout
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

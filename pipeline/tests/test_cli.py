@@ -56,6 +56,10 @@ def test_bad_flags_are_rejected_with_a_reason(capsys: pytest.CaptureFixture[str]
         (["--sink", "file://{tmp}"], "is a directory"),
         (["--sink", "kafka://"], "not a Kafka URL"),
         (["--client-id", "abc123"], "needs env TWITCH_CLIENT_SECRET"),
+        (["--channel", "a,b,a"], "channel 'a' is named twice"),
+        (["--channel", "a=x,b=x"], "stream id 'x' is named twice"),
+        (["--channels-file", "{tmp}/missing.txt"], "--channels-file {tmp}/missing.txt: No such file"),
+        (["--channel", ",", "--channels-file", "{tmp}/empty.txt"], "no channel given"),
     ],
 )
 def test_ingest_twitch_checks_every_argument_before_opening_anything(
@@ -70,12 +74,13 @@ def test_ingest_twitch_checks_every_argument_before_opening_anything(
     monkeypatch.delenv("TWITCH_CLIENT_SECRET", raising=False)
     events = tmp_path / "events.jsonl"
     events.write_bytes(b'{"event_id": "keep me"}\n')
+    (tmp_path / "empty.txt").write_text("# nothing yet\n\n")
     argv = {"--channel": "ninjabear", "--url": "ws://127.0.0.1:9", "--sink": f"file://{events}"}
     argv.update(zip(flags[::2], [flag.format(tmp=tmp_path) for flag in flags[1::2]], strict=True))
     assert main(["ingest", "twitch", *[part for pair in argv.items() for part in pair], "--overwrite"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("telemetra ingest twitch: error: ")
-    assert reason in line
+    assert reason.format(tmp=tmp_path) in line
     assert events.read_bytes() == b'{"event_id": "keep me"}\n'
 
 
@@ -91,3 +96,24 @@ def test_ingest_twitch_reports_a_sink_that_cannot_open_in_one_line(
     assert line.startswith(
         "telemetra ingest twitch: error: sink file:///proc/telemetra-nowhere/events.jsonl: "
     )
+
+
+def test_bad_twitch_flags_of_ingest_and_demo_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, reason in [
+        (["ingest", "twitch", "--channel", "a", "--sink", "memory://", "--join-limit", "fast"], "JOIN limit"),
+        (
+            ["ingest", "pool", "--pool", "p", "--kafka-bootstrap", "k:9", "--twitch-join-limit", "0/10"],
+            "JOIN limit",
+        ),
+    ]:
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert reason in capsys.readouterr().err
+    for argv, reason in [
+        (["demo", "--no-mock"], "--no-mock leaves nothing to show"),
+        (["demo", "--twitch", "not a channel"], "not a valid stream id"),
+        (["demo", "--twitch", "x", "--twitch-url", "http://localhost"], "is not ws://HOST[:PORT]"),
+    ]:
+        assert main(argv) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("telemetra demo: error: ") and reason in line

@@ -32,6 +32,7 @@ from telemetra.apps.cli import main
 from telemetra.apps.pool_ingest import Member, PoolIngestOptions, PoolMembers, run_pool_ingest
 from telemetra.contract import validate_event
 from telemetra.dev.localstack.kafka import free_port
+from telemetra.dev.twitch_chat import ReplayServer
 from telemetra.records import PoolTopics
 from telemetra.sinks.base import RawEvent, SinkStats
 from telemetra.sinks.batching import BatchingSink
@@ -329,6 +330,49 @@ async def test_a_replay_runs_to_its_end_once_and_a_twitch_channel_feeds_its_stre
                     "ended": 1,
                     "failed": 1,
                 }
+
+
+async def test_the_pool_reads_all_its_twitch_streams_over_one_connection(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Streams join and leave the shared connection as JOIN and PART; a channel that cannot be read fails its
+    stream alone."""
+    caplog.set_level(logging.INFO, logger="telemetra.pool")
+    twitch = ReplayServer(rate=(20.0, 20.0), suspended=frozenset({"gone"}))
+    twitch_url = await twitch.start()
+    pool, topics = await create_pool(kafka_bootstrap)
+
+    def source(channel: str) -> bytes:
+        return orjson.dumps({"type": "twitch", "twitch": {"channel": channel}})
+
+    try:
+        await put_sources(
+            kafka_bootstrap, topics.sources, ("s-a", source("Alpha")), ("s-b", source("beta")),
+            ("s-c", source("gamma")), ("s-gone", source("gone")),
+        )  # fmt: skip
+        async with pool_producer(kafka_bootstrap, pool, topics, twitch_url=twitch_url) as (_, _, events):
+            await eventually(
+                lambda: all(events.count(s) >= 10 for s in ("s-a", "s-b", "s-c")), what="chat of the three"
+            )
+            await eventually(
+                lambda: bool(logged(caplog, "stream source failed", "s-gone")), what="gone fails"
+            )
+            assert twitch.sessions == 1
+            assert twitch.joined() == {"alpha": 1, "beta": 1, "gamma": 1}
+            await put_sources(kafka_bootstrap, topics.sources, ("s-b", None))
+            await eventually(lambda: "beta" not in twitch.joined(), what="beta parted")
+            before = events.count("s-a")
+            await eventually(lambda: events.count("s-a") > before + 10, what="alpha goes on")
+            assert twitch.joined() == {"alpha": 1, "gamma": 1} and twitch.sessions == 1
+            (failed,) = logged(caplog, "stream source failed", "s-gone")
+            assert "#gone: This channel does not exist or has been suspended" in failed.error  # type: ignore[attr-defined]
+            assert {e["stream_id"] for e in events.events("s-a")} == {"s-a"}
+            for event in events.events("s-c")[:20]:
+                validate_event(event)
+            progress = logged(caplog, "pool progress")[-1]
+            assert progress.twitch["channels"] == 2  # type: ignore[attr-defined]
+    finally:
+        await twitch.close()
 
 
 async def test_a_stream_never_runs_two_sources_at_once_however_fast_its_records_change() -> None:

@@ -76,6 +76,15 @@ def _positive(text: str) -> float:
     return value
 
 
+def _join_limit(text: str) -> Any:
+    from telemetra.sources.twitch import JoinLimit
+
+    try:
+        return JoinLimit.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -141,19 +150,20 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_ingest_twitch(args: argparse.Namespace) -> int:
     """Every argument is checked before anything is opened, so a typo never truncates or creates a file.
 
-    Exit codes: 0 stopped by a signal (everything read was written), 1 the channel or the sink failed, 2 bad
-    arguments. Each failure is one line on stderr.
+    Exit codes: 0 stopped by a signal (everything read was written), 1 every channel failed (or the login, the
+    server or the sink did), 2 bad arguments. Each failure is one line on stderr; a channel that fails while
+    others go on is a warning in the log.
     """
     from telemetra.sinks import DeliveryError, open_sink
-    from telemetra.sources.twitch import TwitchError, channel_stream_id, check_chat_url, run_twitch
+    from telemetra.sources.twitch import TwitchChat, TwitchError, run_channels
 
     command = "ingest twitch"
     try:
-        stream_id = channel_stream_id(args.channel)
-        url = check_chat_url(args.url)
+        channels = _channels(args.channel, args.channels_file)
+        chat = TwitchChat(url=args.url, connect_attempts=CONNECT_ATTEMPTS, join_limit=args.join_limit)
         helix = _helix_credentials(args.client_id)
         sink = open_sink(args.sink, overwrite=args.overwrite)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         return _fail(command, _one_line(error), 2)
 
     async def main(stop: asyncio.Event) -> int:
@@ -163,13 +173,21 @@ def cmd_ingest_twitch(args: argparse.Namespace) -> int:
             return _fail(command, f"sink {args.sink}: {_one_line(error)}", 1)
         code = 0
         try:
-            await run_twitch(
-                stream_id, sink, url=url, helix=helix, stop=stop, connect_attempts=CONNECT_ATTEMPTS
-            )
+            followed: list[Any] = []  # the channels, once added: what /metrics reports on
+            if args.metrics_port is not None:
+                from telemetra.sources.twitch_metrics import serve_metrics
+
+                serve_metrics(chat, lambda: followed, args.metrics_port, args.metrics_host)
+            await run_channels(
+                channels, sink, chat=chat, helix=helix, stop=stop, log_interval=args.log_interval,
+                on_start=followed.extend,
+            )  # fmt: skip
         except TwitchError as error:
             code = _fail(command, str(error), 1)
         except DeliveryError as error:
             code = _fail(command, f"sink {args.sink}: {error}", 1)
+        except OSError as error:  # the metrics port is taken
+            code = _fail(command, f"--metrics-port {args.metrics_port}: {_one_line(error)}", 1)
         finally:
             try:
                 await sink.close()
@@ -178,6 +196,21 @@ def cmd_ingest_twitch(args: argparse.Namespace) -> int:
         return code
 
     return _run_until_signal(main)
+
+
+def _channels(channel: str | None, channels_file: str | None) -> Any:
+    """``--channel`` and the channels file's lines, as channel specs; ``ValueError`` says what is wrong."""
+    from telemetra.sources.twitch import channels_file_lines, parse_channels
+
+    items = [channel] if channel is not None else []
+    if channels_file is not None:
+        try:
+            items += channels_file_lines(Path(channels_file).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ValueError(f"--channels-file {channels_file}: {error.strerror or error}") from None
+    if not items:
+        raise ValueError("name the channels to read: --channel NAME[,NAME…] or --channels-file FILE")
+    return parse_channels(items)
 
 
 # Failed connections in a row, before the channel was first joined, that end ``ingest twitch`` (an unreachable
@@ -242,6 +275,7 @@ def cmd_ingest_pool(args: argparse.Namespace) -> int:
         progress_interval=args.progress_interval,
         connect_timeout=args.connect_timeout,
         twitch_url=args.twitch_url,
+        twitch_join_limit=args.twitch_join_limit,
         compression=args.compression,
     )
     return _run_until_signal(lambda stop: run_pool_ingest(options, stop))
@@ -250,11 +284,20 @@ def cmd_ingest_pool(args: argparse.Namespace) -> int:
 # -- demo ------------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from telemetra.apps.demo import DemoOptions, run_demo
+    from telemetra.sources.twitch import check_chat_url, parse_channels
 
     static = Path(args.static_dir) if args.static_dir else None
+    try:
+        twitch = tuple(parse_channels(args.twitch)) if args.twitch else ()
+        check_chat_url(args.twitch_url)
+    except ValueError as error:
+        return _fail("demo", _one_line(error), 2)
+    if args.no_mock and not twitch:
+        return _fail("demo", "--no-mock leaves nothing to show: add --twitch CHANNEL[,CHANNEL…]", 2)
     options = DemoOptions(
-        host=args.host, port=args.port, data_dir=Path(args.data_dir), static_dir=static, rate=args.rate
-    )
+        host=args.host, port=args.port, data_dir=Path(args.data_dir), static_dir=static, rate=args.rate,
+        twitch=twitch, twitch_url=args.twitch_url, mock=not args.no_mock,
+    )  # fmt: skip
 
     async def main(stop: asyncio.Event) -> int:
         await run_demo(options, stop)
@@ -344,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="inject KIND@START[+DURATION][xFACTOR][/STREAM], repeatable; kinds: hype, raid, "
-        "surge, gift_bomb, sentiment_swing, viewer_drop",
+        "surge, gift_bomb, sentiment_swing, viewer_drop, ramp",
     )
     produce.add_argument(
         "--sink",
@@ -366,8 +409,35 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="ingest real traffic").add_subparsers(
         dest="source", required=True, metavar="SOURCE"
     )
-    twitch = ingest.add_parser("twitch", help="read a Twitch channel's chat (anonymous, read-only)")
-    twitch.add_argument("--channel", required=True, help="channel login, e.g. shroud")
+    twitch = ingest.add_parser(
+        "twitch", help="read Twitch channels' chat over one connection (anonymous, read-only)"
+    )
+    twitch.add_argument(
+        "--channel",
+        help="channel login(s), comma-separated, e.g. shroud,pokimane (all read over one connection); "
+        "CHANNEL=STREAM_ID sends a channel's events to another stream id (default: the login)",
+    )
+    twitch.add_argument(
+        "--channels-file", help="a file of channels, one per line (CHANNEL[=STREAM_ID]; # starts a comment)"
+    )
+    twitch.add_argument(
+        "--join-limit",
+        type=_join_limit,
+        default="20/10",
+        help="JOINS/SECONDS: how fast channels are joined (default 20/10, Twitch's limit for a normal account)",
+    )
+    twitch.add_argument(
+        "--metrics-port", type=int, help="serve per-channel Prometheus metrics at :PORT/metrics"
+    )
+    twitch.add_argument(
+        "--metrics-host", default="0.0.0.0", help="address of the metrics endpoint (default 0.0.0.0)"
+    )
+    twitch.add_argument(
+        "--log-interval",
+        type=_positive,
+        default=60.0,
+        help="seconds between 'twitch stats' log lines with per-channel counters (default 60)",
+    )
     twitch.add_argument(
         "--sink", required=True, help="where events go (see produce --sink); a file is appended to"
     )
@@ -434,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument(
         "--twitch-url", default="wss://irc-ws.chat.twitch.tv:443", help="Twitch chat WebSocket URL"
     )
+    pool.add_argument(
+        "--twitch-join-limit",
+        type=_join_limit,
+        default="20/10",
+        help="JOINS/SECONDS of the pool's one Twitch connection (default 20/10, Twitch's limit for a normal "
+        "account)",
+    )
     pool.set_defaults(handler=cmd_ingest_pool)
 
     default_static = Path(__file__).resolve().parents[4] / "frontend" / "dist"
@@ -445,6 +522,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--static-dir", default=str(default_static), help="built dashboard to serve at /")
     demo.add_argument("--rate", type=float, default=40.0, help="mean events/s per demo stream (default 40)")
+    demo.add_argument(
+        "--twitch",
+        action="append",
+        default=[],
+        metavar="CHANNEL[,CHANNEL…]",
+        help="also show these Twitch channels' live chat (read anonymously; repeatable)",
+    )
+    demo.add_argument(
+        "--twitch-url",
+        default="wss://irc-ws.chat.twitch.tv:443",
+        help="Twitch chat WebSocket URL (a local server: python -m telemetra.dev.twitch_chat)",
+    )
+    demo.add_argument("--no-mock", action="store_true", help="show only the --twitch channels, no mock ones")
     demo.set_defaults(handler=cmd_demo)
 
     process_cmd = commands.add_parser("process", help="run the engine over an event log as fast as possible")

@@ -2,6 +2,10 @@
 
 Mock producer (three channels, with moments on a repeating schedule) → in-process bus → embedded engine →
 SQLite + in-process cache → API (and the dashboard, when built). History survives restarts; Ctrl-C stops cleanly.
+
+With ``twitch`` channels, real chat joins them: one Twitch connection (:func:`telemetra.sources.twitch.run_channels`)
+publishes to the same bus, so those channels show up next to the mock ones (or alone, without ``mock``). A channel
+that cannot be read is logged and the rest of the demo goes on.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
@@ -21,6 +26,7 @@ from telemetra.producers.mock import MockConfig, generate_batches
 from telemetra.producers.runner import pump
 from telemetra.producers.scenarios import Scenario, parse_scenario
 from telemetra.sinks.memory import InProcessBus, MemorySink
+from telemetra.sources.twitch import DEFAULT_URL, ChannelSpec, TwitchChat, TwitchError, run_channels
 
 log = logging.getLogger("telemetra.demo")
 
@@ -58,6 +64,9 @@ class DemoOptions:
     static_dir: Path | None = None  # the built dashboard (frontend/dist), served at /
     rate: float = 40.0  # events/s per stream
     cycles: int = 144  # a day of scheduled moments
+    twitch: tuple[ChannelSpec, ...] = ()  # real channels to show
+    twitch_url: str = DEFAULT_URL
+    mock: bool = True  # the three mock channels
 
 
 async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
@@ -101,8 +110,13 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
     # The journal lets a restart after a crash rebuild the windows that were open (telemetra.engine.journal).
     journal = Journal(options.data_dir / "journal")
     engine = asyncio.create_task(run_embedded(subscription, Engine(), output, journal=journal), name="engine")
+    sources: list[Coroutine[Any, Any, object]] = []
+    if options.mock:
+        sources.append(pump(generate_batches(mock), MemorySink(bus), speed=1.0, stop=stop))
+    if options.twitch:
+        sources.append(_real_chat(options, MemorySink(bus), stop))
     try:
-        await pump(generate_batches(mock), MemorySink(bus), speed=1.0, stop=stop)
+        await asyncio.gather(*sources)
     finally:
         await bus.close()  # the engine drains what was published, then returns
         with contextlib.suppress(asyncio.CancelledError):
@@ -112,6 +126,16 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
         await output.close()
         await cache.close()
         await store.close()  # the demo owns its store: closing it checkpoints SQLite's write-ahead log
+
+
+async def _real_chat(options: DemoOptions, sink: MemorySink, stop: asyncio.Event) -> None:
+    """The Twitch channels' chat until ``stop``; if none can be read, say so once and let the demo go on."""
+    chat = TwitchChat(url=options.twitch_url)
+    try:
+        await run_channels(options.twitch, sink, chat=chat, stop=stop)
+    except TwitchError as error:
+        log.error("twitch chat cannot be read", extra={"url": options.twitch_url, "error": str(error)})
+        await stop.wait()
 
 
 def _announce(options: DemoOptions, database: Path) -> None:
@@ -127,9 +151,21 @@ def _announce(options: DemoOptions, database: Path) -> None:
         else "  dashboard  not built (make frontend), using the API docs",
         f"  API docs   {base}/docs",
         f"  streams    {base}/api/v1/streams",
-        f"  live       ws://{options.host}:{options.port}/ws/live/{DEMO_STREAMS[0]}",
+        f"  live       ws://{options.host}:{options.port}/ws/live/{_shown(options)[0]}",
         f"  history    {database}",
-        "  moments    first raid after ~35 s; chat spikes, gift bombs, swings after the 2-minute warm-up",
-        "",
     ]
+    if options.mock:
+        lines.append(
+            "  moments    first raid after ~35 s; chat spikes, gift bombs, swings after the 2-minute warm-up"
+        )
+    if options.twitch:
+        lines.append(
+            f"  twitch     {', '.join(spec.channel for spec in options.twitch)} from {options.twitch_url}"
+        )
+    lines.append("")
     print("\n".join(lines), flush=True)
+
+
+def _shown(options: DemoOptions) -> list[str]:
+    """The stream ids the demo shows: the mock ones, then the Twitch channels'."""
+    return [*(DEMO_STREAMS if options.mock else ()), *(spec.stream_id for spec in options.twitch)]

@@ -6,7 +6,10 @@ keeps one asyncio task per member stream that runs the stream's source into the 
 keyed by stream id:
 
 * mock traffic, forever, in real time (:func:`telemetra.producers.pool.run_live_mock`);
-* a Twitch channel's chat (:func:`telemetra.sources.twitch.run_twitch`, which reconnects on its own);
+* a Twitch channel's chat: every Twitch stream of the pool is one channel of a single shared
+  :class:`~telemetra.sources.twitch.TwitchChat` connection (:func:`telemetra.sources.twitch.follow_channel`),
+  joined when the stream joins the pool and parted when it leaves; the connection reconnects on its own, and a
+  channel that cannot be read fails its stream alone;
 * a recorded log downloaded from a URL (:func:`telemetra.sources.logfile.send_file`); when it ends, the
   stream's task ends too and is not restarted (a changed record starts it again).
 
@@ -60,12 +63,11 @@ from telemetra.sinks.batching import BatchingSink
 from telemetra.sinks.kafka import KafkaSink
 from telemetra.sinks.kafka_security import PLAINTEXT, KafkaSecurity, refusal
 from telemetra.sources.logfile import send_file
-from telemetra.sources.twitch import DEFAULT_URL, run_twitch
+from telemetra.sources.twitch import DEFAULT_URL, JoinLimit, TwitchChat, follow_channel
 
 log = logging.getLogger("telemetra.pool")
 
 _STREAM_ID: Final = re.compile(STREAM_ID_PATTERN)
-TWITCH_LOG_INTERVAL: Final = 600.0  # per-channel stats lines; the pool's progress line is the regular one
 DOWNLOAD_ATTEMPTS: Final = 3
 State = Literal["running", "ended", "failed"]
 
@@ -82,6 +84,7 @@ class PoolIngestOptions:
     stop_grace: float = 10.0  # seconds a stopping source gets to flush before it is cancelled
     connect_timeout: float = 30.0
     twitch_url: str = DEFAULT_URL
+    twitch_join_limit: JoinLimit = field(default_factory=JoinLimit)  # JOINs of the shared Twitch connection
     download_dir: str | None = None  # where replays are downloaded to (default: the temp directory)
     compression: str = "zstd"  # level 3: a fifth of lz4's CPU in aiokafka (which compresses lz4 at level 9)
 
@@ -210,6 +213,9 @@ class PoolMembers:
             str, set[asyncio.Task[None]]
         ] = {}  # every unfinished task of a stream, old ones too
         self._retiring: set[asyncio.Task[None]] = set()  # stopped members' tasks, until they end
+        self._chat: TwitchChat | None = None  # every Twitch stream's channel, on one connection
+        self._chat_task: asyncio.Task[None] | None = None
+        self._chat_stop = asyncio.Event()
 
     def __contains__(self, stream_id: str) -> bool:
         return stream_id in self._members
@@ -287,12 +293,43 @@ class PoolMembers:
         lags = [m.mock.lag for m in self._members.values() if m.mock is not None and m.state == "running"]
         return max(lags, default=0.0)
 
+    def twitch_counts(self) -> dict[str, int]:
+        """The shared Twitch connection's totals: channels followed, lines read, events, reconnects."""
+        if self._chat is None:
+            return {"channels": 0}
+        channels = self._chat.channels
+        return {
+            "channels": len(channels),
+            "joined": sum(1 for channel in channels if channel.ever_joined),
+            "lines": self._chat.stats.messages + sum(channel.stats.messages for channel in channels),
+            "events": sum(channel.stats.events for channel in channels),
+            "reconnects": self._chat.stats.reconnects,
+        }
+
     async def stop_all(self) -> None:
         for member in list(self._members.values()):
             self._retire(member)
         self._members.clear()
         if self._retiring:
             await asyncio.wait(set(self._retiring))
+        self._chat_stop.set()
+        if self._chat_task is not None:
+            await asyncio.wait([self._chat_task])
+
+    def _twitch_chat(self) -> TwitchChat:
+        """The pool's one Twitch connection, started with its first Twitch stream (again if it failed)."""
+        if self._chat is None or self._chat_task is None or self._chat_task.done():
+            self._chat = TwitchChat(url=self._options.twitch_url, join_limit=self._options.twitch_join_limit)
+            self._chat_task = asyncio.create_task(self._chat.run(self._chat_stop), name="twitch-chat")
+            self._chat_task.add_done_callback(self._chat_ended)
+        return self._chat
+
+    def _chat_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error(
+                "the shared Twitch connection failed",
+                extra={"pool": self._options.pool, "error": f"{type(error).__name__}: {error}"},
+            )
 
     # -- tasks -------------------------------------------------------------------------------------------
     def _forget(self, stream_id: str, task: asyncio.Task[None]) -> None:
@@ -349,13 +386,7 @@ class PoolMembers:
         relabel = _Relabel(stream_id, self._sink)
         if source.twitch is not None:
             channel = source.twitch.channel.lower()
-            await run_twitch(
-                channel,
-                relabel,
-                url=self._options.twitch_url,
-                stop=member.stop,
-                log_interval=TWITCH_LOG_INTERVAL,
-            )
+            await follow_channel(self._twitch_chat(), channel, relabel, member.stop, stream_id=stream_id)
             return {"events": relabel.stats.sent}
         assert source.replay is not None
         return await self._replay(member, source.replay, relabel)
@@ -537,6 +568,7 @@ async def _progress(
                 "failed": stats.failed,
                 "buffered": sink.buffered,
                 "mock_lag_s": round(members.mock_lag(), 3),
+                "twitch": members.twitch_counts(),
             },
         )
         last_time, last_sent, last_accepted = now, stats.sent, sink.accepted

@@ -1,105 +1,77 @@
-"""Twitch source: reads a channel's chat anonymously over IRC-over-WebSocket, optionally polls Helix for
-viewer counts, and forwards contract events to a sink in small batches.
+"""Twitch source: reads channels' chat anonymously over IRC-over-WebSocket (:mod:`telemetra.sources.twitch_chat`,
+many channels on one connection), optionally polls Helix for viewer counts, and forwards contract events to a
+sink in small batches.
 
 Chat needs no account (``justinfan`` login, read-only). Viewer counts need a Twitch application's client id
 and secret, exchanged for an app access token (client-credentials grant).
 
-Nothing is lost on the way: when Twitch asks for a RECONNECT, a new connection is opened and joined before the
-old one is closed (lines seen on both are forwarded once); a connection that goes silent is probed with a PING
-of our own and replaced when the probe goes unanswered, so a dead socket is noticed within ``2 × keepalive``
-seconds. A channel that cannot be read (suspended, nonexistent, or the login refused) raises
-:class:`TwitchError` rather than waiting forever.
+:func:`run_channels` is ``telemetra ingest twitch``: many channels, one connection, one sink (which routes each
+event by its stream id, as every sink does), per-channel counters in a periodic log line. A channel that cannot
+be read fails alone; only when every channel failed does it raise. :func:`run_twitch` is the same for one
+channel. :func:`follow_channel` runs one channel over a :class:`TwitchChat` shared with others (the pool's
+producer).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
 
-from telemetra.contract import STREAM_ID_PATTERN, format_ts, parse_ts
+from telemetra.contract import format_ts, parse_ts
 from telemetra.sinks.base import EventSink, RawEvent
-from telemetra.sources.twitch_irc import Control, IrcParseError, Parsed, TwitchIrcParser
+from telemetra.sources.twitch_chat import (
+    DEFAULT_URL,
+    JOIN_TIMEOUT,
+    KEEPALIVE,
+    Backoff,
+    Channel,
+    ChannelUnavailable,
+    Emit,
+    JoinLimit,
+    LoginRefused,
+    TwitchChat,
+    TwitchError,
+    TwitchStats,
+    Unreachable,
+    channel_stream_id,
+    check_chat_url,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "KEEPALIVE",
+    "Backoff",
+    "ChannelSpec",
+    "ChannelUnavailable",
+    "HelixCredentials",
+    "HelixPoller",
+    "JoinLimit",
+    "LoginRefused",
+    "TwitchChat",
+    "TwitchError",
+    "TwitchStats",
+    "Unreachable",
+    "channel_stream_id",
+    "channels_file_lines",
+    "check_chat_url",
+    "follow_channel",
+    "parse_channels",
+    "run_channels",
+    "run_twitch",
+]
 
 log = logging.getLogger("telemetra.twitch")
 
-DEFAULT_URL = "wss://irc-ws.chat.twitch.tv:443"
 DEFAULT_TOKEN_URL = "https://id.twitch.tv/oauth2/token"
 DEFAULT_HELIX_URL = "https://api.twitch.tv/helix"
-CAPABILITIES = "twitch.tv/tags twitch.tv/commands"
-ANONYMOUS_PASS = "SCHMOOPIIE"  # any password works for a justinfan login; this is the customary one
-KEEPALIVE = (
-    5.0  # seconds of silence before our own PING; as long again for any answer (Twitch PINGs every ~5 min)
-)
-JOIN_TIMEOUT = 15.0  # seconds for the channel's ROOMSTATE to arrive after the JOIN
-KEEPALIVE_TOKEN = "telemetra"
-OVERLAP_GRACE = (
-    10.0  # seconds after a RECONNECT's old connection closed during which repeats are still dropped
-)
-
-Emit = Callable[[RawEvent], Awaitable[None]]
-
-
-@dataclass
-class TwitchStats:
-    """Live counters of one ``run_twitch``; read them while it runs, or from its return value."""
-
-    messages: int = 0  # IRC lines received
-    events: int = 0  # contract events forwarded to the sink
-    moderation: int = 0  # bans, timeouts, clears and deleted messages
-    reconnects: int = 0
-    parse_errors: int = 0
-    pings: int = 0
-    keepalive_pings: int = 0  # PINGs of our own, sent after a silence
-    duplicates: int = 0  # events seen on both connections around a RECONNECT, forwarded once
-    viewer_polls: int = 0  # successful Helix polls
-    helix_errors: int = 0
-    ignored: dict[str, int] = field(default_factory=dict)  # why lines produced nothing → count
-    anomalies: dict[str, int] = field(default_factory=dict)  # used, but something was off → count
-
-    def ignore(self, reason: str) -> None:
-        self.ignored[reason] = self.ignored.get(reason, 0) + 1
-
-    def anomaly(self, reason: str) -> None:
-        self.anomalies[reason] = self.anomalies.get(reason, 0) + 1
-
-
-class TwitchError(Exception):
-    """The channel cannot be read, and retrying will not change that; the message says why, in one line."""
-
-
-class ChannelUnavailable(TwitchError):
-    """The channel does not exist or is suspended (a NOTICE says so, or no ROOMSTATE came)."""
-
-
-class LoginRefused(TwitchError):
-    """Twitch refused the login."""
-
-
-class Unreachable(TwitchError):
-    """No connection could be made before the first join (``connect_attempts`` failed in a row)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with full jitter: attempt ``n`` waits a uniform ``[0, min(cap, base·2ⁿ)]``."""
-
-    base: float = 1.0
-    cap: float = 60.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        return rng.uniform(0.0, min(self.cap, self.base * 2.0 ** min(attempt, 32)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,25 +85,40 @@ class HelixCredentials:
     token_url: str = DEFAULT_TOKEN_URL
 
 
-def check_chat_url(url: str) -> str:
-    """``url`` if it can be a Twitch chat endpoint (``ws://`` or ``wss://`` with a host), else ``ValueError``."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises for a port that is not a number in range
-    except ValueError as error:
-        raise ValueError(f"chat URL {url!r}: {error}") from None
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"chat URL {url!r} is not ws://HOST[:PORT] or wss://HOST[:PORT]")
-    del port
-    return url
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """A channel to read, and the stream its events belong to (by default the channel's login)."""
+
+    channel: str
+    stream_id: str
+
+    @classmethod
+    def of(cls, text: str) -> ChannelSpec:
+        """``shroud`` or ``shroud=shroud-main`` (channel ``=`` stream id); ``ValueError`` if either is bad."""
+        channel, _, stream_id = text.partition("=")
+        login = channel_stream_id(channel)
+        return cls(login, channel_stream_id(stream_id) if stream_id.strip() else login)
 
 
-def channel_stream_id(channel: str) -> str:
-    """``#Shroud`` → ``shroud``; refuses names that cannot be a stream id."""
-    stream_id = channel.strip().lstrip("#").lower()
-    if not re.match(STREAM_ID_PATTERN, stream_id):
-        raise ValueError(f"channel {channel!r} is not a valid stream id ({STREAM_ID_PATTERN})")
-    return stream_id
+def parse_channels(items: Iterable[str]) -> list[ChannelSpec]:
+    """Channels from ``--channel a,#b,c=d`` values or :func:`channels_file_lines`: commas separate, blanks are
+    skipped. A channel or stream named twice is a mistake, refused with ``ValueError`` like a bad name."""
+    specs = [ChannelSpec.of(word) for item in items for word in item.split(",") if word.strip()]
+    for attribute in ("channel", "stream_id"):
+        seen: set[str] = set()
+        for spec in specs:
+            value = getattr(spec, attribute)
+            if value in seen:
+                raise ValueError(f"{attribute.replace('_', ' ')} {value!r} is named twice")
+            seen.add(value)
+    if not specs:
+        raise ValueError("no channel given")
+    return specs
+
+
+def channels_file_lines(text: str) -> list[str]:
+    """A channels file's entries: one a line, ``#`` at the start of a line or after a space starts a comment."""
+    return [re.sub(r"(^|\s)#.*", "", line).strip() for line in text.splitlines()]
 
 
 async def run_twitch(
@@ -152,45 +139,74 @@ async def run_twitch(
     http_transport: httpx.AsyncBaseTransport | None = None,
     rng: random.Random | None = None,
 ) -> TwitchStats:
-    """Forward ``channel``'s chat (and with ``helix``, its viewer counts) to ``sink`` until ``stop`` is set.
-
-    The caller owns the sink: start it before and close it after. Reconnects on its own, forever once the
-    channel was joined (before that, ``connect_attempts`` failed connections in a row raise
-    :class:`Unreachable`; ``None`` retries forever). Raises :class:`TwitchError` when the channel cannot be
-    read. Events still queued when it returns or raises are flushed first. After ``keepalive`` seconds of
-    silence a PING of our own is sent, and the connection replaced if nothing answers in as long again.
-    """
-    stream_id = channel_stream_id(channel)
-    check_chat_url(url)
-    stop = asyncio.Event() if stop is None else stop
+    """:func:`run_channels` for one channel; its counters and the connection's are one :class:`TwitchStats`
+    (returned), as a connection that carries one channel has nothing to tell apart."""
+    spec = ChannelSpec.of(channel)
     stats = TwitchStats() if stats is None else stats
+    chat = TwitchChat(
+        url=url, backoff=backoff, keepalive=keepalive, join_timeout=join_timeout,
+        connect_attempts=connect_attempts, stats=stats, rng=rng,
+    )  # fmt: skip
+    await run_channels(
+        [spec], sink, chat=chat, helix=helix, stop=stop, batch_size=batch_size, linger=linger,
+        log_interval=log_interval, channel_stats={spec.channel: stats}, http_transport=http_transport,
+    )  # fmt: skip
+    return stats
+
+
+async def run_channels(
+    channels: Sequence[ChannelSpec],
+    sink: EventSink,
+    *,
+    chat: TwitchChat,
+    helix: HelixCredentials | None = None,
+    stop: asyncio.Event | None = None,
+    batch_size: int = 100,
+    linger: float = 0.05,
+    log_interval: float = 60.0,
+    channel_stats: dict[str, TwitchStats] | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    on_start: Callable[[list[Channel]], object] | None = None,
+) -> list[Channel]:
+    """Forward ``channels``' chat (and with ``helix``, their viewer counts) to ``sink`` until ``stop`` is set,
+    all over ``chat``'s one connection; returns the channels (counters, and why any failed).
+
+    The caller owns the sink: start it before and close it after. A channel that cannot be read is logged and
+    ends alone; when every channel has, this raises (that channel's :class:`TwitchError` if there was one,
+    else one naming them all). The client's own failures (login refused, server unreachable) raise too.
+    Events still queued when it returns or raises are flushed first. ``on_start`` is given the channels as
+    soon as they are added (to report on them while it runs).
+    """
+    stop = asyncio.Event() if stop is None else stop
+    channel_stats = channel_stats or {}
     forwarder = _Forwarder(sink, batch_size, linger)
-
-    async def emit(event: RawEvent) -> None:
-        await forwarder.put(event)
-        stats.events += 1
-
-    settings = _ChatSettings(url, backoff or Backoff(), keepalive, join_timeout, connect_attempts)
-    chat = _ChatClient(stream_id, settings, emit, stats, stop, rng or random.Random())
+    followed = [
+        chat.add(spec.channel, forwarder.put, stream_id=spec.stream_id, stats=channel_stats.get(spec.channel))
+        for spec in channels
+    ]
+    if on_start is not None:
+        on_start(followed)
+    over = asyncio.Event()  # ``stop``, or every channel ended
     try:
         async with asyncio.TaskGroup() as group:
             sender = group.create_task(forwarder.run())
-            logger = group.create_task(_log_periodically(stream_id, stats, stop, log_interval))
-            polling = None
-            if helix is not None:
-                polling = group.create_task(_poll_helix(stream_id, helix, emit, stats, stop, http_transport))
+            watcher = group.create_task(_until_all_ended(followed, stop, over))
+            logger = group.create_task(_log_periodically(chat, followed, over, log_interval))
+            pollers = [
+                group.create_task(_poll_helix(one, helix, forwarder.put, over, http_transport))
+                for one in followed
+                if helix is not None
+            ]
             cancelled = False
             try:
-                await chat.run()
-                if polling is not None:
-                    await polling
+                await chat.run(over)
+                await asyncio.gather(*pollers)
             except asyncio.CancelledError:
                 cancelled = True  # no waiting on the sink: whoever cancels wants out now
                 raise
             finally:  # also when the chat failed: what was read is still delivered
-                for task in (polling, logger):
-                    if task is not None:
-                        task.cancel()
+                for task in (*pollers, logger, watcher):
+                    task.cancel()
                 if not (cancelled or sender.done()):
                     await forwarder.close()
                     await sender
@@ -198,291 +214,65 @@ async def run_twitch(
         if len(errors.exceptions) == 1:
             raise errors.exceptions[0] from None
         raise
-    log.info("twitch stopped", extra={"stream_id": stream_id, **asdict(stats)})
-    return stats
+    finally:
+        for one in followed:
+            chat.remove(one.login)
+    _raise_if_all_failed(followed, stop)
+    log.info("twitch stopped", extra=_summary(chat, followed))
+    return followed
 
 
-# -- chat --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _ChatSettings:
-    url: str
-    backoff: Backoff
-    keepalive: float
-    join_timeout: float
-    connect_attempts: int | None
+async def _until_all_ended(followed: list[Channel], stop: asyncio.Event, over: asyncio.Event) -> None:
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        pending: set[asyncio.Future[Any]] = {stopping, *(one.ended for one in followed)}
+        while stopping in pending and len(pending) > 1:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        over.set()
 
 
-class _LinkEnded(Exception):
-    """A connection ended before it was joined."""
+def _raise_if_all_failed(followed: list[Channel], stop: asyncio.Event) -> None:
+    errors = [one.error for one in followed]
+    if stop.is_set() or not followed or not all(isinstance(error, TwitchError) for error in errors):
+        return
+    if len(errors) == 1:
+        assert errors[0] is not None
+        raise errors[0]
+    raise TwitchError(f"all {len(errors)} channels failed: " + "; ".join(map(str, errors)))
 
 
-class _Link:
-    """One connection to Twitch chat: its socket, the task reading it, and how far it got."""
-
-    def __init__(self, ws: ClientConnection, nick: str):
-        self.ws, self.nick = ws, nick
-        self.welcomed = asyncio.Event()  # 001: the login was accepted
-        self.joined = asyncio.Event()  # the channel's ROOMSTATE, or its chat
-        self.reconnect = asyncio.Event()  # the server asked us to move to a new connection
-        self.reader: asyncio.Task[None] | None = None
-
-    @staticmethod
-    def observe(reader: asyncio.Task[None]) -> None:
-        """Mark how a reader ended as seen: a connection that ends is routine, read through ``failure``."""
-        if not reader.cancelled():
-            reader.exception()
-
-    def failure(self) -> BaseException | None:
-        """Why the reader ended (``None`` while it runs, or if it ended cleanly)."""
-        if self.reader is None or not self.reader.done() or self.reader.cancelled():
-            return None
-        return self.reader.exception()
-
-
-class _ChatClient:
-    """An anonymous chat reader: one connection at a time, two while a RECONNECT hands over, until ``stop``."""
-
-    def __init__(
-        self,
-        stream_id: str,
-        settings: _ChatSettings,
-        emit: Emit,
-        stats: TwitchStats,
-        stop: asyncio.Event,
-        rng: random.Random,
-    ):
-        self._stream_id, self._settings, self._emit = stream_id, settings, emit
-        self._stats, self._stop = stats, stop
-        self._rng = rng
-        self._parser = TwitchIrcParser(stream_id)
-        self._ever_joined = False
-        self._attempts = 0  # connections opened, to count reconnects
-        # Event ids forwarded since a RECONNECT began, to drop the repeats the two connections both deliver.
-        self._overlap: set[str] | None = None
-        self._overlap_ends: float | None = None
-
-    async def run(self) -> None:
-        """Keep one joined connection until ``stop``; raise :class:`TwitchError` if the channel is unreadable."""
-        link: _Link | None = None
-        try:
-            while not self._stop.is_set():
-                if link is None:
-                    link = await self._open(first_delay=self._attempts > 0)
-                else:
-                    link = await self._hand_over(link)
-                if link is not None and not await self._until_replaced(link):
-                    await self._retire(link)
-                    link = None
-        finally:
-            if link is not None:
-                await self._retire(link)
-
-    async def _hand_over(self, old: _Link) -> _Link | None:
-        """Make before break: join on a new connection while ``old`` keeps reading, then close ``old``. Lines
-        both deliver meanwhile (and for ``OVERLAP_GRACE`` s after, as one may lag) are forwarded once."""
-        self._overlap, self._overlap_ends = set(), None
-        try:
-            new = await self._open(first_delay=False)
-        finally:
-            await self._retire(old)
-        self._overlap_ends = asyncio.get_running_loop().time() + OVERLAP_GRACE
-        return new
-
-    async def _until_replaced(self, link: _Link) -> bool:
-        """Wait until the server asks for a RECONNECT (true), or the connection ends or ``stop`` is set."""
-        assert link.reader is not None
-        waiters = [asyncio.ensure_future(link.reconnect.wait()), asyncio.ensure_future(self._stop.wait())]
-        try:
-            await asyncio.wait([*waiters, link.reader], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-        if isinstance(error := link.failure(), TwitchError):
-            raise error
-        if self._stop.is_set():
-            return False
-        if link.reconnect.is_set():
-            log.info(
-                "twitch reconnect requested: joining anew before leaving",
-                extra={"stream_id": self._stream_id},
-            )
-            return True
-        self._warn_reconnecting(link.failure() or _LinkEnded("connection closed"))
-        return False
-
-    # -- opening a connection ----------------------------------------------------------------------------
-    async def _open(self, *, first_delay: bool) -> _Link | None:
-        """A new joined connection, retrying with backoff; ``None`` if ``stop`` was set meanwhile."""
-        failures = 0
-        while not self._stop.is_set():
-            delay = self._settings.backoff.delay(failures, self._rng) if failures or first_delay else 0.0
-            if delay and await _wait(self._stop, delay):
-                return None
-            link: _Link | None = None
-            try:
-                link = await self._connect()
-                if await self._joined(link):
-                    self._ever_joined = True
-                    return link
-                await self._retire(link)
-                return None  # stopped
-            except TwitchError:
-                if link is not None:
-                    await self._retire(link)
-                raise
-            except (OSError, TimeoutError, WebSocketException, _LinkEnded) as error:
-                if link is not None:
-                    await self._retire(link)
-                failures += 1
-                self._give_up_if_never_joined(failures, error)
-                self._warn_reconnecting(error)
-        return None
-
-    async def _connect(self) -> _Link:
-        if self._attempts:
-            self._stats.reconnects += 1
-        self._attempts += 1
-        ws = await connect(self._settings.url, open_timeout=15, close_timeout=2)
-        link = _Link(ws, f"justinfan{self._rng.randrange(10_000, 100_000_000)}")
-        try:
-            for line in (f"CAP REQ :{CAPABILITIES}", f"PASS {ANONYMOUS_PASS}", f"NICK {link.nick}",
-                         f"JOIN #{self._stream_id}"):  # fmt: skip
-                await ws.send(line)
-        except BaseException:
-            await ws.close()
-            raise
-        link.reader = asyncio.create_task(self._read(link), name=f"twitch-reader:{self._stream_id}")
-        link.reader.add_done_callback(_Link.observe)
-        return link
-
-    async def _joined(self, link: _Link) -> bool:
-        """Wait for the channel to be joined on ``link`` (true) or ``stop`` (false); raise if neither comes."""
-        assert link.reader is not None
-        waiters = [asyncio.ensure_future(link.joined.wait()), asyncio.ensure_future(self._stop.wait())]
-        try:
-            await asyncio.wait(
-                [*waiters, link.reader],
-                timeout=self._settings.join_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-        if link.joined.is_set():
-            return True
-        if self._stop.is_set():
-            return False
-        if link.reader.done():
-            raise link.failure() or _LinkEnded("connection closed before the channel was joined")
-        if not link.welcomed.is_set():
-            raise TimeoutError(f"no welcome (001) within {self._settings.join_timeout:g} s of the login")
-        if self._ever_joined:  # it worked before: Twitch is slow, not the channel gone
-            raise TimeoutError(f"no ROOMSTATE within {self._settings.join_timeout:g} s of the JOIN")
-        raise ChannelUnavailable(
-            f"#{self._stream_id}: no answer to the JOIN within {self._settings.join_timeout:g} s "
-            "(no such channel, or it is suspended; check the spelling)"
-        )
-
-    def _give_up_if_never_joined(self, failures: int, error: BaseException) -> None:
-        attempts = self._settings.connect_attempts
-        if not self._ever_joined and attempts is not None and failures >= attempts:
-            raise Unreachable(
-                f"{self._settings.url}: {failures} connection attempts failed, the last: {_reason(error)}"
-            )
-
-    def _warn_reconnecting(self, error: BaseException) -> None:
-        log.warning("twitch reconnecting", extra={"stream_id": self._stream_id, "reason": _reason(error)})
-
-    async def _retire(self, link: _Link) -> None:
-        """Close ``link`` and give its reader a moment to handle what it had received."""
-        with contextlib.suppress(OSError, WebSocketException, TimeoutError):
-            await link.ws.close()
-        if link.reader is not None and not link.reader.done():
-            await asyncio.wait([link.reader], timeout=5)
-            link.reader.cancel()  # a no-op once it finished
-
-    # -- reading -----------------------------------------------------------------------------------------
-    async def _read(self, link: _Link) -> None:
-        """Handle frames until the socket closes or fails; PING the server after ``keepalive`` seconds of
-        silence, and give up on the socket if nothing at all arrives in as long again."""
-        keepalive, probing = self._settings.keepalive, False
-        while True:
-            try:
-                async with asyncio.timeout(keepalive):
-                    frame = await link.ws.recv()
-            except TimeoutError:
-                if probing:
-                    raise TimeoutError(f"no answer to our PING within {keepalive:g} s") from None
-                await link.ws.send(f"PING :{KEEPALIVE_TOKEN}")
-                self._stats.keepalive_pings += 1
-                probing = True
-                continue
-            probing = False
-            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-            # A frame may carry several CRLF-terminated lines; tags escape CR/LF, so splitting is safe.
-            for line in text.split("\n"):
-                if line := line.rstrip("\r"):
-                    await self._handle(link, line)
-
-    async def _handle(self, link: _Link, line: str) -> None:
-        self._stats.messages += 1
-        try:
-            parsed = self._parser.parse(line)
-        except IrcParseError as error:
-            self._stats.parse_errors += 1
-            log.warning("twitch unparseable line", extra={"error": str(error), "line": line[:300]})
-            return
-        if parsed.reply is not None:
-            await link.ws.send(parsed.reply)
-            self._stats.pings += 1
-        for event in parsed.events:
-            if self._first_time(event["event_id"]):
-                await self._emit(event)
-        self._count(parsed)
-        self._act(link, parsed)
-
-    def _first_time(self, event_id: str) -> bool:
-        """False for an event already forwarded from the other connection of a RECONNECT hand-over."""
-        if self._overlap is None:
-            return True
-        if self._overlap_ends is not None and asyncio.get_running_loop().time() > self._overlap_ends:
-            self._overlap = self._overlap_ends = None
-            return True
-        if event_id in self._overlap:
-            self._stats.duplicates += 1
-            return False
-        self._overlap.add(event_id)
-        return True
-
-    def _count(self, parsed: Parsed) -> None:
-        if parsed.moderation is not None:
-            self._stats.moderation += 1
-        if parsed.ignored is not None:
-            self._stats.ignore(parsed.ignored)
-        if parsed.anomaly is not None:
-            self._stats.anomaly(parsed.anomaly)
-
-    def _act(self, link: _Link, parsed: Parsed) -> None:
-        """What the line means for the connection: welcome, joined, move, or give up."""
-        extra = {"stream_id": self._stream_id, "nick": link.nick}
-        if parsed.control is Control.WELCOME and not link.welcomed.is_set():
-            link.welcomed.set()
-            log.info("twitch connected", extra={**extra, "url": self._settings.url})
-        elif parsed.control is Control.RECONNECT:
-            link.reconnect.set()
-        elif parsed.control is Control.CHANNEL_UNAVAILABLE:
-            raise ChannelUnavailable(f"#{self._stream_id}: {parsed.notice}")
-        elif parsed.control is Control.LOGIN_FAILED:
-            raise LoginRefused(f"{self._settings.url}: {parsed.notice}")
-        elif parsed.notice:
-            log.info("twitch notice", extra={**extra, "notice": parsed.notice})
-        if parsed.confirms_join and not link.joined.is_set():
-            link.joined.set()
-            log.info("twitch joined", extra=extra)
-
-
-def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+async def follow_channel(
+    chat: TwitchChat,
+    channel: str,
+    sink: EventSink,
+    stop: asyncio.Event,
+    *,
+    stream_id: str | None = None,
+    stats: TwitchStats | None = None,
+    batch_size: int = 100,
+    linger: float = 0.05,
+) -> TwitchStats:
+    """Forward one channel's chat to ``sink`` over ``chat`` (shared, run by the caller) until ``stop``; the
+    channel is joined now and parted at the end. Raises the channel's :class:`TwitchError` if it cannot be
+    read. What was read is flushed to the sink before it returns or raises (unless cancelled)."""
+    forwarder = _Forwarder(sink, batch_size, linger)
+    followed = chat.add(channel, forwarder.put, stream_id=stream_id, stats=stats)
+    sender = asyncio.create_task(forwarder.run(), name=f"twitch-forwarder:{followed.stream_id}")
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        waiters: list[asyncio.Future[Any]] = [stopping, followed.ended, sender]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        chat.remove(followed.login)
+    if not sender.done():
+        await forwarder.close()
+    await sender  # raises the sink's failure
+    if isinstance(error := followed.error, TwitchError):
+        raise error
+    return followed.stats
 
 
 # -- batching ----------------------------------------------------------------------------------------------
@@ -640,33 +430,71 @@ class HelixPoller:
 
 
 async def _poll_helix(
-    stream_id: str,
+    channel: Channel,
     credentials: HelixCredentials,
     emit: Emit,
-    stats: TwitchStats,
     stop: asyncio.Event,
     transport: httpx.AsyncBaseTransport | None,
 ) -> None:
+    stats = channel.stats
     async with httpx.AsyncClient(transport=transport, timeout=10.0) as client:
-        poller = HelixPoller(stream_id, credentials, client)
-        while not stop.is_set():
+        poller = HelixPoller(channel.login, credentials, client)
+        while not stop.is_set() and not channel.ended.done():
             try:
                 events = await poller.poll()
             except (httpx.HTTPError, LookupError, ValueError, TypeError, AttributeError) as error:
                 # A failed or malformed answer costs one sample, never the chat reader.
                 stats.helix_errors += 1
-                log.warning("twitch helix poll failed", extra={"stream_id": stream_id, "error": repr(error)})
+                log.warning(
+                    "twitch helix poll failed", extra={"stream_id": channel.stream_id, "error": repr(error)}
+                )
             else:
                 stats.viewer_polls += 1
                 for event in events:
+                    event["stream_id"] = channel.stream_id
                     await emit(event)
+                    stats.forwarded(event["type"])
             await _wait(stop, credentials.poll_interval)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-async def _log_periodically(stream_id: str, stats: TwitchStats, stop: asyncio.Event, interval: float) -> None:
+def channel_counters(stats: TwitchStats) -> dict[str, Any]:
+    """A channel's counters for the periodic log line: what came, what went out, what was left and why."""
+    return {
+        "lines": stats.messages,
+        "events": stats.events,
+        "event_types": dict(stats.event_types),
+        "ignored": dict(stats.ignored),
+        "reconnects": stats.reconnects,
+        "duplicates": stats.duplicates,
+        "parse_errors": stats.parse_errors,
+    }
+
+
+def _summary(chat: TwitchChat, followed: Sequence[Channel]) -> dict[str, Any]:
+    """The connection's counters, and each channel's under ``channels`` (with ``stream_id`` when there is
+    just one, whose counters are the connection's)."""
+    extra: dict[str, Any] = asdict(chat.stats)
+    if len(followed) == 1 and followed[0].stats is chat.stats:
+        extra["stream_id"] = followed[0].stream_id
+        return extra
+    extra["channels"] = {
+        one.stream_id: {**channel_counters(one.stats), "state": _state(one)} for one in followed
+    }
+    return extra
+
+
+def _state(channel: Channel) -> str:
+    if channel.error is not None:
+        return "failed"
+    return "joined" if channel.ever_joined else "joining"
+
+
+async def _log_periodically(
+    chat: TwitchChat, followed: Sequence[Channel], stop: asyncio.Event, interval: float
+) -> None:
     while not await _wait(stop, interval):
-        log.info("twitch stats", extra={"stream_id": stream_id, **asdict(stats)})
+        log.info("twitch stats", extra=_summary(chat, followed))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -259,7 +259,11 @@ class TwitchIrcParser:
 
     def parse(self, line: str) -> Parsed:
         """Parse one line (without or with its CRLF); raise :class:`IrcParseError` if it is unusable."""
-        message = parse_line(line)
+        return self.parse_message(parse_line(line), line)
+
+    def parse_message(self, message: IrcMessage, line: str) -> Parsed:
+        """:meth:`parse` for a line already split by :func:`parse_line`: a connection carrying many channels
+        splits each line once to find its channel, then hands it to that channel's parser."""
         try:
             return self._dispatch(message, line.rstrip("\r\n"))
         except IrcParseError:
