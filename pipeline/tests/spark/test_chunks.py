@@ -16,11 +16,12 @@ from telemetra.contract import ChatEvent, parse_event
 from telemetra.dev.testing.spark import engine_reference, scenario_log
 from telemetra.engine.core import CHAT, DEAD, EVENT, Engine
 from telemetra.records import PoolTopics
-from telemetra.spark.chunks import ChunkPreparer, decode_items, prepare_items, shard_of
+from telemetra.spark.chunks import ChunkPreparer, decode_items, prepare_items, shard_of, warm_up
 from telemetra.spark.state import DEAD_LETTER, MOMENT, WINDOW, BatchResult, fold_items, in_order
 
 STREAM = "alpha"
 TOPIC = "telemetra.alpha.events"
+POOL = PoolTopics.of("default")
 
 
 def kafka_batch(
@@ -32,7 +33,7 @@ def kafka_batch(
 ) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(
         {
-            "topic": pa.array([topic] * len(values), pa.string()),
+            "control": pa.array([topic == POOL.control] * len(values), pa.bool_()),
             "key": pa.array(keys or [None] * len(values), pa.binary()),
             "value": pa.array(values, pa.binary()),
             "partition": pa.array(partitions, pa.int32()),
@@ -95,9 +96,6 @@ def test_items_carry_scored_chat_other_events_and_dead_letters() -> None:
     result = fold_items(StreamAnalytics(STREAM), [items])
     assert (result.rows, result.events, result.dead_letters) == (5, 2, 3)
     assert [key for kind, key, _ in result.records if kind == DEAD_LETTER] == sorted(letters)
-
-
-POOL = PoolTopics.of("default")
 
 
 def test_a_pools_records_become_each_streams_chunks_and_control_items() -> None:
@@ -165,3 +163,9 @@ def test_a_pools_records_become_each_streams_chunks_and_control_items() -> None:
     gamma_windows = [orjson.loads(p) for kind, _, p in gamma.records if kind == WINDOW]
     assert len(gamma_windows) > len(engine_reference(logs["gamma"]).windows)
     assert gamma_windows == [w.to_dict() for w in closed]
+
+
+def test_warm_up_prepares_a_worker_and_reports_its_rows() -> None:
+    """The warm-up task (run before a local job's first batch) needs nothing but its input."""
+    out = list(warm_up(iter([pa.RecordBatch.from_pydict({"id": [0, 1]})])))
+    assert [batch.to_pylist() for batch in out] == [[{"rows": 2}]]

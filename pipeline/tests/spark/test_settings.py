@@ -70,6 +70,9 @@ def test_the_entry_point_defaults_and_environment_fallbacks() -> None:
     assert settings.analytics == AnalyticsConfig()
     assert settings.metrics_port == 9108 and settings.master == "local[2]" and settings.local
     assert settings.max_offsets_per_trigger == 500_000 and settings.trigger_interval_ms == 1000
+    pool = parse_args(["--pool", "default", *REQUIRED[2:]], env=env)
+    assert pool.max_offsets_per_trigger == 1_000_000  # a pool catches up in larger micro-batches
+    assert parse_args([*REQUIRED, "--max-offsets-per-trigger", "0"], env=env).max_offsets_per_trigger is None
     assert settings.records_per_task == 50_000
     explicit = parse_args(
         [

@@ -39,8 +39,15 @@ ChatFeatures = tuple[float, str, str, list[str], float]
 def chat_features(event: ChatEvent) -> ChatFeatures:
     """What the analytics keep of a chat message: event time, event id, user id, emotes and sentiment score.
     Pure and per message, so the Spark job computes it in parallel ahead of the stateful step."""
-    emotes = event.emotes if event.emotes is not None else recognise_emotes(event.text)
-    return event.ts.timestamp(), event.event_id, event.user_id, emotes, score(event.text, emotes)
+    return message_features(event.ts.timestamp(), event.event_id, event.user_id, event.text, event.emotes)
+
+
+def message_features(
+    ts: float, event_id: str, user_id: str, text: str, emotes: list[str] | None
+) -> ChatFeatures:
+    """:func:`chat_features` from a chat message's fields (the contract's fast path gives those, no model)."""
+    emotes = emotes if emotes is not None else recognise_emotes(text)
+    return ts, event_id, user_id, emotes, score(text, emotes)
 
 
 class StreamAnalytics:

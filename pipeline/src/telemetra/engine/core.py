@@ -34,8 +34,9 @@ from typing import Any
 import orjson
 
 from telemetra.analytics.config import AnalyticsConfig, analytics_config_from_json, analytics_config_to_json
-from telemetra.analytics.stream import Output, StreamAnalytics, chat_features
-from telemetra.contract import ChatEvent, InvalidEvent, parse_event, validate_event
+from telemetra.analytics.stream import Output, StreamAnalytics, chat_features, message_features
+from telemetra.contract import ChatEvent, Event, InvalidEvent, ViewersEvent, parse_event, validate_event
+from telemetra.contract.fastpath import parse_common
 from telemetra.engine.ports import OutputPort
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
 
@@ -108,7 +109,14 @@ class Engine:
         return self.route(raw, source, stream_id)[1]
 
     def route(self, raw: Input, source: str, stream_id: str | None) -> tuple[str | None, Item]:
-        """The stream an input belongs to (for a dead letter: the one it was sent to, if known) and its item."""
+        """The stream an input belongs to (for a dead letter: the one it was sent to, if known) and its item.
+        A common event (:func:`~telemetra.contract.fastpath.parse_common`) skips the models; any other input,
+        or one sent to another stream, goes through them (which also explain why it is rejected)."""
+        common = parse_common(raw) if isinstance(raw, bytes) else None
+        if isinstance(common, tuple) and (stream_id is None or common[0] == stream_id):
+            return common[0], (CHAT, *message_features(*common[1:]))
+        if isinstance(common, ViewersEvent) and (stream_id is None or common.stream_id == stream_id):
+            return common.stream_id, (EVENT, common)
         try:
             if raw is None:
                 raise _Rejected("empty record (no value)")
@@ -177,7 +185,7 @@ class Engine:
                     out.extend(analytics.reconfigure(analytics_config_from_json(item[1])))
                 continue
             else:  # validated already: parsing its JSON again cannot fail
-                process(parse_event(item[1]) if isinstance(item[1], bytes | str) else item[1], out)
+                process(_event_of(item[1]) if isinstance(item[1], bytes | str) else item[1], out)
             events += 1
         if sizes is not None:  # (a reconfiguration that starts the stream afresh replaces every pane)
             step.touched |= {
@@ -274,6 +282,12 @@ def describe(analytics: StreamAnalytics) -> StreamDescription:
     return StreamDescription(
         analytics.stream_id, analytics.title, analytics.category, analytics.window, analytics.slide
     )
+
+
+def _event_of(raw: bytes | str) -> Event:
+    """A validated event's model from its JSON (the Spark job ships events other than chat as JSON)."""
+    common = parse_common(raw) if isinstance(raw, bytes) else None
+    return common if isinstance(common, ViewersEvent) else parse_event(raw)
 
 
 def _stream_of(raw: Input) -> str | None:

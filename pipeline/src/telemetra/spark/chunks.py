@@ -23,6 +23,7 @@ import contextlib
 import gc
 import itertools
 import marshal
+import os
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -90,9 +91,10 @@ def decode_items(blob: bytes) -> list[Item]:
 
 @dataclass(frozen=True)
 class ChunkPreparer:
-    """The ``mapInArrow`` function of the stateless stage: Arrow batches of Kafka records (``topic``, ``key``,
-    ``value``, ``partition``, ``offset``) → :data:`CHUNK_SCHEMA` rows, one per stream and run of one
-    partition's records in a batch (a read task reads one partition: one run).
+    """The ``mapInArrow`` function of the stateless stage: Arrow batches of Kafka records (``control``: the
+    record is from ``control_topic``, decided in the JVM so that the topic's name, 29 bytes a record, does not
+    cross to Python; ``key``, ``value``, ``partition``, ``offset``) → :data:`CHUNK_SCHEMA` rows, one per
+    stream and run of one partition's records in a batch (a read task reads one partition: one run).
 
     With ``stream_id`` (a stream's own topic) every record must be that stream's event. Without it (a pool),
     a record belongs to the stream its key names (producers key by stream id) and must be that stream's
@@ -106,17 +108,18 @@ class ChunkPreparer:
     def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
+        worker_task()
         for batch in batches:
             rows = [row for run in _runs(batch) for row in self._chunks(*run)]
             if rows:
                 yield pa.RecordBatch.from_pylist(rows, schema=_arrow_schema())
 
     def _chunks(
-        self, topic: str, partition: int, keys: list[Any], values: list[Any], offsets: list[int]
+        self, control: bool, partition: int, keys: list[Any], values: list[Any], offsets: list[int]
     ) -> list[dict[str, Any]]:
         started = time.perf_counter()
         with paused_gc():
-            groups = self._groups(topic, partition, keys, values, offsets)
+            groups = self._groups(control, partition, keys, values, offsets)
             # Encoded before the collector is back, so the items are freed by their reference counts: with
             # them still alive, its first run would scan them all (~0.5 µs an item).
             encoded = {
@@ -128,7 +131,7 @@ class ChunkPreparer:
             {
                 "shard": shard_of(sent_to),
                 "stream_id": stream,
-                "control": topic == self.control_topic,
+                "control": control,
                 "partition": partition,
                 "first_offset": first,
                 "records": count,
@@ -139,11 +142,11 @@ class ChunkPreparer:
         ]
 
     def _groups(
-        self, topic: str, partition: int, keys: list[Any], values: list[Any], offsets: list[int]
+        self, control: bool, partition: int, keys: list[Any], values: list[Any], offsets: list[int]
     ) -> dict[tuple[str, str], tuple[int, list[Item]]]:
         """A run's items by (stream, stream it was sent to), with the offset of each group's first record;
         a dead letter's stream is the empty id."""
-        control = topic == self.control_topic
+        topic = str(self.control_topic) if control else self.events_topic
         groups: dict[tuple[str, str], tuple[int, list[Item]]] = {}
         names: dict[bytes, str] = {}  # the run's keys, decoded once each
         for key, raw, offset in zip(keys, values, offsets, strict=True):
@@ -168,6 +171,52 @@ class ChunkPreparer:
         return (DEAD, DeadLetter.of("control record without a key", raw, source, None).to_dict())
 
 
+# A chat message like the common ones, for warm_up: it takes the contract's fast path and is scored.
+_SAMPLE = (
+    b'{"event_id":"warm-up","stream_id":"warm-up","type":"chat","ts":"2026-01-01T00:00:00.000Z",'
+    b'"user_id":"1","username":"warm","text":"what a play PogChamp","emotes":["PogChamp"]}'
+)
+
+
+def warm_up(batches: Iterable[Any]) -> Iterator[Any]:
+    """A ``mapInArrow`` function for a Python worker's first task, run while the query plans its first batch
+    (:meth:`~telemetra.spark.job.StreamJob.start`): the worker starts and imports what the job's tasks need
+    (this module, the contract's models and the scorer's lexicons, pandas and the stateful processor), and Spark
+    keeps it for the query's tasks (``spark.python.worker.reuse``), so its first batch does not wait for it."""
+    import pyarrow as pa
+
+    import telemetra.spark.processor  # noqa: F401 (imported for its imports)
+
+    _ENGINE.route(_SAMPLE, "", None)
+    for batch in batches:
+        yield pa.RecordBatch.from_pylist([{"rows": batch.num_rows}], schema=pa.schema([("rows", pa.int64())]))
+
+
+# Calls between two full sweeps of a worker's heap (see worker_task).
+TASKS_PER_SWEEP = 50
+_tasks = itertools.count(1)
+
+
+def worker_task() -> None:
+    """Call whenever Spark calls into the job's code in a Python worker (a read task, a shard's stateful
+    step): what is alive then (modules, the scorer's caches, the shards' live state) is moved to the
+    collector's permanent generation.
+
+    A reused worker (``spark.python.worker.reuse``) runs a full garbage collection after every task (pyspark's
+    daemon), which scans every live object: with a pool's shards live in the worker, 0.1–0.25 s a task, 14–22
+    tasks a micro-batch, ~10 % of the job's CPU (bench/results/pool.md). Frozen, they are not scanned.
+    Objects frozen this way are still freed by their reference counts, but a reference cycle among them would
+    not be collected: every ``TASKS_PER_SWEEP`` calls nothing is frozen, so the collection after that task
+    scans everything once. Only in a reused worker (the sweep after each task is pyspark's); elsewhere (tests,
+    the driver) nothing changes."""
+    if not os.environ.get("SPARK_REUSE_WORKER"):
+        return
+    if next(_tasks) % TASKS_PER_SWEEP:
+        gc.freeze()
+    else:
+        gc.unfreeze()
+
+
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """No cyclic garbage collection while a batch builds its ~100,000 long-lived tuples: the collector would
@@ -182,25 +231,25 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _runs(batch: Any) -> Iterator[tuple[str, int, list[Any], list[Any], list[int]]]:
+def _runs(batch: Any) -> Iterator[tuple[bool, int, list[Any], list[Any], list[int]]]:
     """Split a batch where the topic or partition changes (a read task reads one partition, but be sure):
-    ``(topic, partition, keys, values, offsets)``. The split is found with Arrow's vectorised compute, so
+    ``(control, partition, keys, values, offsets)``. The split is found with Arrow's vectorised compute, so
     only the keys, values and offsets become Python objects."""
     import pyarrow.compute as pc
 
     size = batch.num_rows
     if not size:
         return
-    topics, partitions = batch.column("topic"), batch.column("partition")
+    controls, partitions = batch.column("control"), batch.column("partition")
     changes = pc.or_(
-        pc.not_equal(topics.slice(1), topics.slice(0, size - 1)),
+        pc.not_equal(controls.slice(1), controls.slice(0, size - 1)),
         pc.not_equal(partitions.slice(1), partitions.slice(0, size - 1)),
     )
     cuts = [0, *(i + 1 for i in pc.indices_nonzero(changes).to_pylist()), size]
     for start, end in itertools.pairwise(cuts):
         run = batch.slice(start, end - start)
         keys, values, offsets = (run.column(name).to_pylist() for name in ("key", "value", "offset"))
-        yield topics[start].as_py(), partitions[start].as_py(), keys, values, offsets
+        yield controls[start].as_py(), partitions[start].as_py(), keys, values, offsets
 
 
 def _arrow_schema() -> Any:

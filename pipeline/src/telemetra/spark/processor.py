@@ -43,7 +43,7 @@ from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, Str
 from telemetra.analytics.config import AnalyticsConfig, analytics_config_from_json, analytics_config_to_json
 from telemetra.analytics.stream import StreamAnalytics
 from telemetra.engine.core import CONTROL, Item
-from telemetra.spark.chunks import SHARD_KEYS, decode_items, paused_gc
+from telemetra.spark.chunks import SHARD_KEYS, decode_items, paused_gc, worker_task
 from telemetra.spark.state import SNAPSHOT_FACTOR, STATS, StoredShard, fold_items, in_order, state_changes
 
 OUTPUT_SCHEMA = StructType(
@@ -99,6 +99,7 @@ class AnalyticsProcessor(StatefulProcessor):
     def handleInputRows(
         self, key: Any, rows: Iterator[pd.DataFrame], timerValues: Any
     ) -> Iterator[pd.DataFrame]:
+        worker_task()
         started = time.perf_counter()
         frames = list(rows)
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -136,6 +137,7 @@ class AnalyticsProcessor(StatefulProcessor):
     def handleExpiredTimer(self, key: Any, timerValues: Any, expiredTimerInfo: Any) -> Iterator[pd.DataFrame]:
         """The pool's batches went on without some of the shard's streams for ``idle_ms``: their windows
         close and their state goes; the timer moves to the next stream due."""
+        worker_task()
         shard, _ = self._restore(int(key[0]))
         if not shard.token:
             return
