@@ -4,8 +4,9 @@ group) next to the Spark pool job, on the same topic and the same cores.
 
 Per record (key = stream id, value = a contract event's JSON, as the producers write it):
 
-* **deserialise**: the event is validated against the contract (``telemetra.contract.parse_event``, pydantic,
-  from the JSON bytes: what the engine does to every input) and a chat message is scored with the project's
+* **deserialise**: the event is validated against the contract as the engine validates it (its fast path,
+  ``telemetra.contract.fastpath.parse_common``, for chat messages and viewers samples it can prove valid;
+  ``telemetra.contract.parse_event``, pydantic, for the rest) and a chat message is scored with the project's
   own sentiment (``telemetra.analytics.stream.chat_features``: emotes, then ``sentiment.score``), so the work per
   event matches the engine's. An invalid event is skipped and counted (the engine would make it a dead letter).
   Event time is the event's ``ts`` (the topic's timestamp extractor), in milliseconds.
@@ -57,8 +58,9 @@ from quixstreams.state import State
 
 from telemetra.analytics.panes import NANO
 from telemetra.analytics.sentiment import classify
-from telemetra.analytics.stream import chat_features
+from telemetra.analytics.stream import chat_features, message_features
 from telemetra.contract import ChatEvent, InvalidEvent, TransactionEvent, parse_event
+from telemetra.contract.fastpath import parse_common
 
 WINDOW_MS, STEP_MS, GRACE_MS = 60_000, 10_000, 10_000  # AnalyticsConfig(): window, slide, lateness
 TABLE_SQL = Path(__file__).with_name("pool_windows.sql")
@@ -109,22 +111,28 @@ class ContractEvent(Deserializer):
             self.first_consumed = time.time()
             self.cpu_at_first = cpu_seconds()
         self.records += 1
+        common = parse_common(value)
+        if isinstance(common, tuple):  # a chat message, proven valid by the contract's fast path
+            return self._chat(*message_features(*common[1:]))
         try:
-            event = parse_event(value)
+            event = common if common is not None else parse_event(value)
         except InvalidEvent:
             self.invalid += 1
             raise IgnoreMessage from None
         if isinstance(event, ChatEvent):
-            ts, _, user, _, score = chat_features(event)
-            return {
-                "ms": round(ts * 1000),
-                "type": "chat",
-                "user": user,
-                "nanos": round(score * NANO),  # summed as integers, like the engine's panes
-                "label": LABELS[classify(score)],
-            }
+            return self._chat(*chat_features(event))
         kind = str(event.kind) if isinstance(event, TransactionEvent) else None
         return {"ms": round(event.ts.timestamp() * 1000), "type": event.type, "user": None, "kind": kind}
+
+    @staticmethod
+    def _chat(ts: float, event_id: str, user: str, emotes: list[str], score: float) -> dict[str, Any]:
+        return {
+            "ms": round(ts * 1000),
+            "type": "chat",
+            "user": user,
+            "nanos": round(score * NANO),  # summed as integers, like the engine's panes
+            "label": LABELS[classify(score)],
+        }
 
 
 def event_time(value: dict[str, Any], headers: Any, timestamp: int, timestamp_type: TimestampType) -> int:
