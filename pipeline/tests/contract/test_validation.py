@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from telemetra.contract import ChatEvent, InvalidEvent, parse_event, validate_event
+from telemetra.contract import ChatEvent, InvalidEvent, TransactionEvent, parse_event, validate_event
 
 CHAT: dict[str, Any] = {
     "event_id": "e-1",
@@ -121,3 +121,14 @@ def test_type_specific_rules(event: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidEvent) as caught:
         validate_event({**common, **event})
     assert field in {p.path for p in caught.value.problems}, caught.value.problems
+
+
+def test_revision_2_transactions_carry_months_and_older_ones_still_validate() -> None:
+    base = {"event_id": "e1", "stream_id": "s", "type": "transaction", "ts": "2026-12-07T10:00:00Z",
+            "kind": "gift", "user_id": "u1", "amount": 29.94, "currency": "USD", "tier": "1000"}  # fmt: skip
+    old = parse_event(orjson.dumps(base))
+    assert isinstance(old, TransactionEvent) and old.months == 1 and old.tenure_months is None
+    assert isinstance(parse_event(orjson.dumps(base | {"months": 6})), TransactionEvent)
+    for bad in ({"months": 0}, {"months": 121}, {"tenure_months": 0}):
+        with pytest.raises(InvalidEvent):
+            parse_event(orjson.dumps(base | bad))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
-from telemetra.contract import validate_event
+from telemetra.analytics.revenue import revenue_usd
+from telemetra.contract import TransactionEvent, parse_event, validate_event
 from telemetra.sources.twitch_irc import (
     Control,
     IrcParseError,
@@ -193,6 +195,20 @@ def test_multi_month_gift_is_valued_for_its_months() -> None:
     assert money(parse(usernotice("subgift", params.format(1)))) == ("gift", "1000", 4.99, "USD", 1)
     assert money(parse(usernotice("anonsubgift", params.format(3).replace("=1000", "=2000")))) == (
         "gift", "2000", 29.97, "USD", 1)  # fmt: skip
+
+
+def test_months_reach_the_contract_and_the_revenue() -> None:
+    """The months ride in the event (contract revision 2), so the analytics value the sub or gift for them."""
+    gift = only(parse(usernotice("subgift", "msg-param-gift-months=6;msg-param-recipient-id=80011122;"
+                                            "msg-param-sub-plan=1000")))  # fmt: skip
+    resub = only(parse(usernotice("resub", "msg-param-cumulative-months=14;msg-param-multimonth-duration=3;"
+                                           "msg-param-multimonth-tenure=0;msg-param-sub-plan=2000")))  # fmt: skip
+    for raw, months, usd in ((gift, 6, 29.94), (resub, 3, 29.97)):
+        event = parse_event(orjson.dumps(raw))
+        assert isinstance(event, TransactionEvent) and event.months == months
+        value = revenue_usd(event.kind, event.amount, event.currency, event.tier, event.count, event.months)
+        assert value == pytest.approx(usd) == pytest.approx(event.amount)
+    assert parse_event(orjson.dumps(resub)).tenure_months == 14  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,15 @@ USD_PER_UNIT: dict[str, float] = {
 }
 
 
-def revenue_usd(kind: str, amount: float, currency: str, tier: str | None, count: int) -> float | None:
-    """Dollar value of one transaction; ``None`` when its currency has no known rate."""
+def revenue_usd(
+    kind: str, amount: float, currency: str, tier: str | None, count: int, months: int = 1
+) -> float | None:
+    """Dollar value of one transaction; ``None`` when its currency has no known rate. Subs are valued at their
+    tier's price for every month paid at once, gifts for every sub and month."""
     if kind in ("sub", "resub"):
-        return TIER_PRICE_USD[tier or "1000"]
+        return TIER_PRICE_USD[tier or "1000"] * months
     if kind == "gift":
-        return TIER_PRICE_USD[tier or "1000"] * count
+        return TIER_PRICE_USD[tier or "1000"] * count * months
     if kind == "bits":
         return amount * USD_PER_BIT
     rate = USD_PER_UNIT.get(currency)

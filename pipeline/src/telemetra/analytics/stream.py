@@ -144,7 +144,7 @@ class StreamAnalytics:
             pane.add_viewers(ts, event.event_id, event.viewers)
             return "viewers"
         if isinstance(event, TransactionEvent):
-            usd = revenue_usd(event.kind, event.amount, event.currency, event.tier, event.count)
+            usd = revenue_usd(event.kind, event.amount, event.currency, event.tier, event.count, event.months)
             bits = round(event.amount) if event.kind == "bits" else 0
             pane.add_transaction(event.kind, usd, event.count, bits)
             return "revenue"

@@ -28,7 +28,8 @@ RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+
 CURRENCY_PATTERN = r"^([A-Z]{3}|BITS)$"
 MAX_CHAT_TEXT = 500
 MAX_EVENT_BYTES = 64 * 1024
-SCHEMA_VERSION = "v1"
+SCHEMA_VERSION = "v1"  # compatible additions are revisions of v1: every v1 event stays valid
+SCHEMA_REVISION = 2  # 2: transaction.months, transaction.tenure_months
 
 _RFC3339 = re.compile(RFC3339_PATTERN)
 
@@ -135,6 +136,19 @@ class TransactionEvent(_Event):
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code, or BITS.")
     tier: Literal["1000", "2000", "3000", "prime"] | None = None
     count: int = Field(default=1, ge=1, le=10_000, description="Subscriptions gifted at once (kind=gift).")
+    months: int = Field(
+        default=1,
+        ge=1,
+        le=120,
+        description="Months paid for at once: a multi-month sub (kind=sub or resub), or the months of each "
+        "gifted sub (kind=gift). Added in revision 2 of v1; absent means 1.",
+    )
+    tenure_months: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_200,
+        description="A resub's months subscribed in all, as the viewer shares it. Added in revision 2 of v1.",
+    )
     message: str | None = Field(default=None, max_length=MAX_CHAT_TEXT)
 
     @field_validator("currency")

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from telemetra.contract.models import EVENT_MODELS, SCHEMA_VERSION
+from telemetra.contract.models import EVENT_MODELS, SCHEMA_REVISION, SCHEMA_VERSION
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -20,6 +20,7 @@ def event_schema(event_type: str) -> dict[str, Any]:
     return {
         "$schema": DIALECT,
         "$id": f"https://telemetra.io/schemas/{SCHEMA_VERSION}/{event_type}.schema.json",
+        "x-telemetra-revision": SCHEMA_REVISION,
         **schema,
     }
 

@@ -382,6 +382,11 @@ class TwitchIrcParser:
         """A sub or resub, valued at its tier's price for every month paid with it."""
         tier = _tier(message.tags)
         event = self._transaction(message, line, kind, round(SUB_PRICES_USD[tier] * months, 2), tier)
+        if months > 1:
+            event["months"] = min(months, 120)  # the contract's bound; Twitch sells at most 12
+        tenure = _int_tag(message.tags, "msg-param-cumulative-months", default=0)
+        if kind == "resub" and tenure > 0:
+            event["tenure_months"] = min(tenure, 1_200)
         text = strip_action(message.text or "")
         if has_content(text):
             event["message"] = text[:MAX_CHAT_TEXT]
@@ -404,6 +409,8 @@ class TwitchIrcParser:
             message, line, "gift", round(SUB_PRICES_USD[tier] * count * months, 2), tier
         )
         event["count"] = count
+        if months > 1:
+            event["months"] = min(months, 120)  # the contract's bound; Twitch sells at most 12
         return event
 
     def _transaction(
