@@ -8,28 +8,37 @@ Scorers, side by side, each bucketed into positive / neutral / negative at VADER
   variants   the Telemetra scorer with candidate rules or lexicons *simulated outside the package*: each variant
              rewrites tokens of the message into placeholder emotes of a chosen valence before scoring (the
              placeholders are registered in this process only; no file under pipeline/ changes). They
-             estimate what a rule would gain if it were implemented in ``sentiment.py``.
+             estimate what a rule would gain if it were implemented in ``sentiment.py``;
+  model      the learned layer (``sentiment_eval/chat_model.py``, weights ``sentiment_eval/model.tsv``, trained by
+             ``sentiment_eval/train_model.py`` on ``train.tsv`` only): its score's ±0.05 buckets are its class;
+             ``model+rules`` is the same trained and run with the ``combined`` rules' lexicon score.
 
 Reports accuracy, macro-F1, per-class precision / recall / F1 and the confusion matrix for each scorer, and
 an error analysis of the current scorer by cause (a message can have several causes; the primary cause is
 the first that applies in the order listed). Then the same summary on ``check.tsv``, a second labelled sample
 that was not read while the variants were designed.
 
-    .venv/bin/python bench/sentiment_quality.py [--variant NAME ...] [--examples 3] [--write]
+``--speed`` adds messages/s of the lexicon scorer alone and with the model on ``bench/sentiment.py``'s
+``distinct`` workload. ``--write`` keeps hand-written notes after the marker line of the results file.
+
+    .venv/bin/python bench/sentiment_quality.py [--variant NAME ...] [--examples 3] [--speed] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import string
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vaderSentiment.vaderSentiment import NEGATE, SentimentIntensityAnalyzer
 
@@ -37,8 +46,17 @@ from telemetra.analytics import sentiment
 from telemetra.analytics.emotes import EMOTES
 
 HERE = Path(__file__).resolve().parent
+
+if TYPE_CHECKING:
+    from bench import sentiment as speed_bench
+    from bench.sentiment_eval import chat_model
+else:  # run as a script: bench/ is on sys.path, its sentiment_eval/ folder is not a package
+    sys.path.insert(0, str(HERE / "sentiment_eval"))
+    import chat_model
+    import sentiment as speed_bench
 DATA = HERE / "sentiment_eval"
 RESULTS = HERE / "results" / "sentiment_quality.md"
+NOTES_MARKER = "<!-- hand-written notes below: kept by --write -->"
 LABELS = ("positive", "neutral", "negative")
 SUB_SHAPE = re.compile(r"^[a-z][a-z0-9]{1,14}(?P<suffix>[A-Z][A-Za-z0-9]*|[0-9]+)$")
 CAMEL = re.compile(r"^(?=.*[a-z])(?=(?:.*[A-Z]){2})[A-Za-z0-9]+$")
@@ -374,6 +392,75 @@ def variant_scorer(rewrites: Iterable[Rewrite]) -> Scorer:
     return score
 
 
+def _combined(tokens: list[str]) -> list[str]:
+    for step in VARIANTS["combined"][1]:
+        tokens = step(tokens)
+    return tokens
+
+
+def model_scorer(name: str) -> Scorer:
+    """The learned layer (sentiment_eval/chat_model.py): ``model`` on the lexicon scorer as it is, ``model+rules``
+    trained and run on the lexicon features of the combined rules. Its score's ±0.05 buckets are its class."""
+    if name == "model":
+        plain = chat_model.load(DATA / "model.tsv")
+        return plain.score
+    ruled = chat_model.load(DATA / "model_rules.tsv")
+    return lambda text: ruled.score(text, _combined)
+
+
+MODEL_VARIANTS = {
+    "model": "logistic regression on hashed words, emote families and the lexicon score (model.tsv)",
+    "model+rules": "the same, trained and run with the combined rules' lexicon score (model_rules.tsv)",
+}
+
+
+def scorer_for(name: str) -> Scorer:
+    return model_scorer(name) if name in MODEL_VARIANTS else variant_scorer(VARIANTS[name][1])
+
+
+def describe(name: str) -> str:
+    return MODEL_VARIANTS[name] if name in MODEL_VARIANTS else VARIANTS[name][0]
+
+
+def speed(runs: int = 3, count: int = 100_000) -> list[str]:
+    """Messages/s on bench/sentiment.py's ``distinct`` workload, one core: the lexicon scorer alone
+    (``score_uncached``) and the lexicon scorer + model (``Model.score``, one pass), best of ``runs``,
+    interleaved; every memo starts empty in every run. Wall-clock and CPU-time rates (on a shared machine the
+    CPU-time rate is the one less disturbed by other processes)."""
+    lines = [text for text, _ in speed_bench.distinct_lines(count)]
+    model = chat_model.load(DATA / "model.tsv")
+    scorers: dict[str, Scorer] = {
+        "score_uncached": sentiment.score_uncached,
+        "score_uncached + model": model.score,
+    }
+    best = dict.fromkeys(scorers, float("inf"))
+    best_cpu = dict.fromkeys(scorers, float("inf"))
+    for _ in range(runs):
+        for name, fn in scorers.items():
+            sentiment.clear_cache()
+            chat_model.clear_memos(model)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            for text in lines:
+                fn(text)
+            best[name] = min(best[name], time.perf_counter() - start)
+            best_cpu[name] = min(best_cpu[name], time.process_time() - start_cpu)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    out = [
+        "## Speed",
+        "",
+        f"`distinct` workload of `bench/sentiment.py` ({count:,} distinct synthetic lines), one core, best of {runs};",
+        f"load average before the run: {load} ({os.cpu_count()} cores, shared).",
+        "",
+        "| scorer | messages/s (wall) | messages/s (CPU time) |",
+        "|---|---:|---:|",
+    ]
+    out += [
+        f"| {name} | {len(lines) / seconds:,.0f} | {len(lines) / best_cpu[name]:,.0f} |"
+        for name, seconds in best.items()
+    ]
+    return [*out, ""]
+
+
 # --- error analysis ----------------------------------------------------------------------------------------------
 
 CAUSES = {
@@ -439,7 +526,7 @@ def run(variant_names: Sequence[str], examples: int) -> tuple[list[str], dict[st
         "vader": lambda text: float(vader.polarity_scores(text)["compound"]),
     }
     for name in variant_names:
-        scorers[f"telemetra+{name}"] = variant_scorer(VARIANTS[name][1])
+        scorers[f"telemetra+{name}"] = scorer_for(name)
     preds = {name: [sentiment.classify(fn(text)) for text, _, _ in rows] for name, fn in scorers.items()}
     results = {name: metrics(gold, pred) for name, pred in preds.items()}
     base = results["telemetra"]
@@ -469,7 +556,7 @@ def run(variant_names: Sequence[str], examples: int) -> tuple[list[str], dict[st
         )
     if variant_names:
         out += ["", "Variants (simulated outside the package, see the script):", ""]
-        out += [f"- `{name}`: {VARIANTS[name][0]}" for name in variant_names]
+        out += [f"- `{name}`: {describe(name)}" for name in variant_names]
     out += ["", "## Per scorer", ""]
     for name in ("telemetra", "vader", *(f"telemetra+{v}" for v in variant_names)):
         out += _table(name, results[name])
@@ -519,7 +606,7 @@ def validation(variant_names: Sequence[str]) -> list[str]:
         "vader": lambda text: float(vader.polarity_scores(text)["compound"]),
     }
     for name in variant_names:
-        scorers[f"telemetra+{name}"] = variant_scorer(VARIANTS[name][1])
+        scorers[f"telemetra+{name}"] = scorer_for(name)
     results = {
         name: metrics(gold, [sentiment.classify(fn(text)) for text, _, _ in rows])
         for name, fn in scorers.items()
@@ -550,19 +637,23 @@ def main() -> None:
     parser.add_argument(
         "--variant",
         action="append",
-        choices=sorted(VARIANTS),
+        choices=sorted([*VARIANTS, *MODEL_VARIANTS]),
         help="simulate a candidate rule/lexicon (repeatable; default: all)",
     )
     parser.add_argument("--examples", type=int, default=3, help="error examples per cause")
+    parser.add_argument("--speed", action="store_true", help="also measure lexicon scorer + model messages/s")
     parser.add_argument(
         "--write", action="store_true", help=f"write the report to {RESULTS.relative_to(HERE)}"
     )
     args = parser.parse_args()
-    names = args.variant or list(VARIANTS)
+    names = args.variant or [*VARIANTS, *MODEL_VARIANTS]
     started = datetime.now(UTC)
     body, _ = run(names, args.examples)
     body += validation(names)
+    if args.speed:
+        body += speed()
     command = "python bench/sentiment_quality.py" + "".join(f" --variant {v}" for v in args.variant or [])
+    command += " --speed" if args.speed else ""
     header = [
         "# Chat sentiment quality",
         "",
@@ -583,7 +674,10 @@ def main() -> None:
     ]
     text = "\n".join(header + body)
     if args.write:
-        RESULTS.write_text(text, "utf-8")
+        # Hand-written notes after the marker survive regeneration.
+        old = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
+        notes = old[old.index(NOTES_MARKER) :] if NOTES_MARKER in old else ""
+        RESULTS.write_text(text + ("\n" + notes if notes else ""), "utf-8")
     sys.stdout.write(text + "\n")
 
 
