@@ -37,21 +37,10 @@ def _suffix(spec: str) -> str:
     return spec.split("@", 1)[1] if "@" in spec else ""
 
 
-def trial(
-    seed: int,
-    scenarios: Sequence[str],
-    *,
-    rate: float = 50.0,
-    stream: str = "trial",
-    config: AnalyticsConfig | None = None,
-    duration: float | None = None,
-    chat: ChatModel = "poisson",
-) -> dict[str, KindScore]:
-    """Generate, replay and score one stream. ``scenarios`` are kinds with optional suffix: ``"hype@x3"``."""
-    moments, truth = run_trial(
-        seed, scenarios, rate=rate, stream=stream, config=config, duration=duration, chat=chat
-    )
-    return score_moments(moments, truth)
+def trial(seed: int, scenarios: Sequence[str], **options: Any) -> dict[str, KindScore]:
+    """Generate, replay and score one stream (``options``: those of :func:`run_trial`). ``scenarios`` are kinds
+    with optional suffix: ``"hype@x3"``."""
+    return score_moments(*run_trial(seed, scenarios, **options))
 
 
 def run_trial(

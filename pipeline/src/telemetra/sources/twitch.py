@@ -43,6 +43,7 @@ from telemetra.sources.twitch_chat import (
     Unreachable,
     channel_stream_id,
     check_chat_url,
+    wait_or_stop,
 )
 
 __all__ = [
@@ -300,7 +301,7 @@ class _Forwarder:
             if first is None:
                 return
             if self._linger > 0 and self._queue.qsize() < self._batch_size:
-                await _wait(self._closing, self._linger)
+                await wait_or_stop(self._closing, self._linger)
             batch = [first]
             finished = self._take(batch)
             await self._sink.send(batch)
@@ -454,7 +455,7 @@ async def _poll_helix(
                     event["stream_id"] = channel.stream_id
                     await emit(event)
                     stats.forwarded(event["type"])
-            await _wait(stop, credentials.poll_interval)
+            await wait_or_stop(stop, credentials.poll_interval)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -493,14 +494,5 @@ def _state(channel: Channel) -> str:
 async def _log_periodically(
     chat: TwitchChat, followed: Sequence[Channel], stop: asyncio.Event, interval: float
 ) -> None:
-    while not await _wait(stop, interval):
+    while not await wait_or_stop(stop, interval):
         log.info("twitch stats", extra=_summary(chat, followed))
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to ``seconds``; true (early) if ``stop`` was set."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
-    except TimeoutError:
-        return False
-    return True

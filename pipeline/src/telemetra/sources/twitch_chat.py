@@ -417,7 +417,7 @@ class TwitchChat:
         failures = 0
         while not stop.is_set():
             delay = self._settings.backoff.delay(failures, self._rng) if failures or first_delay else 0.0
-            if delay and await _wait(stop, delay):
+            if delay and await wait_or_stop(stop, delay):
                 return None
             link: _Link | None = None
             try:
@@ -660,7 +660,7 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep up to ``seconds``; true (early) if ``stop`` was set."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
