@@ -517,9 +517,8 @@ def _table(name: str, m: Metrics) -> list[str]:
     return [*lines, ""]
 
 
-def run(variant_names: Sequence[str], examples: int) -> tuple[list[str], dict[str, Metrics]]:
-    rows = load_eval()
-    gold = [label for _, label, _ in rows]
+def scorers_for(variant_names: Sequence[str]) -> dict[str, Scorer]:
+    """Today's scorer, plain VADER, and each named variant."""
     vader = SentimentIntensityAnalyzer()
     scorers: dict[str, Scorer] = {
         "telemetra": sentiment.score_uncached,
@@ -527,6 +526,13 @@ def run(variant_names: Sequence[str], examples: int) -> tuple[list[str], dict[st
     }
     for name in variant_names:
         scorers[f"telemetra+{name}"] = scorer_for(name)
+    return scorers
+
+
+def run(variant_names: Sequence[str], examples: int) -> tuple[list[str], dict[str, Metrics]]:
+    rows = load_eval()
+    gold = [label for _, label, _ in rows]
+    scorers = scorers_for(variant_names)
     preds = {name: [sentiment.classify(fn(text)) for text, _, _ in rows] for name, fn in scorers.items()}
     results = {name: metrics(gold, pred) for name, pred in preds.items()}
     base = results["telemetra"]
@@ -600,13 +606,7 @@ def validation(variant_names: Sequence[str]) -> list[str]:
     """Summary on check.tsv: lines labelled by the same guideline, not read while the variants were designed."""
     rows = load_eval("check")
     gold = [label for _, label, _ in rows]
-    vader = SentimentIntensityAnalyzer()
-    scorers: dict[str, Scorer] = {
-        "telemetra": sentiment.score_uncached,
-        "vader": lambda text: float(vader.polarity_scores(text)["compound"]),
-    }
-    for name in variant_names:
-        scorers[f"telemetra+{name}"] = scorer_for(name)
+    scorers = scorers_for(variant_names)
     results = {
         name: metrics(gold, [sentiment.classify(fn(text)) for text, _, _ in rows])
         for name, fn in scorers.items()
