@@ -1,41 +1,38 @@
-"""Train the learned layer of chat sentiment (``chat_model.py``) on ``train.tsv``; write ``model.tsv``.
+"""Train the learned layer of chat sentiment (``telemetra.analytics.sentiment_model``) on ``train.tsv``; write
+the shipped weights, ``pipeline/src/telemetra/analytics/data/sentiment_model.tsv``.
 
 Multinomial logistic regression, full-batch gradient descent (Nesterov momentum, fixed step, zero start) with
-L2 on the weights (not the bias), over the hashed binary features of ``chat_model.features`` plus the lexicon
-compound score. Deterministic: no sampling in training; the cross-validation folds are a fixed shuffle
+L2 on the weights (not the bias), over the hashed binary features of ``sentiment_model.features`` plus the
+lexicon compound score. Deterministic: no sampling in training; the cross-validation folds are a fixed shuffle
 (``random.Random(SEED)``).
 
 Hyper-parameters are chosen by 5-fold cross-validation on ``train.tsv`` only (``eval.tsv`` and ``check.tsv``
 are never read here): the L2 strength, class weighting (none / balanced), and the decision margin ``t``
 (``p(pos) - p(neg) >= t`` → positive, ``<= -t`` → negative, else neutral) that maximises out-of-fold macro-F1.
-The final model is trained on all of ``train.tsv`` with the chosen values.
+The final model is trained on all of ``train.tsv`` with the chosen values. The lexicon layer's reading is a
+feature, so any change to the lexicons or to its rules needs a retraining; ``--check`` fails when the shipped
+weights differ from what training gives now (``make bench`` runs it).
 
-    .venv/bin/python bench/sentiment_eval/train_model.py            # model.tsv (lexicon scorer as it is)
-    .venv/bin/python bench/sentiment_eval/train_model.py --rules    # model_rules.tsv (part A's combined rules)
+    .venv/bin/python bench/sentiment_eval/train_model.py [--check]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-HERE = Path(__file__).resolve().parent
+from telemetra.analytics import sentiment_model
 
-if TYPE_CHECKING:
-    from bench.sentiment_eval import chat_model
-else:
-    sys.path.insert(0, str(HERE))
-    import chat_model
+HERE = Path(__file__).resolve().parent
+SHIPPED = HERE.parents[1] / "pipeline/src/telemetra/analytics/data/sentiment_model.tsv"
 
 SEED = 17
 FOLDS = 5
@@ -46,7 +43,7 @@ L2_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 WEIGHTING = ("none", "balanced")
 THRESHOLDS = tuple(round(0.02 * i, 2) for i in range(31))  # 0.00 … 0.60
 PRUNE = 1e-3  # weights smaller than this (both classes) are not written
-LABELS = chat_model.LABELS
+LABELS = sentiment_model.LABELS
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 
@@ -57,23 +54,6 @@ def load_rows(name: str = "train") -> list[tuple[str, str]]:
     if any(label not in LABELS for _, label in rows):
         raise SystemExit(f"{name}.tsv: unknown label")
     return rows
-
-
-def combined_rules() -> chat_model.Rewrite:
-    """Part A's combined rules (bench/sentiment_quality.py), applied as token rewrites."""
-    if TYPE_CHECKING:
-        from bench import sentiment_quality
-    else:
-        sys.path.insert(0, str(HERE.parent))
-        import sentiment_quality
-    steps = sentiment_quality.VARIANTS["combined"][1]
-
-    def rewrite(tokens: list[str]) -> list[str]:
-        for step in steps:
-            tokens = step(tokens)
-        return tokens
-
-    return rewrite
 
 
 @dataclass(frozen=True)
@@ -196,7 +176,7 @@ def cross_validate(
         fit = [i for i in order if i not in held_set]
         vocab = vocabulary(samples, fit)
         fit_data = design([samples[i] for i in fit], [labels[i] for i in fit], vocab)
-        w, wc = train(fit_data, l2, weighting, vocab[chat_model.BIAS])
+        w, wc = train(fit_data, l2, weighting, vocab[sentiment_model.BIAS])
         held_data = design([samples[i] for i in held], [labels[i] for i in held], vocab)
         oof[held] = probabilities(held_data, w, wc)
     return oof
@@ -208,11 +188,11 @@ def write_model(
     w: Floats,
     wc: Floats,
     threshold: float,
-    rules: bool,
     notes: list[str],
+    check: bool,
 ) -> int:
     lines = [f"# {note}" for note in notes]
-    lines += [f"threshold\t{threshold:.2f}", f"rules\t{int(rules)}"]
+    lines += [f"threshold\t{threshold:.2f}"]
     rel = w - w[:, 1:2]  # logits relative to neutral: predictions are unchanged
     relc = wc - wc[1]
     lines += [f"compound\t{relc[0]:.4f}\t{relc[2]:.4f}", "id\tpositive\tnegative"]
@@ -223,7 +203,14 @@ def write_model(
             continue
         lines.append(f"{fid}\t{pos:.4f}\t{neg:.4f}")
         kept += 1
-    path.write_text("\n".join(lines) + "\n", "utf-8")
+    text = "\n".join(lines) + "\n"
+    if check:
+        if not path.exists() or path.read_text("utf-8") != text:
+            raise SystemExit(
+                f"{path}: differs from what training gives now; retrain (train_model.py) and commit"
+            )
+    else:
+        path.write_text(text, "utf-8")
     return kept
 
 
@@ -231,15 +218,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rules", action="store_true", help="lexicon features from part A's combined rules")
+    parser.add_argument("--check", action="store_true", help="fail if the shipped weights are not up to date")
     parser.add_argument("--l2", type=float, help="skip the search: use this L2 strength")
     parser.add_argument("--weighting", choices=WEIGHTING, help="skip the search: use this class weighting")
     args = parser.parse_args()
 
     started = time.perf_counter()
     rows = load_rows()
-    rewrite = combined_rules() if args.rules else None
-    samples = [chat_model.features(text, rewrite) for text, _ in rows]
+    samples = [sentiment_model.features(text) for text, _ in rows]
     labels = [LABELS.index(label) for _, label in rows]
     gold = np.asarray(labels, dtype=np.int64)
     counts = Counter(label for _, label in rows)
@@ -268,21 +254,28 @@ def main() -> None:
     cv_f1, l2, weighting, threshold = best
     vocab = vocabulary(samples, range(len(samples)))
     data = design(samples, labels, vocab)
-    w, wc = train(data, l2, weighting, vocab[chat_model.BIAS])
-    name = "model_rules.tsv" if args.rules else "model.tsv"
+    w, wc = train(data, l2, weighting, vocab[sentiment_model.BIAS])
     notes = [
-        f"Chat sentiment model (bench/sentiment_eval/chat_model.py), trained by train_model.py"
-        f"{' --rules' if args.rules else ''} on train.tsv ({len(rows)} lines).",
-        f"Multinomial logistic regression, {chat_model.BITS}-bit crc32-hashed features, L2 {l2:g}, "
+        "Chat sentiment model: weights of telemetra.analytics.sentiment_model. Generated by",
+        f"bench/sentiment_eval/train_model.py on bench/sentiment_eval/train.tsv ({len(rows)} labelled lines);",
+        "do not edit.",
+        f"Multinomial logistic regression, {sentiment_model.BITS}-bit crc32-hashed features, L2 {l2:g}, "
         f"class weighting {weighting}, {STEPS} Nesterov steps of {STEP_SIZE}.",
         f"5-fold cross-validated macro-F1 on train.tsv {cv_f1:.3f} at decision margin {threshold:.2f}.",
-        "Weights are logits relative to neutral: id = crc32-derived feature id (see chat_model.py).",
+        "Weights are logits relative to neutral: id = crc32-derived feature id (see sentiment_model.py).",
+        "",
+        "Sources and licence: the training texts are Twitch chat lines published under the MIT licence by",
+        "Data-Science-for-Linguists/NLSS_Project, dekuNukem/Twitch_Chatlogs and Chatterino/chatterino2 (pinned",
+        "commits, notices and attribution: bench/sentiment_eval/LICENSES.md); the labels are Telemetra's own; the",
+        "lexicon features come from the VADER 3.3.2 lexicon (MIT) and Telemetra's lexicons. This file holds no",
+        "text, only hashed feature ids and numbers: Apache-2.0, with the attribution above.",
     ]
-    kept = write_model(HERE / name, vocab, w, wc, threshold, args.rules, notes)
+    kept = write_model(SHIPPED, vocab, w, wc, threshold, notes, args.check)
     train_f1 = macro_f1(gold, decide(probabilities(data, w, wc), threshold))[0]
     print(
         f"\nchosen: L2 {l2:g}, {weighting}, margin {threshold:.2f} (CV macro-F1 {cv_f1:.3f}); "
-        f"training-set macro-F1 {train_f1:.3f}; {kept} of {len(vocab)} features written to {name}; "
+        f"training-set macro-F1 {train_f1:.3f}; {kept} of {len(vocab)} features "
+        f"{'checked in' if args.check else 'written to'} {SHIPPED.name}; "
         f"{time.perf_counter() - started:.0f} s"
     )
 

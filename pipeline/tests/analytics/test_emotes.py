@@ -12,7 +12,7 @@ from telemetra.analytics.emotes import (
     SOURCES,
     recognise_emotes,
 )
-from telemetra.analytics.sentiment import VADER_LEXICON
+from telemetra.analytics.lexicon import VADER_LEXICON
 
 POSITIVE = [
     "PogChamp", "Pog", "PogU", "LUL", "LULW", "KEKW", "OMEGALUL", "catJAM", "EZ", "Kreygasm", "SeemsGood",
