@@ -34,7 +34,7 @@ class RevenueSpike:
 
 @dataclass(frozen=True)
 class SentimentSwing:
-    delta: float = 0.25  # |trailing sentiment − baseline median| ≥ delta …
+    delta: float = 0.30  # |trailing sentiment − baseline median| ≥ delta …
     z: float = 4.0  # … and ≥ z robust standard deviations
     min_messages: int = 30  # messages in the trailing span, so a few lines cannot swing it
 
