@@ -308,7 +308,7 @@ def _normalise(word: str, raw: str) -> tuple[str, bool] | None:
         return raw, False
     if word in _VOCAB:
         return word, False
-    if _RUN3.search(word):
+    if len(set(word)) <= len(word) - 2 and _RUN3.search(word):  # a run of 3 needs 2 repeats
         for candidate in (_RUN3.sub(r"\1\1", word), _RUN3.sub(r"\1", word)):
             if candidate in _VOCAB:
                 return candidate, True
@@ -392,7 +392,9 @@ def _emote_like(stripped: str) -> _Tok | None:
     if lower and stripped in _WORDS:  # "lul", "pog": chat words the lexicon rates
         return None
     low = stripped.lower()
-    name = _CASELESS.get(low) or (_SQUEEZED.get(_REPEATS.sub(r"\1", low)) if len(low) > 4 else None)
+    name = _CASELESS.get(low)
+    if name is None and len(low) > 4 and len(set(low)) < len(low):  # a repeated letter: maybe elongated
+        name = _SQUEEZED.get(_REPEATS.sub(r"\1", low))
     if name is not None:
         return _EMOTE_TOKS[name]
     if lower and stripped not in _EMOTE_NAMES:  # an emote shape needs a capital, or to be listed
@@ -605,8 +607,10 @@ def score(text: str, emotes: Sequence[str] | None = None) -> float:
 def polarity(token: str) -> tuple[int, int, bool]:
     """Positive items, negative items, and whether there is a negation, in one whitespace token (its emoji
     split out): what the learned layer reads of the lexicon per token."""
-    pieces = [token] if token.isascii() else split_emoji([token])
-    toks = [_MEMO.get(piece) or _remember(piece) for piece in pieces]
+    if token.isascii():
+        tok = _MEMO.get(token) or _remember(token)
+        return tok.valence > 0, tok.valence < 0, tok.negation
+    toks = [_MEMO.get(piece) or _remember(piece) for piece in split_emoji([token])]
     positive = sum(t.valence > 0 for t in toks)
     negative = sum(t.valence < 0 for t in toks)
     return positive, negative, any(t.negation for t in toks)

@@ -104,7 +104,11 @@ def _token(text: str) -> Token:
     stripped = text.strip(_PUNCT) or text
     lower = stripped.islower()
     number = stripped[0].isdigit() and _NUMBER.match(stripped)
-    word = "<num>" if number else _RUN3.sub(r"\1\1", stripped.lower())
+    word = stripped.lower()
+    if number:
+        word = "<num>"
+    elif len(set(word)) <= len(word) - 2:  # a run of 3 equal characters needs 2 repeats
+        word = _RUN3.sub(r"\1\1", word)
     match = None if lower else _SUB_EMOTE.match(stripped)
     family = hashed("f:" + match[1].lower()) if match and len(match[1]) >= 2 else -1
     laugh = bool(_LAUGH.match(word)) or (not lower and bool(_LAUGH_EMOTE.search(stripped)))
