@@ -201,19 +201,19 @@ class Model:
         self._memo: dict[str, tuple[int, complex, int, int]] = {}
         self._compound = complex(*self.compound_weight)
         self._bias = get(BIAS, 0j)
-        self._start = _START * PAIR_FACTOR
+        self._start = _START * PAIR_FACTOR & MASK
         self._compound_buckets = [get(i, 0j) for i in _COMPOUND_IDS]
         self._lengths = [get(i, 0j) for i in _LENGTH_IDS]
         self._messages = [sum(map(get, message_ids(key), repeat(0j))) for key in range(MESSAGE_KEYS)]
 
     def _entry(self, text: str) -> tuple[int, complex, int, int]:
-        """Word id, word + family weight, packed code, word id × PAIR_FACTOR."""
+        """Word id, word + family weight, packed code, (word id × PAIR_FACTOR) & MASK."""
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()
         tok = token(text)
         get = self.packed.get
         weight = get(tok.word, 0j) + (get(tok.family, 0j) if tok.family >= 0 else 0j)
-        found = self._memo[text] = (tok.word, weight, tok.code, tok.word * PAIR_FACTOR)
+        found = self._memo[text] = (tok.word, weight, tok.code, tok.word * PAIR_FACTOR & MASK)
         return found
 
     def logits(self, text: str, emotes: Sequence[str] | None = None) -> tuple[float, float]:
@@ -230,7 +230,7 @@ class Model:
             weights = tuple(e[1] for e in distinct)
             codes = tuple(e[2] for e in distinct)
         total = sum(weights, self._bias + self._compound * compound)
-        pairs = set(map(and_, map(xor, (self._start, *scaled[:-1]), words), repeat(MASK)))
+        pairs = set(map(xor, (self._start, *scaled[:-1]), words))  # word ids < 2**BITS: no mask needed
         total += sum(map(self.packed.get, pairs, repeat(0j)))
         total += self._compound_buckets[bisect_right(COMPOUND_EDGES, compound)]
         total += self._lengths[bisect_right(LENGTH_EDGES, len(tokens))]
