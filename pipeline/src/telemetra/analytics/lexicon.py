@@ -583,13 +583,15 @@ def _compound(toks: list[_Tok], text: str, tokens: list[str]) -> float:
     return _normalised(total, text, any(map(_SARCASM, toks)))
 
 
-def score(text: str, emotes: Sequence[str] | None = None) -> float:
+def score(text: str, emotes: Sequence[str] | None = None, tokens: list[str] | None = None) -> float:
     """VADER's compound score of one chat message in [-1, 1] (0.0 for empty or neutral text); not cached.
 
     ``emotes``: the emote names of the message in order of appearance (from the event); those tokens are read
     as emotes. Without it, well-known emotes are recognised from the text (they are in either case).
+    ``tokens``: ``text.split()``, when the caller has it already.
     """
-    tokens = text.split()
+    if tokens is None:
+        tokens = text.split()
     if not tokens:
         return 0.0
     if not text.isascii():

@@ -58,6 +58,7 @@ COMPOUND_EDGES: Final = (
     0.75,
 )  # bucket i: edges[i-1] <= x < edges[i]
 LENGTH_EDGES: Final = (2, 3, 4, 7, 13)
+_LENGTHS: Final = len(LENGTH_EDGES) + 1
 MESSAGE_KEYS: Final = 1024
 
 _PUNCT: Final = string.punctuation + "…‘’“”«»¡¿"
@@ -202,9 +203,11 @@ class Model:
         self._compound = complex(*self.compound_weight)
         self._bias = get(BIAS, 0j)
         self._start = _START * PAIR_FACTOR & MASK
-        self._compound_buckets = [get(i, 0j) for i in _COMPOUND_IDS]
-        self._lengths = [get(i, 0j) for i in _LENGTH_IDS]
-        self._messages = [sum(map(get, message_ids(key), repeat(0j))) for key in range(MESSAGE_KEYS)]
+        # The weights of the message-level features in one table: compound bucket × length bucket × message key.
+        messages = [sum(map(get, message_ids(key), repeat(0j))) for key in range(MESSAGE_KEYS)]
+        self._tail = [
+            get(c, 0j) + get(n, 0j) + m for c in _COMPOUND_IDS for n in _LENGTH_IDS for m in messages
+        ]
 
     def _entry(self, text: str) -> tuple[int, complex, int, int]:
         """Word id, word + family weight, packed code, (word id × PAIR_FACTOR) & MASK."""
@@ -221,7 +224,7 @@ class Model:
         tokens = text.split()
         if not tokens:
             return self._bias.real, self._bias.imag
-        compound = lexicon.score(text, emotes)
+        compound = lexicon.score(text, emotes, tokens)
         memo = self._memo.get
         entries = [memo(t) or self._entry(t) for t in tokens]
         words, weights, codes, scaled = zip(*entries, strict=True)
@@ -232,9 +235,8 @@ class Model:
         total = sum(weights, self._bias + self._compound * compound)
         pairs = set(map(xor, (self._start, *scaled[:-1]), words))  # word ids < 2**BITS: no mask needed
         total += sum(map(self.packed.get, pairs, repeat(0j)))
-        total += self._compound_buckets[bisect_right(COMPOUND_EDGES, compound)]
-        total += self._lengths[bisect_right(LENGTH_EDGES, len(tokens))]
-        total += self._messages[_message(text, sum(codes))]
+        bucket = bisect_right(COMPOUND_EDGES, compound) * _LENGTHS + bisect_right(LENGTH_EDGES, len(tokens))
+        total += self._tail[bucket * MESSAGE_KEYS + _message(text, sum(codes))]
         return total.real, total.imag
 
     def margin(self, text: str, emotes: Sequence[str] | None = None) -> float:
