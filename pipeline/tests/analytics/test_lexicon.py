@@ -346,6 +346,10 @@ def test_the_plain_sum_shortcut_agrees_with_the_full_rules(tokens: list[str]) ->
         assert score(text) == fast
 
 
+def test_a_message_of_emoji_modifiers_only_is_neutral() -> None:
+    assert score("\ufe0f") == score("\U0001f3fd \u200d") == 0.0
+
+
 def test_huge_messages_stay_bounded() -> None:
     assert score("terrible " * 5000) >= -1.0
     assert score("awesome " * 5000 + "!" * 100) <= 1.0

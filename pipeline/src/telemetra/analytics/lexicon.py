@@ -596,6 +596,8 @@ def score(text: str, emotes: Sequence[str] | None = None, tokens: list[str] | No
         return 0.0
     if not text.isascii():
         tokens = split_emoji(tokens)
+        if not tokens:  # only emoji modifiers
+            return 0.0
     memo = _MEMO.get
     # Known emotes read the same whether given or recognised; only unknown given names need the slow path.
     unknown = set(emotes).difference(_EMOTE_TOKS) if emotes else None
