@@ -167,7 +167,7 @@ class QuietRange:
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end > MINUTES_PER_DAY:
             raise ValueError(f"quiet hours {text!r}: 24:00 is the latest end")
-        if start == end % MINUTES_PER_DAY:
+        if start == end:
             raise ValueError(
                 f"quiet hours {text!r}: start and end are the same (use 00:00-24:00 for all day)"
             )
