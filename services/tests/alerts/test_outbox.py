@@ -82,7 +82,11 @@ async def test_a_moment_that_grows_updates_editable_destinations_only(outbox: Ou
     assert update.moment == bigger
     await outbox.settle([settled(update, "delivered", T0 + 11)])
     rows = {r.destination: r for r in await outbox.deliveries()}
-    assert (rows["hook"].state, rows["hook"].sent_revision, rows["hook"].remote_id) == ("delivered", 2, "9001")
+    assert (rows["hook"].state, rows["hook"].sent_revision, rows["hook"].remote_id) == (
+        "delivered",
+        2,
+        "9001",
+    )
     assert (rows["team"].state, rows["team"].revision) == ("delivered", 1)
 
     # An older version arriving late (a replay) changes nothing.
@@ -102,7 +106,9 @@ async def test_growth_while_sending_sends_the_newer_revision_next(outbox: Outbox
     other = make_moment(2)
     await outbox.offer([offer(other)], T0)
     await outbox.offer([offer(grown(other, 10)), offer(grown(other, 20, 30.0))], T0 + 1)
-    [latest] = [d for d in await outbox.claim("a", 10, T0 + 2, LEASE) if d.moment.moment_id == other.moment_id]
+    [latest] = [
+        d for d in await outbox.claim("a", 10, T0 + 2, LEASE) if d.moment.moment_id == other.moment_id
+    ]
     assert latest.moment.value == 30.0 and latest.sent_revision == 0
 
 
@@ -118,7 +124,10 @@ async def test_retries_wait_for_their_time_dead_letters_wait_for_a_requeue(outbo
     assert await outbox.claim("a", 1, T0 + 100, LEASE) == []
     [row] = await outbox.deliveries(state="dead")
     assert (row.reason, row.attempts) == ("HTTP 404: no such webhook", 2)
-    assert [(a.attempt, a.outcome) for a in await outbox.attempts(m.moment_id, "hook")] == [(1, "retry"), (2, "dead")]
+    assert [(a.attempt, a.outcome) for a in await outbox.attempts(m.moment_id, "hook")] == [
+        (1, "retry"),
+        (2, "dead"),
+    ]
     await outbox.offer([offer(grown(m))], T0 + 101)  # growth does not revive a dead letter
     assert await outbox.claim("a", 1, T0 + 101, LEASE) == []
     assert await outbox.requeue(m.moment_id, "hook", T0 + 102)

@@ -103,7 +103,11 @@ DISCORD_EXECUTE = {
 SLACK_TEXT = {
     "type": "object",
     "required": ["type", "text"],
-    "properties": {"type": {"enum": ["mrkdwn", "plain_text"]}, "text": text(3000, 1), "emoji": {"type": "boolean"}},
+    "properties": {
+        "type": {"enum": ["mrkdwn", "plain_text"]},
+        "text": text(3000, 1),
+        "emoji": {"type": "boolean"},
+    },
 }
 SLACK_BLOCK = {
     "oneOf": [
@@ -112,7 +116,10 @@ SLACK_BLOCK = {
             "required": ["type", "text"],
             "properties": {
                 "type": {"const": "header"},
-                "text": {"type": "object", "properties": {"type": {"const": "plain_text"}, "text": text(150, 1)}},
+                "text": {
+                    "type": "object",
+                    "properties": {"type": {"const": "plain_text"}, "text": text(150, 1)},
+                },
             },
         },
         {
@@ -122,8 +129,14 @@ SLACK_BLOCK = {
                 "type": {"const": "section"},
                 "block_id": text(255),
                 "text": SLACK_TEXT,
-                "fields": {"type": "array", "maxItems": 10, "items": {**SLACK_TEXT, "properties": {
-                    **SLACK_TEXT["properties"], "text": text(2000, 1)}}},  # fmt: skip
+                "fields": {
+                    "type": "array",
+                    "maxItems": 10,
+                    "items": {
+                        **SLACK_TEXT,
+                        "properties": {**SLACK_TEXT["properties"], "text": text(2000, 1)},
+                    },
+                },
                 "accessory": {"type": "object"},
             },
             "anyOf": [{"required": ["text"]}, {"required": ["fields"]}],
@@ -131,14 +144,20 @@ SLACK_BLOCK = {
         {
             "type": "object",
             "required": ["type", "elements"],
-            "properties": {"type": {"const": "context"}, "elements": {"type": "array", "minItems": 1, "maxItems": 10}},
+            "properties": {
+                "type": {"const": "context"},
+                "elements": {"type": "array", "minItems": 1, "maxItems": 10},
+            },
         },
     ]
 }
 SLACK_MESSAGE = {
     "type": "object",
     "required": ["text"],
-    "properties": {"text": {"type": "string", "minLength": 1}, "blocks": {"type": "array", "maxItems": 50, "items": SLACK_BLOCK}},
+    "properties": {
+        "text": {"type": "string", "minLength": 1},
+        "blocks": {"type": "array", "maxItems": 50, "items": SLACK_BLOCK},
+    },
 }
 
 
@@ -157,13 +176,16 @@ MOMENTS = [
     make_moment(2, kind="raid", metric="raid", value=800, baseline=0, description="alpha was raided by 800 viewers"),
     make_moment(3, kind="viewer_drop", value=1200, baseline=4000, ongoing=False,
                 description="Viewers dropped to 1,200 from about 4,000 (70% fewer)"),
-    make_moment(4, kind="sentiment_swing", value=-0.42, baseline=0.1, description="Chat mood turned <negative> & *loud*"),
+    make_moment(4, kind="sentiment_swing", value=-0.42, baseline=0.1,
+                description="Chat mood turned <negative> & *loud*"),
     make_moment(5, description="x" * 10_000),  # far beyond every limit: clipped, never refused
 ]  # fmt: skip
 
 
 def test_the_recorded_examples_match_the_documented_shapes() -> None:
-    jsonschema.validate(example("discord_execute_webhook.json"), DISCORD_EXECUTE, format_checker=jsonschema.FormatChecker())
+    jsonschema.validate(
+        example("discord_execute_webhook.json"), DISCORD_EXECUTE, format_checker=jsonschema.FormatChecker()
+    )
     jsonschema.validate(example("slack_incoming_webhook.json"), SLACK_MESSAGE)
 
 
@@ -185,7 +207,9 @@ def test_slack_bodies_match_the_documented_shape(moment: Moment) -> None:
 
 def destination(kind: str) -> Destination:
     if kind == "webhook":
-        return Destination(name="hook", type="webhook", url="https://x.example/h", signing_secret_from={"env": "K"})  # type: ignore[arg-type]
+        return Destination(
+            name="hook", type="webhook", url="https://x.example/h", signing_secret_from={"env": "K"}
+        )  # type: ignore[arg-type]
     return Destination(name="d", type=kind, url_from={"env": "URL"})  # type: ignore[arg-type]
 
 
@@ -195,7 +219,9 @@ def test_discord_posts_with_wait_then_edits_the_same_message() -> None:
     assert first.method == "POST"
     assert first.url == "https://discord.com/api/webhooks/123/tok?thread_id=42&wait=true"
     response = example("discord_message_response.json")
-    answer = interpret(Alert(make_moment(), destination("discord"), 1, 0, None), 200, {}, orjson.dumps(response))
+    answer = interpret(
+        Alert(make_moment(), destination("discord"), 1, 0, None), 200, {}, orjson.dumps(response)
+    )
     assert answer.ok and answer.remote_id == "1101535312457097256"
     update = render(Alert(make_moment(), destination("discord"), 2, 1, answer.remote_id), url, None, T0)
     assert update.method == "PATCH"
@@ -231,12 +257,19 @@ def test_webhook_signature_verifies_and_rejects_tampering_and_replays() -> None:
         verify(KEY, request.body, headers | {"Telemetra-Signature": "sha256=abc"}, now=T0)
 
     update = render(Alert(moment, destination("webhook"), 3, 1, None), "https://x.example/h", KEY, T0)
-    assert orjson.loads(update.body)["type"] == "moment.updated" and update.headers["Telemetra-Revision"] == "3"
+    assert (
+        orjson.loads(update.body)["type"] == "moment.updated" and update.headers["Telemetra-Revision"] == "3"
+    )
     assert render(Alert(moment, destination("webhook"), 1, 0, None), "u", KEY, T0 + 99).body == request.body
 
 
 def test_slack_never_edits() -> None:
-    request = render(Alert(make_moment(), destination("slack"), 2, 1, None), "https://hooks.slack.com/services/T/B/X", None, T0)
+    request = render(
+        Alert(make_moment(), destination("slack"), 2, 1, None),
+        "https://hooks.slack.com/services/T/B/X",
+        None,
+        T0,
+    )
     assert request.method == "POST" and request.url == "https://hooks.slack.com/services/T/B/X"
 
 
@@ -246,7 +279,9 @@ def test_slack_never_edits() -> None:
      (410, False, False), (408, False, True), (429, False, True), (500, False, True), (503, False, True)],
 )  # fmt: skip
 def test_answers(status: int, ok: bool, retryable: bool) -> None:
-    answer = interpret(Alert(make_moment(), destination("slack"), 1, 0, None), status, {}, b"channel_not_found")
+    answer = interpret(
+        Alert(make_moment(), destination("slack"), 1, 0, None), status, {}, b"channel_not_found"
+    )
     assert (answer.ok, answer.retryable) == (ok, retryable)
     if not ok:
         assert answer.error is not None and answer.error.startswith(f"HTTP {status}")

@@ -124,7 +124,9 @@ def test_quiet_hours_are_utc_ranges_that_may_wrap(text: str, inside: list[str], 
 
 @pytest.mark.parametrize("text", ["7:00-8:00", "22:00", "25:00-01:00", "10:00-10:00", "10:00-24:30"])
 def test_malformed_quiet_hours(text: str) -> None:
-    assert "quiet hours" in error_of(config(rules=[{"name": "r", "quietHours": [text], "destinations": ["mods"]}]))
+    assert "quiet hours" in error_of(
+        config(rules=[{"name": "r", "quietHours": [text], "destinations": ["mods"]}])
+    )
 
 
 def test_targets_by_kind_and_quiet_hours() -> None:
@@ -138,8 +140,14 @@ def test_targets_by_kind_and_quiet_hours() -> None:
     )
     chat, raid = make_moment(kind="chat_spike"), make_moment(kind="raid")
     day, night = at("12:00"), at("23:00")
-    assert [(t.destination.name, t.quiet) for t in parsed.targets(chat, day)] == [("mods", False), ("editors", False)]
-    assert [(t.destination.name, t.quiet) for t in parsed.targets(chat, night)] == [("mods", True), ("editors", True)]
+    assert [(t.destination.name, t.quiet) for t in parsed.targets(chat, day)] == [
+        ("mods", False),
+        ("editors", False),
+    ]
+    assert [(t.destination.name, t.quiet) for t in parsed.targets(chat, night)] == [
+        ("mods", True),
+        ("editors", True),
+    ]
     # A raid at night: "raids" (never quiet) and "night" both name mods: one target, not quiet.
     assert [(t.destination.name, t.quiet) for t in parsed.targets(raid, night)] == [
         ("mods", False), ("editors", True), ("team", False),
@@ -147,7 +155,9 @@ def test_targets_by_kind_and_quiet_hours() -> None:
 
 
 def test_min_score_applies_to_the_optional_ranking_score() -> None:
-    parsed = AlertConfig.model_validate(config(rules=[{"name": "r", "minScore": 5, "destinations": ["mods"]}]))
+    parsed = AlertConfig.model_validate(
+        config(rules=[{"name": "r", "minScore": 5, "destinations": ["mods"]}])
+    )
     every = AlertConfig.model_validate(config(rules=[{"name": "r", "minScore": 0, "destinations": ["mods"]}]))
     unscored = make_moment()  # today's records: no ranking score (the detector's `score` is not it)
     assert parsed.targets(unscored, at("12:00")) == []
@@ -161,7 +171,10 @@ def test_min_score_applies_to_the_optional_ranking_score() -> None:
     assert rule.matches(Ranked(5.0))  # type: ignore[arg-type]
     assert not rule.matches(Ranked(4.99))  # type: ignore[arg-type]
     assert not rule.matches(Ranked(None))  # type: ignore[arg-type]
-    assert replace(unscored, score=99).kind == "chat_spike" and parsed.targets(replace(unscored, score=99), 0) == []
+    assert (
+        replace(unscored, score=99).kind == "chat_spike"
+        and parsed.targets(replace(unscored, score=99), 0) == []
+    )
 
 
 def test_backoff_is_exponential_capped_jittered_and_deterministic_when_seeded() -> None:

@@ -75,7 +75,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PATCH = _handle  # noqa: N815 (http.server's naming)
+            do_GET = do_POST = do_PATCH = _handle  # http.server's naming
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
@@ -97,7 +97,9 @@ class Receiver:
         if self.status >= 300:
             return self.status, b'{"message": "not now"}'
         parts = urlsplit(path)
-        if method == "POST" and "wait=true" in parts.query:  # Discord's execute webhook, answering the message
+        if (
+            method == "POST" and "wait=true" in parts.query
+        ):  # Discord's execute webhook, answering the message
             return 200, orjson.dumps({"id": str(next(self._ids)), "type": 0, **orjson.loads(body or b"{}")})
         if method == "PATCH" and "/messages/" in parts.path:
             return 200, orjson.dumps({"id": parts.path.rsplit("/", 1)[-1], **orjson.loads(body or b"{}")})

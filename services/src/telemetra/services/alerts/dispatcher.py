@@ -75,13 +75,10 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         s = self.settings
-        self._client = (
-            client
-            or httpx.AsyncClient(
-                timeout=s.request_timeout_s,
-                limits=httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency),
-                follow_redirects=False,  # never re-send a signed body somewhere else
-            )
+        self._client = client or httpx.AsyncClient(
+            timeout=s.request_timeout_s,
+            limits=httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency),
+            follow_redirects=False,  # never re-send a signed body somewhere else
         )
         self._owns_client = client is None
         self._in_flight: set[asyncio.Task[Settlement]] = set()
