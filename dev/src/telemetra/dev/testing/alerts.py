@@ -40,9 +40,17 @@ def grown(moment: Moment, seconds: float = 10, value: float = 20.0) -> Moment:
 
 
 def webhook_config(url: str, *, env: str = "HOOK_KEY", **destination: Any) -> AlertConfig:
-    return AlertConfig.model_validate({
-        "destinations": [
-            {"name": "hook", "type": "webhook", "url": url, "signingSecretFrom": {"env": env}, **destination}
-        ],
-        "rules": [{"name": "all", "destinations": ["hook"]}],
-    })
+    return AlertConfig.model_validate(
+        {
+            "destinations": [
+                {
+                    "name": "hook",
+                    "type": "webhook",
+                    "url": url,
+                    "signingSecretFrom": {"env": env},
+                    **destination,
+                }
+            ],
+            "rules": [{"name": "all", "destinations": ["hook"]}],
+        }
+    )
