@@ -110,8 +110,10 @@ class Receiver:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
 
     def stats(self) -> dict[str, Any]:
+        """Every request's path, idempotency key and arrival time (the benchmark's side of the clock)."""
         with self._lock:
-            return {"count": len(self.requests), "arrivals": [(r.path, r.at) for r in self.requests]}
+            arrivals = [(r.path, r.headers.get("Idempotency-Key"), r.at) for r in self.requests]
+        return {"count": len(arrivals), "arrivals": arrivals}
 
 
 def main() -> None:

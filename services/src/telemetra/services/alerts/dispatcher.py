@@ -111,6 +111,7 @@ class Dispatcher:
 
     async def step(self) -> int:
         """One pass: settle what finished, claim what there is room for and start sending it."""
+        self._wake.clear()  # a wake-up from here on makes the next idle wait return at once
         self._collect()
         await self._flush()
         room = self.settings.concurrency - len(self._in_flight)
@@ -141,7 +142,6 @@ class Dispatcher:
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(waiters, timeout=self.settings.poll_s, return_when=asyncio.FIRST_COMPLETED)
@@ -209,6 +209,13 @@ class Dispatcher:
             answer, status = Answer(False, True, str(error)), None
         except (httpx.HTTPError, OSError) as error:
             answer, status = Answer(False, True, describe(error, (url, key))), None
+        except Exception as error:  # a bug must not stop the dispatcher: retried, then a dead letter
+            reason = describe(error, (url, key))  # no traceback: its text could hold the URL
+            log.error(
+                "alert delivery failed unexpectedly",
+                extra={"moment_id": delivery.moment.moment_id, "error": reason},
+            )
+            answer, status = Answer(False, True, reason), None
         return self._settlement(delivery, answer, status, time.monotonic() - started)
 
     def _settlement(self, d: Delivery, answer: Answer, status: int | None, duration: float) -> Settlement:
