@@ -14,9 +14,10 @@ class Migration:
     sql: str
 
 
-def load(dialect: str) -> list[Migration]:
-    """The migrations of ``dialect`` ("sqlite" or "postgres"), by version; numbering must have no gaps."""
-    folder = resources.files(__package__).joinpath(dialect)
+def load(dialect: str, package: str | None = None) -> list[Migration]:
+    """The migrations of ``dialect`` ("sqlite" or "postgres"), by version; numbering must have no gaps.
+    ``package``: another component's series (the alert outbox's), recorded in a history table of its own."""
+    folder = resources.files(package or __package__).joinpath(dialect)
     migrations = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -29,5 +30,5 @@ def load(dialect: str) -> list[Migration]:
     return migrations
 
 
-def pending(dialect: str, applied: set[int]) -> list[Migration]:
-    return [m for m in load(dialect) if m.version not in applied]
+def pending(dialect: str, applied: set[int], package: str | None = None) -> list[Migration]:
+    return [m for m in load(dialect, package) if m.version not in applied]

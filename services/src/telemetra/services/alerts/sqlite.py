@@ -1,0 +1,220 @@
+"""The outbox in SQLite (the embedded demo): the store's thread-confined connection, one writer at a time, so
+a claim never hands a row to two dispatchers (``BEGIN IMMEDIATE`` serialises them across processes too)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from telemetra.records import Moment
+from telemetra.services.alerts import sql
+from telemetra.services.alerts.outbox import (
+    STATES,
+    AttemptRecord,
+    Delivery,
+    DeliveryRecord,
+    Offer,
+    OfferResult,
+    Settlement,
+    State,
+)
+from telemetra.services.alerts.rules import Destination
+from telemetra.services.storage import StoreUnavailable, migrations
+from telemetra.services.storage.codec import to_ms
+from telemetra.services.storage.sqlite import _Connection, _statements, _transaction
+
+T = TypeVar("T")
+_OFFER = sql.for_sqlite(sql.OFFER)
+_CLAIM = sql.for_sqlite(sql.CLAIM)
+_SETTLE = {
+    "delivered": sql.for_sqlite(sql.SETTLE_DELIVERED),
+    "retry": sql.for_sqlite(sql.SETTLE_RETRY),
+    "dead": sql.for_sqlite(sql.SETTLE_DEAD),
+}
+_LOG = sql.for_sqlite(sql.LOG_ATTEMPT)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    def work() -> None:
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {sql.HISTORY}"
+            " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)"
+        )
+        applied = {row[0] for row in db.execute(f"SELECT version FROM {sql.HISTORY}")}
+        for migration in migrations.pending("sqlite", applied, sql.MIGRATIONS):
+            for statement in _statements(migration.sql):
+                db.execute(statement)
+            db.execute(
+                f"INSERT INTO {sql.HISTORY} VALUES (?, ?, ?)",
+                (migration.version, migration.name, to_ms(time.time())),
+            )
+
+    _transaction(db, work)
+
+
+def _delivery(row: sqlite3.Row | Any, claim: str) -> Delivery:
+    return Delivery(
+        moment=Moment.from_dict(orjson.loads(row["moment"])),
+        destination=Destination.model_validate_json(row["target"]),
+        revision=row["revision"],
+        sent_revision=row["sent_revision"],
+        remote_id=row["remote_id"],
+        attempts=row["attempts"],
+        claim=claim,
+    )
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def _record(row: sqlite3.Row) -> DeliveryRecord:
+    return DeliveryRecord(
+        moment_id=row["moment_id"],
+        destination=row["destination"],
+        stream_id=row["stream_id"],
+        kind=row["kind"],
+        state=row["state"],
+        reason=row["reason"],
+        revision=row["revision"],
+        sent_revision=row["sent_revision"],
+        remote_id=row["remote_id"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at_ms"] / 1000,
+        created_at=row["created_at_ms"] / 1000,
+        updated_at=row["updated_at_ms"] / 1000,
+        delivered_at=_seconds(row["delivered_at_ms"]),
+    )
+
+
+def _attempt(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        moment_id=row["moment_id"],
+        destination=row["destination"],
+        revision=row["revision"],
+        attempt=row["attempt"],
+        at=row["at_ms"] / 1000,
+        outcome=row["outcome"],
+        status=row["status"],
+        error=row["error"],
+        duration_ms=row["duration_ms"],
+    )
+
+
+class SqliteOutbox:
+    name = "sqlite"
+
+    def __init__(self, path: Path, *, timeout: float = 5.0):
+        self.path = path
+        self._timeout = timeout
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
+
+    async def start(self) -> None:
+        if self._writer is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"sqlite: cannot create {self.path.parent}: {error}") from error
+        writer = _Connection(self.path, self._timeout)
+        try:
+            await writer.run(_migrate)
+        except BaseException:
+            await writer.close()
+            raise
+        self._writer, self._reader = writer, _Connection(self.path, self._timeout)
+
+    async def close(self) -> None:
+        for connection in (self._writer, self._reader):
+            if connection is not None:
+                await connection.close()
+        self._writer = self._reader = None
+
+    def _connections(self) -> tuple[_Connection, _Connection]:
+        if self._writer is None or self._reader is None:
+            raise StoreUnavailable("sqlite: outbox not started")
+        return self._writer, self._reader
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def work(db: sqlite3.Connection) -> T:
+            result: list[T] = []
+            _transaction(db, lambda: result.append(fn(db)))
+            return result[0]
+
+        return await self._connections()[0].run(work)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._connections()[1].run(fn)
+
+    # -- writes ------------------------------------------------------------------------------------------
+    async def offer(self, offers: Sequence[Offer], now: float) -> OfferResult:
+        rows = [sql.offer_params(o, now, to_ms) for o in offers]
+
+        def work(db: sqlite3.Connection) -> OfferResult:
+            queued = suppressed = existing = 0
+            for row in rows:
+                known = db.execute(
+                    "SELECT 1 FROM alert_outbox WHERE moment_id = ? AND destination = ?", row[:2]
+                ).fetchone()
+                db.execute(_OFFER, row)
+                if known:
+                    existing += 1
+                    continue
+                state = db.execute(
+                    "SELECT state FROM alert_outbox WHERE moment_id = ? AND destination = ?", row[:2]
+                ).fetchone()[0]
+                queued += state == "pending"
+                suppressed += state == "suppressed"
+            return OfferResult(queued, suppressed, existing)
+
+        return await self._write(work) if rows else OfferResult()
+
+    async def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Delivery]:
+        token = uuid.uuid4().hex
+
+        def work(db: sqlite3.Connection) -> list[Delivery]:
+            rows = db.execute(_CLAIM, (to_ms(now), limit, owner, to_ms(now + lease), token)).fetchall()
+            return [_delivery(row, token) for row in rows]
+
+        return await self._write(work)
+
+    async def settle(self, settlements: Sequence[Settlement]) -> int:
+        updates, log = sql.settle_params(settlements, to_ms)
+
+        def work(db: sqlite3.Connection) -> int:
+            changed = sum(db.execute(_SETTLE[kind], params).rowcount for kind, params in updates)
+            db.executemany(_LOG, log)
+            return changed
+
+        return await self._write(work) if settlements else 0
+
+    async def requeue(self, moment_id: str, destination: str, now: float) -> bool:
+        statement = sql.for_sqlite(sql.REQUEUE)
+        return await self._write(
+            lambda db: db.execute(statement, (moment_id, destination, to_ms(now))).rowcount > 0
+        )
+
+    # -- reads -------------------------------------------------------------------------------------------
+    async def deliveries(
+        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        statement = sql.for_sqlite(sql.DELIVERIES)
+        rows = await self._read(lambda db: db.execute(statement, (state, stream_id, limit)).fetchall())
+        return [_record(row) for row in rows]
+
+    async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
+        statement = sql.for_sqlite(sql.ATTEMPTS)
+        rows = await self._read(lambda db: db.execute(statement, (moment_id, destination)).fetchall())
+        return [_attempt(row) for row in rows]
+
+    async def counts(self) -> dict[State, int]:
+        rows = await self._read(lambda db: db.execute(sql.COUNTS).fetchall())
+        found = {row[0]: row[1] for row in rows}
+        return {state: found.get(state, 0) for state in STATES}
