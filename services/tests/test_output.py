@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from telemetra.dev.testing.alerts import grown, make_moment, webhook_config
 from telemetra.dev.testing.services import eventually
 from telemetra.records import WindowMetrics
+from telemetra.services.alerts import AlertIntake
+from telemetra.services.alerts.sqlite import SqliteOutbox
 from telemetra.services.cache import CacheUnavailable
 from telemetra.services.cache.memory import MemoryCache
 from telemetra.services.output import ServiceOutput
@@ -164,3 +167,49 @@ async def test_close_gives_up_on_a_store_that_stays_down(backends: Any, dataset:
     await sink.write_windows(closed_windows(dataset)[:3])
     await asyncio.wait_for(sink.close(grace=0.2), 5)
     assert sink.stats.dropped == 3  # counted, and logged: never lost silently
+
+
+# -- alerts --------------------------------------------------------------------------------------------------
+@pytest.fixture
+async def alerting(tmp_path: Path, backends: Any) -> AsyncIterator[tuple[ServiceOutput, Flaky, Any, Flaky]]:
+    """An output whose moments alert through a real SQLite outbox (the store's file), with outages injectable
+    into the store and the outbox."""
+    store, cache = backends
+    outbox = SqliteOutbox(tmp_path / "sink.db")
+    await outbox.start()
+    flaky_outbox = Flaky(outbox, StoreUnavailable, ["offer"])
+    intake = AlertIntake(flaky_outbox, max_age_s=None)
+    intake.configure("alpha", webhook_config("http://127.0.0.1:9/hook"))
+    sink = ServiceOutput(store, cache, retry_after=0.05, alerts=intake)
+    try:
+        yield sink, store, outbox, flaky_outbox
+    finally:
+        await sink.close(grace=1)
+        await outbox.close()
+
+
+async def test_a_stored_moment_is_offered_to_alerting_once_and_its_growth_updates_it(alerting: Any) -> None:
+    sink, _, outbox, _ = alerting
+    moment = make_moment(1)
+    await sink.write_moments([moment])
+    await sink.write_moments([moment])  # re-emitted unchanged: no new revision
+    await sink.write_moments([grown(moment)])
+    [row] = await outbox.deliveries()
+    assert (row.moment_id, row.state, row.revision) == (moment.moment_id, "pending", 2)
+    await sink.write_moments([make_moment(2, stream="beta")])  # a stream without alert rules
+    assert len(await outbox.deliveries()) == 1
+
+
+async def test_moments_wait_for_the_store_then_for_the_outbox(alerting: Any) -> None:
+    sink, store, outbox, flaky_outbox = alerting
+    store.down = True
+    await sink.write_moments([make_moment(1)])
+    assert await outbox.deliveries() == []  # not history yet: no alert
+    flaky_outbox.down = True
+    store.down = False
+    await eventually(lambda: sink.stats.moments_stored == 1, 5, "the moment stored")
+    assert await outbox.deliveries() == [] and sink.stats.alerts_offered == 0
+    flaky_outbox.down = False
+    await eventually(lambda: sink.stats.alerts_offered == 1, 5, "the moment offered to alerting")
+    [row] = await outbox.deliveries()
+    assert row.state == "pending"

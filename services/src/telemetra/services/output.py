@@ -10,6 +10,9 @@
   re-emitted window or a growing moment replaces its pending version instead of queueing twice), bounded by
   ``buffer_limit``; a background task retries until the store is back. If the buffer overflows, the oldest
   records are dropped, counted and logged as errors: nothing is lost silently.
+* Alerts (with an :class:`~telemetra.services.alerts.AlertIntake`): a moment is offered to alerting once it is
+  history (after its store write), and retried like a store write while the outbox is unavailable; offers are
+  idempotent, so a retry never doubles an alert. A growing moment is offered again and updates its alert.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
+from telemetra.services.alerts.intake import AlertIntake
 from telemetra.services.cache import CacheUnavailable, LiveCache, open_cache
 from telemetra.services.settings import Settings
 from telemetra.services.storage import Store, StoreUnavailable, open_store
@@ -44,6 +48,7 @@ class OutputStats:
     cache_skipped: int = 0  # cache writes skipped while backing off after a failure
     dropped: int = 0  # records given up because the buffer was full (logged as errors)
     buffered: int = 0  # records waiting for the store right now
+    alerts_offered: int = 0  # moments offered to alerting
 
 
 class ServiceOutput:
@@ -60,9 +65,11 @@ class ServiceOutput:
         retry_after: float = 1.0,
         clock: Callable[[], float] = time.time,
         owned: bool = False,
+        alerts: AlertIntake | None = None,
     ):
         self.store, self.cache = store, cache
         self.owned = owned
+        self.alerts = alerts
         self.stats = OutputStats()
         self._limit = buffer_limit
         self._retry_after = retry_after
@@ -70,6 +77,7 @@ class ServiceOutput:
         self._windows: dict[tuple[str, str], WindowMetrics] = {}
         self._moments: dict[str, Moment] = {}
         self._letters: dict[str, DeadLetter] = {}
+        self._alerting: dict[str, Moment] = {}  # stored moments not yet offered to alerting
         self._registered: set[str] = set()  # streams this output made known to the store
         self._store_retry_at = 0.0
         self._cache_retry_at = 0.0
@@ -79,7 +87,13 @@ class ServiceOutput:
 
     @classmethod
     def from_settings(
-        cls, store: Store, cache: LiveCache, settings: Settings, *, owned: bool = False
+        cls,
+        store: Store,
+        cache: LiveCache,
+        settings: Settings,
+        *,
+        owned: bool = False,
+        alerts: AlertIntake | None = None,
     ) -> ServiceOutput:
         return cls(
             store,
@@ -87,6 +101,7 @@ class ServiceOutput:
             buffer_limit=settings.output_buffer_limit,
             retry_after=settings.output_retry_s,
             owned=owned,
+            alerts=alerts,
         )
 
     # -- OutputPort --------------------------------------------------------------------------------------
@@ -148,6 +163,20 @@ class ServiceOutput:
     def _pending(self) -> int:
         return len(self._windows) + len(self._moments) + len(self._letters)
 
+    def _stored_moments(self, moments: list[Moment]) -> None:
+        if self.alerts is not None:
+            self._alerting.update((m.moment_id, m) for m in moments)
+
+    async def _offer_alerts(self, alerts: AlertIntake) -> None:
+        """Offer the stored moments to alerting (raises StoreUnavailable, and keeps them, if the outbox is down)."""
+        while self._alerting:
+            moments = list(self._alerting.values())[:CHUNK]
+            await alerts.moments(moments)
+            for moment in moments:
+                if self._alerting.get(moment.moment_id) is moment:
+                    del self._alerting[moment.moment_id]
+            self.stats.alerts_offered += len(moments)
+
     def _enforce_limit(self) -> None:
         excess = self._pending() - self._limit
         if excess <= 0:
@@ -171,7 +200,11 @@ class ServiceOutput:
         async with self._lock:
             try:
                 self.stats.windows_stored += await self._drain(self._windows, self.store.upsert_windows)
-                self.stats.moments_stored += await self._drain(self._moments, self.store.upsert_moments)
+                self.stats.moments_stored += await self._drain(
+                    self._moments, self.store.upsert_moments, self._stored_moments
+                )
+                if self.alerts is not None:
+                    await self._offer_alerts(self.alerts)
                 self.stats.dead_letters_stored += await self._drain(
                     self._letters, self.store.upsert_dead_letters
                 )
@@ -185,13 +218,20 @@ class ServiceOutput:
             log.info("store writes resumed", extra={"store": self.store.name})
         return True
 
-    async def _drain(self, pending: dict[K, R], upsert: Callable[[list[R], float], Awaitable[None]]) -> int:
+    async def _drain(
+        self,
+        pending: dict[K, R],
+        upsert: Callable[[list[R], float], Awaitable[None]],
+        on_stored: Callable[[list[R]], None] | None = None,
+    ) -> int:
         """Upsert ``pending`` in chunks, removing each chunk once stored; returns how many were stored."""
         stored = 0
         while pending:
             keys = list(pending)[:CHUNK]
             records = [pending[k] for k in keys]
             await upsert(records, self._clock())
+            if on_stored is not None:
+                on_stored(records)
             for key, record in zip(keys, records, strict=True):
                 if pending.get(key) is record:  # not replaced by a newer version meanwhile
                     del pending[key]
@@ -209,11 +249,14 @@ class ServiceOutput:
             )
 
     def _ensure_retrier(self) -> None:
-        if self._pending() and (self._retrier is None or self._retrier.done()):
+        if self._waiting() and (self._retrier is None or self._retrier.done()):
             self._retrier = asyncio.create_task(self._retry_until_flushed(), name="telemetra-sink-retry")
 
+    def _waiting(self) -> int:
+        return self._pending() + len(self._alerting)
+
     async def _retry_until_flushed(self) -> None:
-        while self._pending():
+        while self._waiting():
             await asyncio.sleep(max(self._store_retry_at - time.monotonic(), 0.05))
             await self.flush()
 
@@ -252,7 +295,7 @@ class ServiceOutput:
     async def close(self, grace: float = 5.0) -> None:
         """Try to flush what is pending (for up to ``grace`` seconds), then stop retrying."""
         deadline = time.monotonic() + grace
-        while self._pending() and time.monotonic() < deadline:
+        while self._waiting() and time.monotonic() < deadline:
             if not await self.flush():
                 await asyncio.sleep(min(self._retry_after, max(deadline - time.monotonic(), 0)))
         retrier, self._retrier = self._retrier, None
@@ -260,8 +303,8 @@ class ServiceOutput:
             retrier.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retrier
-        if self._pending():
-            lost = self._pending()
+        if self._waiting():
+            lost = self._waiting()
             self.stats.dropped += lost
             log.error("output closed with records never stored", extra={"dropped": lost})
         if self.owned:
