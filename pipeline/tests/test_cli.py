@@ -117,3 +117,21 @@ def test_bad_twitch_flags_of_ingest_and_demo_are_one_line_errors(capsys: pytest.
         assert main(argv) == 2
         (line,) = capsys.readouterr().err.splitlines()
         assert line.startswith("telemetra demo: error: ") and reason in line
+
+
+def test_bad_alert_files_of_demo_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inline = tmp_path / "inline.json"
+    inline.write_text(
+        '{"nebula": {"destinations": [{"name": "d", "type": "discord", '
+        '"url": "https://discord.com/api/webhooks/1/SECRET-TOKEN"}]}}'
+    )
+    for path, reason in [
+        (tmp_path / "missing.json", "No such file"),
+        (inline, "nebula.destinations.0: Value error, destination 'd': a discord webhook URL carries its token"),
+    ]:
+        assert main(["demo", "--alerts", str(path)]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("telemetra demo: error: ") and reason in line
+        assert "SECRET-TOKEN" not in line

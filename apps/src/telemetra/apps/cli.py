@@ -290,13 +290,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         twitch = tuple(parse_channels(args.twitch)) if args.twitch else ()
         check_chat_url(args.twitch_url)
-    except ValueError as error:
+        alerts = _alert_configs(args.alerts) if args.alerts else None
+    except (ValueError, OSError) as error:
         return _fail("demo", _one_line(error), 2)
     if args.no_mock and not twitch:
         return _fail("demo", "--no-mock leaves nothing to show: add --twitch CHANNEL[,CHANNEL…]", 2)
     options = DemoOptions(
         host=args.host, port=args.port, data_dir=Path(args.data_dir), static_dir=static, rate=args.rate,
-        twitch=twitch, twitch_url=args.twitch_url, mock=not args.no_mock,
+        twitch=twitch, twitch_url=args.twitch_url, mock=not args.no_mock, alerts=alerts,
     )  # fmt: skip
 
     async def main(stop: asyncio.Event) -> int:
@@ -304,6 +305,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
 
     return _run_until_signal(main)
+
+
+def _alert_configs(path: str) -> dict[str, Any]:
+    from telemetra.services.alerts.rules import parse_stream_configs
+
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as error:
+        raise OSError(f"--alerts {path}: {error.strerror or error}") from None
+    return parse_stream_configs(text)
 
 
 # -- replay / backtest ------------------------------------------------------------------------------------
@@ -535,6 +546,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Twitch chat WebSocket URL (a local server: python -m telemetra.dev.twitch_chat)",
     )
     demo.add_argument("--no-mock", action="store_true", help="show only the --twitch channels, no mock ones")
+    demo.add_argument(
+        "--alerts",
+        metavar="FILE",
+        help="alert rules: a JSON object {stream_id: {destinations, rules}} (see services/alerts/__init__.py)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     process_cmd = commands.add_parser("process", help="run the engine over an event log as fast as possible")

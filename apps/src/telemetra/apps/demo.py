@@ -3,6 +3,9 @@
 Mock producer (three channels, with moments on a repeating schedule) → in-process bus → embedded engine →
 SQLite + in-process cache → API (and the dashboard, when built). History survives restarts; Ctrl-C stops cleanly.
 
+With ``alerts`` (``--alerts FILE``: ``{stream_id: AlertConfig}``), moments alert their destinations: an outbox in
+the demo's SQLite file and a dispatcher task in this process (``telemetra.services.alerts``).
+
 With ``twitch`` channels, real chat joins them: one Twitch connection (:func:`telemetra.sources.twitch.run_channels`)
 publishes to the same bus, so those channels show up next to the mock ones (or alone, without ``mock``). A channel
 that cannot be read is logged and the rest of the demo goes on.
@@ -14,10 +17,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telemetra.engine.core import Engine
 from telemetra.engine.embedded import run_embedded
@@ -27,6 +30,9 @@ from telemetra.producers.runner import pump
 from telemetra.producers.scenarios import Scenario, parse_scenario
 from telemetra.sinks.memory import InProcessBus, MemorySink
 from telemetra.sources.twitch import DEFAULT_URL, ChannelSpec, TwitchChat, TwitchError, run_channels
+
+if TYPE_CHECKING:
+    from telemetra.services.alerts import AlertConfig, AlertIntake, Dispatcher, Outbox
 
 log = logging.getLogger("telemetra.demo")
 
@@ -67,6 +73,7 @@ class DemoOptions:
     twitch: tuple[ChannelSpec, ...] = ()  # real channels to show
     twitch_url: str = DEFAULT_URL
     mock: bool = True  # the three mock channels
+    alerts: Mapping[str, AlertConfig] | None = None  # stream id → its alerting
 
 
 async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
@@ -105,27 +112,60 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
     await until_serving(options.host, options.port, server)
     _announce(options, database)
 
-    output = ServiceOutput.from_settings(store, cache, settings)
-    app.state.telemetra.metrics.watch_output(output)  # the output's counters on /metrics
-    # The journal lets a restart after a crash rebuild the windows that were open (telemetra.engine.journal).
-    journal = Journal(options.data_dir / "journal")
-    engine = asyncio.create_task(run_embedded(subscription, Engine(), output, journal=journal), name="engine")
-    sources: list[Coroutine[Any, Any, object]] = []
-    if options.mock:
-        sources.append(pump(generate_batches(mock), MemorySink(bus), speed=1.0, stop=stop))
-    if options.twitch:
-        sources.append(_real_chat(options, MemorySink(bus), stop))
+    async with _alerting(options.alerts, settings.store_url) as alerts:
+        output = ServiceOutput.from_settings(store, cache, settings, alerts=alerts)
+        app.state.telemetra.metrics.watch_output(output)  # the output's counters on /metrics
+        # The journal lets a restart after a crash rebuild the windows that were open (telemetra.engine.journal).
+        journal = Journal(options.data_dir / "journal")
+        engine = asyncio.create_task(
+            run_embedded(subscription, Engine(), output, journal=journal), name="engine"
+        )
+        sources: list[Coroutine[Any, Any, object]] = []
+        if options.mock:
+            sources.append(pump(generate_batches(mock), MemorySink(bus), speed=1.0, stop=stop))
+        if options.twitch:
+            sources.append(_real_chat(options, MemorySink(bus), stop))
+        try:
+            await asyncio.gather(*sources)
+        finally:
+            await bus.close()  # the engine drains what was published, then returns
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(engine, timeout=10)
+            api_stop.set()
+            await server
+            await output.close()
+            await cache.close()
+            await store.close()  # the demo owns its store: closing it checkpoints SQLite's write-ahead log
+
+
+@contextlib.asynccontextmanager
+async def _alerting(
+    configs: Mapping[str, AlertConfig] | None, store_url: str
+) -> AsyncIterator[AlertIntake | None]:
+    """With alert configs: an outbox in the store's database and a dispatcher task, stopped on the way out
+    (sends in flight finish first); without: nothing."""
+    if not configs:
+        yield None
+        return
+    from telemetra.services.alerts import AlertIntake, AlertSettings, Dispatcher, SecretResolver, open_outbox
+
+    settings = AlertSettings(outbox_url=store_url)
+    outbox: Outbox = open_outbox(store_url)
+    await outbox.start()
+    dispatcher: Dispatcher = Dispatcher(outbox, SecretResolver(settings.secrets_dir), settings)
+    intake = AlertIntake(outbox, max_age_s=settings.max_age_s, on_queued=dispatcher.wake)
+    for stream_id, config in configs.items():
+        intake.configure(stream_id, config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop), name="alerts")
+    log.info("alerts on", extra={"streams": sorted(configs)})
     try:
-        await asyncio.gather(*sources)
+        yield intake
     finally:
-        await bus.close()  # the engine drains what was published, then returns
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(engine, timeout=10)
-        api_stop.set()
-        await server
-        await output.close()
-        await cache.close()
-        await store.close()  # the demo owns its store: closing it checkpoints SQLite's write-ahead log
+        stop.set()
+        await task
+        await dispatcher.close()
+        await outbox.close()
 
 
 async def _real_chat(options: DemoOptions, sink: MemorySink, stop: asyncio.Event) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from telemetra.analytics.moments import KINDS
@@ -278,3 +278,17 @@ class AlertConfig(Model):
 
 def _repeated(names: list[str]) -> list[str]:
     return sorted({name for name in names if names.count(name) > 1})
+
+
+STREAM_CONFIGS: Final = TypeAdapter(dict[str, AlertConfig])
+
+
+def parse_stream_configs(text: str) -> dict[str, AlertConfig]:
+    """``{stream_id: AlertConfig}`` from JSON (``telemetra demo --alerts FILE``); a ValueError names the first
+    problem (its field path), never a value."""
+    try:
+        return STREAM_CONFIGS.validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise ValueError(f"alert configs: {where}: {first['msg']}") from None
