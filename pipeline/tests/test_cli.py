@@ -129,7 +129,10 @@ def test_bad_alert_files_of_demo_are_one_line_errors(
     )
     for path, reason in [
         (tmp_path / "missing.json", "No such file"),
-        (inline, "nebula.destinations.0: Value error, destination 'd': a discord webhook URL carries its token"),
+        (
+            inline,
+            "nebula.destinations.0: Value error, destination 'd': a discord webhook URL carries its token",
+        ),
     ]:
         assert main(["demo", "--alerts", str(path)]) == 2
         (line,) = capsys.readouterr().err.splitlines()
