@@ -12,9 +12,12 @@ import orjson
 
 @dataclass(frozen=True)
 class ChatSpike:
-    ratio: float = 2.0  # pane chat rate ≥ ratio × baseline median …
-    z: float = 4.0  # … and ≥ z robust standard deviations above it
-    min_messages: int = 10  # and at least this many messages in the pane
+    ratio: float = 2.4  # chat rate over 20 s (a pane and the one before) ≥ ratio × its baseline median …
+    z: float = 4.0  # … and ≥ z robust standard deviations of 20-s rates above it; or, in one pane alone:
+    instant_ratio: float = 4.0  # rate ≥ instant_ratio × the baseline median …
+    instant_z: float = 8.0  # … and ≥ instant_z robust standard deviations of pane rates above it
+    min_messages: int = 10  # and at least this many messages in the panes tested
+    recent_panes: int = 6  # the level is the baseline's median, or that of its newest panes when lower
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class MomentThresholds:
     warmup_panes: int = 12  # no detection before this many baseline panes (2 minutes)
     sentiment_span: int = 3  # panes averaged for sentiment (30 s)
     quiet_panes: int = 2  # an episode ends after this many consecutive normal panes
+    merge_seconds: float = 30.0  # one that starts again this soon after is the same episode going on
     raid_shadow: float = 300.0  # seconds after a raid in which viewer surges and chat spikes are the raid's
 
 

@@ -24,6 +24,7 @@ from telemetra.analytics.panes import Pane
 from telemetra.records import Moment, format_ts
 
 MAD_TO_SIGMA = 1.4826
+RECENT_MESSAGES = 100  # messages the recent panes must hold before their level counts
 KINDS = ("chat_spike", "viewer_surge", "viewer_drop", "sentiment_swing", "revenue_spike", "raid")
 
 
@@ -37,13 +38,14 @@ class Baseline:
     def __init__(self, size: int):
         self.values: deque[float] = deque(maxlen=size)
         self._stats: tuple[float, float, float] | None = None  # median, mean, MAD
+        self._level: float | None = None
 
     def __len__(self) -> int:
         return len(self.values)
 
     def add(self, value: float) -> None:
         self.values.append(value)
-        self._stats = None
+        self._stats = self._level = None
 
     def _computed(self) -> tuple[float, float, float]:
         if self._stats is None:
@@ -54,6 +56,17 @@ class Baseline:
 
     def median(self) -> float:
         return self._computed()[0]
+
+    def level(self, recent: int, enough: float) -> float:
+        """The lower of the median and the median of the ``recent`` newest values, when those add up to
+        ``enough`` (fewer are too noisy to tell a quiet spell from chance): a spike is judged against where
+        the metric is now when it has drifted below its usual level (3× a quiet spell is a spike)."""
+        if self._level is None:
+            median, newest = self._computed()[0], list(self.values)[-recent:]
+            if newest and sum(newest) >= enough:
+                median = min(median, statistics.median(newest))
+            self._level = median
+        return self._level
 
     def mean(self) -> float:
         return self._computed()[1]
@@ -92,7 +105,18 @@ class MomentDetector:
         # closed by the time the pane receives its first event, so peeks and the final check agree.
         self.gap = (math.ceil(config.lateness / config.slide) + 1) * config.slide
         size = self.t.baseline_panes
-        self.baselines = {name: Baseline(size) for name in ("chat", "viewers", "sentiment", "revenue")}
+        self.baselines = {
+            name: Baseline(size) for name in ("chat", "chat20", "viewers", "sentiment", "revenue")
+        }
+        # Messages of the latest panes by start, open (as last peeked) or closed: the two-pane test needs the
+        # pane before the one being checked, which is often still open (the watermark trails by a pane).
+        self._counts: dict[int, int] = {}
+        # Chat messages per second over the last 20 s of event time, [second, count], and their sum: the
+        # start tests run on windows that end now rather than on pane boundaries, so a spike that starts in
+        # the middle of a pane is judged on its own first 10-20 seconds.
+        self._seconds: deque[list[int]] = deque()
+        self._sum20 = 0
+        self._ended: dict[str, tuple[Moment, int]] = {}  # kind → its last episode, and the pane it ended on
         self._pending: deque[tuple[int, dict[str, float]]] = deque()  # closed, not yet admitted to baselines
         # The closed panes' (messages, Σ sentiment nanos), newest last: a closed pane no longer changes, and
         # keeping its numbers rather than the pane lets the detector be stored without the panes.
@@ -116,21 +140,45 @@ class MomentDetector:
         return len(self.baselines[name]) >= self.t.warmup_panes
 
     # -- per-metric checks -------------------------------------------------------------------------------
-    def _chat(self, messages: int) -> _Check | None:
+    def _chat(self, messages: int, previous: int | None, recent: tuple[int, float] | None = None) -> _Check | None:
+        """A pane's chat against the channel's own level and dispersion, on two time scales: the pane alone
+        (an instant jump, far above the channel's pane-to-pane spread), or the pane with the one before it
+        (20 s: an ordinary burst of chat fades within seconds, a moment holds; the spread of 20-s rates is
+        learned as well, so a burstier channel needs more)."""
         if not self._warm("chat"):
             return None
-        base = self.baselines["chat"]
-        median = base.median()
+        scale = 1.0
         viewer_base = self.baselines["viewers"]
         if self._admitted_viewers and len(viewer_base) and viewer_base.median() > 0:
-            median *= max(1.0, self._admitted_viewers / viewer_base.median())  # chat follows viewers
-        rate = messages / self.slide
-        spread = base.spread(floor=math.sqrt(max(median, 0.1) * self.slide) / self.slide)  # Poisson noise
+            scale = max(1.0, self._admitted_viewers / viewer_base.median())  # chat follows viewers
         c = self.t.chat_spike
-        threshold = max(c.ratio * median, median + c.z * spread)
+        chat = self.baselines["chat"]
+        # an episode goes on while its pane alone stays above half the way to the (sustained) threshold
+        holds = self._chat_test(chat, scale, messages, 1, c.ratio, c.z).holds
+        instant = replace(self._chat_test(chat, scale, messages, 1, c.instant_ratio, c.instant_z), holds=holds)
+        if previous is None or not self._warm("chat20"):
+            return instant
+        sustained = self._chat_test(self.baselines["chat20"], scale, messages + previous, 2, c.ratio, c.z)
+        if instant.starts and not sustained.starts:
+            return instant
+        # still going: the newest seconds (the pane itself, when it closes) are above the ratio too, where a
+        # burst has faded by the time its 20 s add up
+        count, seconds = recent if recent is not None else (messages, float(self.slide))
+        going = count / seconds >= c.ratio * sustained.baseline
+        return replace(sustained, value=messages / self.slide, starts=sustained.starts and going, holds=holds)
+
+    def _chat_test(
+        self, base: Baseline, scale: float, messages: int, panes: int, ratio: float, z: float
+    ) -> _Check:
+        span = panes * self.slide
+        median = base.level(self.t.chat_spike.recent_panes, RECENT_MESSAGES / span) * scale
+        rate = messages / span
+        spread = base.spread(floor=math.sqrt(max(median, 0.1) * span) / span)  # Poisson noise
+        threshold = max(ratio * median, median + z * spread)
         score = (rate - median) / spread
         holds = rate >= median + (threshold - median) / 2
-        return _Check(rate, median, score, threshold, rate >= threshold and messages >= c.min_messages, holds)
+        starts = rate >= threshold and messages >= self.t.chat_spike.min_messages
+        return _Check(rate, median, score, threshold, starts, holds)
 
     def _viewers(self, value: float, surge: bool) -> _Check | None:
         if not self._warm("viewers"):
@@ -185,6 +233,12 @@ class MomentDetector:
     def _start(self, kind: str, metric: str, pane_start: int, check: _Check, now: float) -> Moment | None:
         if pane_start < self._shadows.get(kind, -math.inf):
             return None
+        ended = self._ended.pop(kind, None)
+        if ended is not None and pane_start - ended[1] <= self.t.merge_seconds:
+            # the same episode after a dip: it goes on (same id), rather than a second moment
+            moment = replace(ended[0], end=format_ts(pane_start + self.slide), ongoing=True)
+            self.episodes[kind] = _Episode(moment, peak=abs(ended[0].score))
+            return moment
         moment = Moment(
             moment_id=moment_id(self.stream_id, kind, pane_start),
             stream_id=self.stream_id,
@@ -225,7 +279,9 @@ class MomentDetector:
         episode.quiet += 1
         if episode.quiet >= self.t.quiet_panes:
             del self.episodes[kind]
-            return replace(episode.moment, ongoing=False)
+            ended = replace(episode.moment, ongoing=False)
+            self._ended[kind] = (ended, pane_start)
+            return ended
         return None
 
     def _step(
@@ -242,9 +298,12 @@ class MomentDetector:
         """Evaluate a closed pane (in time order) and fold it into the baselines; ``now`` is the event time."""
         self._admit(pane.start)
         self._recent.append((pane.messages, pane.sentiment_nanos))
+        previous = self._counts.get(pane.start - self.slide)
+        self._counts = {start: n for start, n in self._counts.items() if start > pane.start}
+        self._counts[pane.start] = pane.messages
         sentiment = self._trailing_sentiment()
         checks: list[tuple[str, str, _Check | None]] = [
-            ("chat_spike", "chat_rate", self._chat(pane.messages)),
+            ("chat_spike", "chat_rate", self._chat(pane.messages, previous)),
             ("revenue_spike", "revenue_usd", self._revenue(pane.revenue_usd, pane.largest_gift)),
             ("sentiment_swing", "sentiment", None if sentiment is None else self._sentiment(sentiment)),
         ]
@@ -255,6 +314,8 @@ class MomentDetector:
             m for kind, metric, check in checks if (m := self._step(kind, metric, pane.start, check, now))
         ]
         values = {"chat": pane.messages / self.slide, "revenue": pane.revenue_usd}
+        if previous is not None:
+            values["chat20"] = (pane.messages + previous) / (2 * self.slide)
         if pane.viewers_last is not None:
             values["viewers"] = pane.viewers_last[2]
         if sentiment is not None:
@@ -269,11 +330,16 @@ class MomentDetector:
         if self._limits_pane != pane.start:
             self._admit(pane.start)
             self._limits_pane, self._limits = pane.start, self._thresholds()
-        if metric == "chat" and pane.messages < self._limits["chat_spike"]:
-            return []  # the common case, after nearly every chat message: nothing to check
+        if metric == "chat":
+            self._counts[pane.start] = pane.messages
+            if self._count_second(int(now)) < self._limits["chat_spike"]:
+                return []  # the common case, after nearly every chat message: nothing to check
         candidates: list[tuple[str, str, _Check | None]] = []
         if metric == "chat":
-            candidates.append(("chat_spike", "chat_rate", self._chat(pane.messages)))
+            last10 = sum(n for second, n in self._seconds if second > now - self.slide)
+            last5 = sum(n for second, n in self._seconds if second > now - self.slide / 2)
+            recent = (last5, self.slide / 2)
+            candidates.append(("chat_spike", "chat_rate", self._chat(last10, self._sum20 - last10, recent)))
         elif metric == "revenue" and (
             pane.revenue_usd >= self._limits["revenue_spike"]
             or pane.largest_gift >= self.t.revenue_spike.gift_bomb
@@ -293,12 +359,25 @@ class MomentDetector:
             if (m := self._start(kind, metric_name, pane.start, check, now))
         ]
 
+    def _count_second(self, second: int) -> int:
+        """Count a chat message at ``second`` (event time); the messages of the last 20 s."""
+        seconds = self._seconds
+        if seconds and seconds[-1][0] == second:
+            seconds[-1][1] += 1
+        else:
+            seconds.append([second, 1])
+            while seconds[0][0] <= second - 2 * self.slide:
+                self._sum20 -= seconds.popleft()[1]
+        self._sum20 += 1
+        return self._sum20
+
     def _thresholds(self) -> dict[str, float]:
         """Start thresholds for the pane being peeked (the baseline is fixed for a given pane)."""
-        chat, revenue = self._chat(0), self._revenue(0.0, 0)
+        chat, revenue = self._chat(0, None), self._revenue(0.0, 0)
         surge, drop = self._viewers(0.0, surge=True), self._viewers(0.0, surge=False)
         return {
-            "chat_spike": math.inf if chat is None else max(chat.threshold * self.slide, 1),
+            # the fewest messages (this pane's and the one before) that could pass either test
+            "chat_spike": math.inf if chat is None else max(self.t.chat_spike.min_messages, 1),
             "revenue_spike": math.inf if revenue is None else revenue.threshold,
             "viewer_surge": math.inf if surge is None else surge.threshold,
             "viewer_drop": -math.inf if drop is None else drop.threshold,
