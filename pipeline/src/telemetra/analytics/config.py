@@ -12,18 +12,25 @@ import orjson
 
 @dataclass(frozen=True)
 class ChatSpike:
-    ratio: float = 2.4  # chat rate over 20 s (a pane and the one before) ≥ ratio × its baseline median …
-    z: float = 4.0  # … and ≥ z robust standard deviations of 20-s rates above it; or, in one pane alone:
-    instant_ratio: float = 4.0  # rate ≥ instant_ratio × the baseline median …
-    instant_z: float = 8.0  # … and ≥ instant_z robust standard deviations of pane rates above it
-    min_messages: int = 10  # and at least this many messages in the panes tested
-    recent_panes: int = 6  # the level is the baseline's median, or that of its newest panes when lower
+    """Messages in windows of 2 or 3 panes ending with the pane checked (20 s, 30 s) against what the channel
+    usually has in such a window: ≥ ``ratio`` × as many and ≥ ``z`` spreads more (its own spread of such
+    windows, never below Poisson noise, plus z²/4 for the skew of small counts), while the pane itself holds
+    ≥ ``guard_ratio`` × its usual count; or, in the pane alone, ≥ ``instant_ratio`` × and ``instant_z``
+    spreads. Always at least ``min_messages`` in the window tested."""
+
+    ratio: float = 2.4
+    z: float = 3.5
+    guard_ratio: float = 2.0
+    instant_ratio: float = 4.0
+    instant_z: float = 8.0
+    min_messages: int = 10
+    recent_panes: int = 6  # the usual level is the baseline's median, or that of its newest panes when lower
 
 
 @dataclass(frozen=True)
 class ViewerChange:
     ratio: float  # surge: viewers ≥ ratio × baseline; drop: viewers ≤ ratio × baseline
-    z: float = 5.0
+    z: float = 3.5
 
 
 @dataclass(frozen=True)
@@ -38,8 +45,11 @@ class RevenueSpike:
 @dataclass(frozen=True)
 class SentimentSwing:
     delta: float = 0.25  # |trailing sentiment − baseline median| ≥ delta …
-    z: float = 4.0  # … and ≥ z robust standard deviations
+    z: float = 3.5
     min_messages: int = 30  # messages in the trailing span, so a few lines cannot swing it
+
+
+SENSITIVITIES = ("low", "normal", "high")
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,15 @@ class MomentThresholds:
     quiet_panes: int = 2  # an episode ends after this many consecutive normal panes
     merge_seconds: float = 30.0  # one that starts again this soon after is the same episode going on
     raid_shadow: float = 300.0  # seconds after a raid in which viewer surges and chat spikes are the raid's
+    # How much evidence a chat spike needs: "low" scales every z and every ratio's distance from 1 of
+    # `chat_spike` by 1.25 (fewer, bigger moments), "high" by 0.8 (more, smaller ones), "normal" by 1.
+    sensitivity: str = "normal"
+
+    def __post_init__(self) -> None:
+        if self.sensitivity not in SENSITIVITIES:
+            raise ValueError(
+                f"sensitivity must be one of {', '.join(SENSITIVITIES)}, not {self.sensitivity!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,10 @@ def _merge(current: Any, data: Any, path: str) -> Any:
 
 
 def _scalar(value: Any, kind: type, name: str) -> Any:
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"analytics config field {name}: expected a string, got {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"analytics config field {name}: expected a number, got {value!r}")
     if kind is int:

@@ -19,12 +19,14 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from telemetra.analytics.config import AnalyticsConfig
+from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
 from telemetra.analytics.panes import Pane
 from telemetra.records import Moment, format_ts
 
 MAD_TO_SIGMA = 1.4826
 RECENT_MESSAGES = 100  # messages the recent panes must hold before their level counts
+CHAT_WINDOWS = (1, 2, 3, 6)  # windows (in panes, ending with the pane checked) of the chat tests
+SENSITIVITY = {"low": 1.25, "normal": 1.0, "high": 0.8}  # scales the evidence a chat spike needs
 KINDS = ("chat_spike", "viewer_surge", "viewer_drop", "sentiment_swing", "revenue_spike", "raid")
 
 
@@ -39,13 +41,14 @@ class Baseline:
         self.values: deque[float] = deque(maxlen=size)
         self._stats: tuple[float, float, float] | None = None  # median, mean, MAD
         self._level: float | None = None
+        self._trimmed: float | None = None
 
     def __len__(self) -> int:
         return len(self.values)
 
     def add(self, value: float) -> None:
         self.values.append(value)
-        self._stats = self._level = None
+        self._stats = self._level = self._trimmed = None
 
     def _computed(self) -> tuple[float, float, float]:
         if self._stats is None:
@@ -71,8 +74,62 @@ class Baseline:
     def mean(self) -> float:
         return self._computed()[1]
 
+    def trimmed_mean(self) -> float:
+        """The mean of all but the highest tenth of the values: what a count is expected to be (the median
+        of small counts is biased low), without the odd spike of the past minutes."""
+        if self._trimmed is None:
+            values = sorted(self.values)
+            self._trimmed = statistics.fmean(values[: max(1, len(values) - len(values) // 10)])
+        return self._trimmed
+
     def spread(self, floor: float) -> float:
         return max(MAD_TO_SIGMA * self._computed()[2], floor)
+
+
+def chat_spike_rule(thresholds: MomentThresholds) -> ChatSpike:
+    """The chat-spike rule in effect: the configured one, with its evidence (every z, and every ratio's
+    distance from 1) scaled by the stream's sensitivity: ``low`` asks 25% more, ``high`` 20% less."""
+    c, factor = thresholds.chat_spike, SENSITIVITY[thresholds.sensitivity]
+    if factor == 1.0:
+        return c
+    return replace(
+        c,
+        ratio=1 + (c.ratio - 1) * factor,
+        z=c.z * factor,
+        guard_ratio=1 + (c.guard_ratio - 1) * factor,
+        instant_ratio=1 + (c.instant_ratio - 1) * factor,
+        instant_z=c.instant_z * factor,
+    )
+
+
+def count_threshold(usual: float, mean: float, spread: float, ratio: float, z: float, least: int) -> float:
+    """Messages a window must hold to stand out: ``ratio`` times its ``usual`` count, ``z`` spreads more than
+    its ``mean``, plus z²/4, the skew of small counts (a Poisson count X is past (√λ + z/2)² = λ + z√λ + z²/4
+    about as rarely as a normal one is z deviations out), and at least ``least``."""
+    return max(ratio * usual, mean + z * spread + z * z / 4, least)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTest:
+    """One window of a pane's chat test: its length, and the messages expected, their spread and the bar."""
+
+    panes: int
+    usual: float
+    mean: float
+    spread: float
+    threshold: float
+    holds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    """A pane's chat thresholds, in messages: the tests (one pane alone first), the ``guard`` the pane must
+    reach for the longer windows to count, ``holds`` to continue an episode, and ``bar``, the fewest
+    messages of the pane that could start one."""
+
+    tests: tuple[ChatTest, ...]
+    guard: float
+    bar: float
 
 
 @dataclass(slots=True)
@@ -105,23 +162,19 @@ class MomentDetector:
         # closed by the time the pane receives its first event, so peeks and the final check agree.
         self.gap = (math.ceil(config.lateness / config.slide) + 1) * config.slide
         size = self.t.baseline_panes
-        self.baselines = {
-            name: Baseline(size) for name in ("chat", "chat20", "viewers", "sentiment", "revenue")
-        }
-        # Messages of the latest panes by start, open (as last peeked) or closed: the two-pane test needs the
-        # pane before the one being checked, which is often still open (the watermark trails by a pane).
+        chat = [f"chat{panes}" for panes in CHAT_WINDOWS]
+        self.baselines = {name: Baseline(size) for name in (*chat, "viewers", "sentiment", "revenue")}
+        # Messages of the latest panes by start, open (as last peeked) or closed: the longer chat tests need
+        # the panes before the one being checked, the newest of which is often still open.
         self._counts: dict[int, int] = {}
-        # Chat messages per second over the last 20 s of event time, [second, count], and their sum: the
-        # start tests run on windows that end now rather than on pane boundaries, so a spike that starts in
-        # the middle of a pane is judged on its own first 10-20 seconds.
-        self._seconds: deque[list[int]] = deque()
-        self._sum20 = 0
+        self._chat_cache: dict[int, ChatLimits | None] = {}  # pane start → its chat thresholds
         self._ended: dict[str, tuple[Moment, int]] = {}  # kind → its last episode, and the pane it ended on
         self._pending: deque[tuple[int, dict[str, float]]] = deque()  # closed, not yet admitted to baselines
         # The closed panes' (messages, Σ sentiment nanos), newest last: a closed pane no longer changes, and
         # keeping its numbers rather than the pane lets the detector be stored without the panes.
         self._recent: deque[tuple[int, int]] = deque(maxlen=self.t.sentiment_span)
         self._admitted_viewers: float | None = None
+        self._first_pane: float = math.inf  # the first pane closed: windows reach no further back
         self.episodes: dict[str, _Episode] = {}
         self._shadows: dict[str, float] = {}  # kind → until when new episodes of it are explained by another
         self._limits_pane: int | None = None
@@ -140,45 +193,73 @@ class MomentDetector:
         return len(self.baselines[name]) >= self.t.warmup_panes
 
     # -- per-metric checks -------------------------------------------------------------------------------
-    def _chat(self, messages: int, previous: int | None, recent: tuple[int, float] | None = None) -> _Check | None:
-        """A pane's chat against the channel's own level and dispersion, on two time scales: the pane alone
-        (an instant jump, far above the channel's pane-to-pane spread), or the pane with the one before it
-        (20 s: an ordinary burst of chat fades within seconds, a moment holds; the spread of 20-s rates is
-        learned as well, so a burstier channel needs more)."""
-        if not self._warm("chat"):
+    def _chat_limits(self, pane_start: int) -> ChatLimits | None:
+        """The chat thresholds of one pane (its baselines are fixed once it can receive events), kept for the
+        panes that may still be checked, so the peeks and the final check of a pane use the same numbers."""
+        if pane_start not in self._chat_cache:
+            self._admit(pane_start)
+            self._chat_cache = {s: v for s, v in self._chat_cache.items() if s >= pane_start - self.slide}
+            self._chat_cache[pane_start] = self._chat_thresholds()
+        return self._chat_cache[pane_start]
+
+    def _chat_thresholds(self) -> ChatLimits | None:
+        if not self._warm("chat1"):
             return None
         scale = 1.0
         viewer_base = self.baselines["viewers"]
         if self._admitted_viewers and len(viewer_base) and viewer_base.median() > 0:
             scale = max(1.0, self._admitted_viewers / viewer_base.median())  # chat follows viewers
-        c = self.t.chat_spike
-        chat = self.baselines["chat"]
-        # an episode goes on while its pane alone stays above half the way to the (sustained) threshold
-        holds = self._chat_test(chat, scale, messages, 1, c.ratio, c.z).holds
-        instant = replace(self._chat_test(chat, scale, messages, 1, c.instant_ratio, c.instant_z), holds=holds)
-        if previous is None or not self._warm("chat20"):
-            return instant
-        sustained = self._chat_test(self.baselines["chat20"], scale, messages + previous, 2, c.ratio, c.z)
-        if instant.starts and not sustained.starts:
-            return instant
-        # still going: the newest seconds (the pane itself, when it closes) are above the ratio too, where a
-        # burst has faded by the time its 20 s add up
-        count, seconds = recent if recent is not None else (messages, float(self.slide))
-        going = count / seconds >= c.ratio * sustained.baseline
-        return replace(sustained, value=messages / self.slide, starts=sustained.starts and going, holds=holds)
+        c = chat_spike_rule(self.t)
+        tests = []
+        for panes in CHAT_WINDOWS:
+            base = self.baselines[f"chat{panes}"]
+            if len(base) < self.t.warmup_panes:
+                continue
+            span = panes * self.slide
+            # the usual level (for the ratios) and the mean count (for the spreads), in messages
+            level = base.level(c.recent_panes, RECENT_MESSAGES / span)
+            usual = level * scale * span
+            mean = base.trimmed_mean() * level / max(base.median(), 1e-9) * scale * span
+            spread = max(base.spread(floor=0.0) * span, math.sqrt(max(mean, 1.0)))
+            sustained = count_threshold(usual, mean, spread, c.ratio, c.z, c.min_messages)
+            holds = usual + (sustained - usual) / 2  # an episode goes on while halfway there
+            if panes == 1:  # the pane alone: the instant test
+                sustained = count_threshold(usual, mean, spread, c.instant_ratio, c.instant_z, c.min_messages)
+                guard = max(c.guard_ratio * usual, 1.0)
+            tests.append(ChatTest(panes, usual, mean, spread, sustained, holds))
+        return ChatLimits(tests=tuple(tests), guard=guard, bar=min(guard, tests[0].threshold))
 
-    def _chat_test(
-        self, base: Baseline, scale: float, messages: int, panes: int, ratio: float, z: float
-    ) -> _Check:
-        span = panes * self.slide
-        median = base.level(self.t.chat_spike.recent_panes, RECENT_MESSAGES / span) * scale
-        rate = messages / span
-        spread = base.spread(floor=math.sqrt(max(median, 0.1) * span) / span)  # Poisson noise
-        threshold = max(ratio * median, median + z * spread)
-        score = (rate - median) / spread
-        holds = rate >= median + (threshold - median) / 2
-        starts = rate >= threshold and messages >= self.t.chat_spike.min_messages
-        return _Check(rate, median, score, threshold, starts, holds)
+    def _chat(self, pane_start: int, counts: dict[int, int]) -> _Check | None:
+        """Pane ``pane_start``'s chat (open or closed: ``counts`` are the messages per pane so far, which only
+        grow) against the channel's own level and dispersion, as messages in windows of panes ending with
+        it. The pane alone must be far out (an instant jump); longer windows (20 s and more) need less, as
+        long as the pane itself is still up (``guard``): an ordinary burst of chat has faded by the time its
+        20 s add up, a moment holds. Every test is a threshold on counts, so a test that passes on an open
+        pane passes on the closed one: moments do not depend on the order events arrive in. An episode goes
+        on while the pane, or it and the one before (the pane above its usual level), are halfway to their
+        thresholds."""
+        limits = self._chat_limits(pane_start)
+        if limits is None:
+            return None
+        own = counts.get(pane_start, 0)
+        checks = []
+        for test in limits.tests:
+            messages = sum(counts.get(pane_start - i * self.slide, 0) for i in range(test.panes))
+            span = test.panes * self.slide
+            check = _Check(
+                value=own / self.slide,
+                baseline=test.usual / span,
+                score=(messages - test.mean) / test.spread,
+                threshold=test.threshold / span,
+                starts=messages >= test.threshold and (test.panes == 1 or own >= limits.guard),
+                # with the pane before, the pane itself must still be above its usual level
+                holds=messages >= test.holds
+                and (test.panes == 1 or (test.panes == 2 and own > limits.tests[0].usual)),
+            )
+            if check.starts:
+                return replace(check, holds=True)
+            checks.append(check)
+        return replace(checks[0], holds=any(check.holds for check in checks))
 
     def _viewers(self, value: float, surge: bool) -> _Check | None:
         if not self._warm("viewers"):
@@ -298,12 +379,20 @@ class MomentDetector:
         """Evaluate a closed pane (in time order) and fold it into the baselines; ``now`` is the event time."""
         self._admit(pane.start)
         self._recent.append((pane.messages, pane.sentiment_nanos))
-        previous = self._counts.get(pane.start - self.slide)
-        self._counts = {start: n for start, n in self._counts.items() if start > pane.start}
+        self._first_pane = min(self._first_pane, pane.start)
         self._counts[pane.start] = pane.messages
+        chat = self._chat(pane.start, self._counts)
+        sums = {  # the chat rate of each window ending with this pane, once the stream is that old
+            f"chat{panes}": sum(self._counts.get(pane.start - i * self.slide, 0) for i in range(panes))
+            / (panes * self.slide)
+            for panes in CHAT_WINDOWS
+            if pane.start - (panes - 1) * self.slide >= self._first_pane
+        }
+        oldest = pane.start - (CHAT_WINDOWS[-1] - 1) * self.slide
+        self._counts = {start: n for start, n in self._counts.items() if start > oldest}
         sentiment = self._trailing_sentiment()
         checks: list[tuple[str, str, _Check | None]] = [
-            ("chat_spike", "chat_rate", self._chat(pane.messages, previous)),
+            ("chat_spike", "chat_rate", chat),
             ("revenue_spike", "revenue_usd", self._revenue(pane.revenue_usd, pane.largest_gift)),
             ("sentiment_swing", "sentiment", None if sentiment is None else self._sentiment(sentiment)),
         ]
@@ -313,9 +402,7 @@ class MomentDetector:
         moments = [
             m for kind, metric, check in checks if (m := self._step(kind, metric, pane.start, check, now))
         ]
-        values = {"chat": pane.messages / self.slide, "revenue": pane.revenue_usd}
-        if previous is not None:
-            values["chat20"] = (pane.messages + previous) / (2 * self.slide)
+        values = {**sums, "revenue": pane.revenue_usd}
         if pane.viewers_last is not None:
             values["viewers"] = pane.viewers_last[2]
         if sentiment is not None:
@@ -327,20 +414,21 @@ class MomentDetector:
         """Early check of the open pane after an event that moved ``metric`` ("chat", "revenue" or
         "viewers"). Only metrics that can only grow while a pane is open are peeked, so an early start is
         always confirmed when the pane closes; peeks start episodes, they never extend or end them."""
+        if metric == "chat":
+            self._counts[pane.start] = pane.messages
+            limits = self._chat_limits(pane.start)
+            if limits is None or pane.messages < limits.bar or "chat_spike" in self.episodes:
+                return []  # the common case, after nearly every chat message: nothing to check
+            check = self._chat(pane.start, self._counts)
+            if check is None or not check.starts:
+                return []
+            moment = self._start("chat_spike", "chat_rate", pane.start, check, now)
+            return [moment] if moment else []
         if self._limits_pane != pane.start:
             self._admit(pane.start)
             self._limits_pane, self._limits = pane.start, self._thresholds()
-        if metric == "chat":
-            self._counts[pane.start] = pane.messages
-            if self._count_second(int(now)) < self._limits["chat_spike"]:
-                return []  # the common case, after nearly every chat message: nothing to check
         candidates: list[tuple[str, str, _Check | None]] = []
-        if metric == "chat":
-            last10 = sum(n for second, n in self._seconds if second > now - self.slide)
-            last5 = sum(n for second, n in self._seconds if second > now - self.slide / 2)
-            recent = (last5, self.slide / 2)
-            candidates.append(("chat_spike", "chat_rate", self._chat(last10, self._sum20 - last10, recent)))
-        elif metric == "revenue" and (
+        if metric == "revenue" and (
             pane.revenue_usd >= self._limits["revenue_spike"]
             or pane.largest_gift >= self.t.revenue_spike.gift_bomb
         ):
@@ -359,25 +447,11 @@ class MomentDetector:
             if (m := self._start(kind, metric_name, pane.start, check, now))
         ]
 
-    def _count_second(self, second: int) -> int:
-        """Count a chat message at ``second`` (event time); the messages of the last 20 s."""
-        seconds = self._seconds
-        if seconds and seconds[-1][0] == second:
-            seconds[-1][1] += 1
-        else:
-            seconds.append([second, 1])
-            while seconds[0][0] <= second - 2 * self.slide:
-                self._sum20 -= seconds.popleft()[1]
-        self._sum20 += 1
-        return self._sum20
-
     def _thresholds(self) -> dict[str, float]:
         """Start thresholds for the pane being peeked (the baseline is fixed for a given pane)."""
-        chat, revenue = self._chat(0, None), self._revenue(0.0, 0)
+        revenue = self._revenue(0.0, 0)
         surge, drop = self._viewers(0.0, surge=True), self._viewers(0.0, surge=False)
         return {
-            # the fewest messages (this pane's and the one before) that could pass either test
-            "chat_spike": math.inf if chat is None else max(self.t.chat_spike.min_messages, 1),
             "revenue_spike": math.inf if revenue is None else revenue.threshold,
             "viewer_surge": math.inf if surge is None else surge.threshold,
             "viewer_drop": -math.inf if drop is None else drop.threshold,
