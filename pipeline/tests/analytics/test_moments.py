@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from builders import chat, event, viewers
 
 from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
@@ -58,6 +59,21 @@ def test_thresholds_are_settable_per_stream() -> None:
     assert [m.kind for m in detect(events)] == ["chat_spike"]
     strict = AnalyticsConfig(thresholds=MomentThresholds(chat_spike=ChatSpike(ratio=4.0)))
     assert detect(events, strict) == []
+
+
+@pytest.mark.parametrize(
+    ("factor", "found_at"),
+    [(2.2, {"high"}), (2.6, {"normal", "high"}), (3.2, {"low", "normal", "high"})],
+)
+def test_sensitivity_sets_how_big_a_spike_must_be(factor: float, found_at: set[str]) -> None:
+    # a steady 4 msg/s: the ratios decide (2.4× at normal; 1 + 1.4 × 0.8 = 2.12× high, 1 + 1.4 × 1.25 = 2.75× low)
+    events = steady_chat(0, 400, 4) + steady_chat(400, 430, 4 * factor, users=200) + steady_chat(430, 600, 4)
+    found = {
+        sensitivity
+        for sensitivity in ("low", "normal", "high")
+        if detect(events, AnalyticsConfig(thresholds=MomentThresholds(sensitivity=sensitivity)))
+    }
+    assert found == found_at
 
 
 def test_a_raid_is_a_moment_and_its_chat_burst_and_viewers_are_not_extra_ones() -> None:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
 
 @dataclass(frozen=True)
 class ChatSpike:
-    """Messages in windows of 2 or 3 panes ending with the pane checked (20 s, 30 s) against what the channel
-    usually has in such a window: ≥ ``ratio`` × as many and ≥ ``z`` spreads more (its own spread of such
-    windows, never below Poisson noise, plus z²/4 for the skew of small counts), while the pane itself holds
-    ≥ ``guard_ratio`` × its usual count; or, in the pane alone, ≥ ``instant_ratio`` × and ``instant_z``
-    spreads. Always at least ``min_messages`` in the window tested."""
+    """Messages in windows of 2, 3 or 6 panes ending with the pane checked (20 s, 30 s, 60 s) against what the
+    channel usually has in such a window: ≥ ``ratio`` × its usual count and ≥ ``z`` spreads above its mean
+    (the channel's own spread of such windows, never below Poisson noise, plus z²/4 for the skew of small
+    counts), while the pane itself holds ≥ ``guard_ratio`` × its usual count; or, in the pane alone,
+    ≥ ``instant_ratio`` × and ``instant_z`` spreads. Always at least ``min_messages`` in the window tested.
+    ``MomentThresholds.sensitivity`` scales the z's and the ratios' distance from 1."""
 
     ratio: float = 2.4
     z: float = 3.5
@@ -30,7 +31,7 @@ class ChatSpike:
 @dataclass(frozen=True)
 class ViewerChange:
     ratio: float  # surge: viewers ≥ ratio × baseline; drop: viewers ≤ ratio × baseline
-    z: float = 3.5
+    z: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,12 @@ class RevenueSpike:
 @dataclass(frozen=True)
 class SentimentSwing:
     delta: float = 0.25  # |trailing sentiment − baseline median| ≥ delta …
-    z: float = 3.5
+    z: float = 4.0  # … and ≥ z robust standard deviations
     min_messages: int = 30  # messages in the trailing span, so a few lines cannot swing it
 
 
-SENSITIVITIES = ("low", "normal", "high")
+Sensitivity = Literal["low", "normal", "high"]
+SENSITIVITIES: tuple[str, ...] = get_args(Sensitivity)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class MomentThresholds:
     raid_shadow: float = 300.0  # seconds after a raid in which viewer surges and chat spikes are the raid's
     # How much evidence a chat spike needs: "low" scales every z and every ratio's distance from 1 of
     # `chat_spike` by 1.25 (fewer, bigger moments), "high" by 0.8 (more, smaller ones), "normal" by 1.
-    sensitivity: str = "normal"
+    sensitivity: Sensitivity = "normal"
 
     def __post_init__(self) -> None:
         if self.sensitivity not in SENSITIVITIES:
