@@ -76,6 +76,31 @@ def test_sensitivity_sets_how_big_a_spike_must_be(factor: float, found_at: set[s
     assert found == found_at
 
 
+def test_the_rank_puts_bigger_spikes_first() -> None:
+    events = steady_chat(0, 400, 2) + steady_chat(400, 430, 7, users=60) + steady_chat(430, 800, 2)
+    events += steady_chat(800, 830, 16, users=60) + steady_chat(830, 1000, 2)
+    small, big = detect(events)
+    assert (small.kind, big.kind) == ("chat_spike", "chat_spike")
+    assert small.rank is not None and big.rank is not None
+    assert big.rank > small.rank > 0
+    assert [m.moment_id for m in sorted([small, big], key=lambda m: -(m.rank or 0))] == [
+        big.moment_id,
+        small.moment_id,
+    ]
+
+
+def test_the_rank_counts_the_chatters_who_joined_in() -> None:
+    def spike(users: int) -> Moment:
+        [moment] = detect(
+            steady_chat(0, 400, 2) + steady_chat(400, 430, 12, users=users) + steady_chat(430, 600, 2)
+        )
+        return moment
+
+    few, many = spike(5), spike(120)
+    assert (few.score, few.value) == (many.score, many.value)  # the same spike …
+    assert few.rank is not None and many.rank is not None and many.rank > few.rank  # … joined in by more
+
+
 def test_a_raid_is_a_moment_and_its_chat_burst_and_viewers_are_not_extra_ones() -> None:
     events = steady_chat(0, 600, 2)
     events += [viewers(t, 1000) for t in range(0, 400, 5)] + [viewers(t, 2500) for t in range(400, 600, 5)]

@@ -311,13 +311,16 @@ class MomentDetector:
         return None
 
     # -- episodes ----------------------------------------------------------------------------------------
-    def _start(self, kind: str, metric: str, pane_start: int, check: _Check, now: float) -> Moment | None:
+    def _start(
+        self, kind: str, metric: str, pane_start: int, check: _Check, now: float, chatters: int
+    ) -> Moment | None:
         if pane_start < self._shadows.get(kind, -math.inf):
             return None
         ended = self._ended.pop(kind, None)
         if ended is not None and pane_start - ended[1] <= self.t.merge_seconds:
             # the same episode after a dip: it goes on (same id), rather than a second moment
             moment = replace(ended[0], end=format_ts(pane_start + self.slide), ongoing=True)
+            moment = replace(moment, rank=max(moment.rank or 0.0, moment_rank(kind, check, chatters)))
             self.episodes[kind] = _Episode(moment, peak=abs(ended[0].score))
             return moment
         moment = Moment(
@@ -335,17 +338,19 @@ class MomentDetector:
             peak_at=format_ts(pane_start),
             detected_at=format_ts(now),
             ongoing=True,
+            rank=moment_rank(kind, check, chatters),
         )
         self.episodes[kind] = _Episode(moment, peak=abs(check.score))
         if kind == "viewer_surge":
             self._shadows["chat_spike"] = pane_start + 60.0
         return moment
 
-    def _extend(self, kind: str, pane_start: int, check: _Check | None) -> Moment | None:
+    def _extend(self, kind: str, pane_start: int, check: _Check | None, chatters: int) -> Moment | None:
         episode = self.episodes[kind]
         if check is not None and check.holds:
             episode.quiet = 0
-            moment = replace(episode.moment, end=format_ts(pane_start + self.slide))
+            rank = max(episode.moment.rank or 0.0, moment_rank(kind, check, chatters))
+            moment = replace(episode.moment, end=format_ts(pane_start + self.slide), rank=rank)
             if abs(check.score) > episode.peak:
                 episode.peak = abs(check.score)
                 moment = replace(
@@ -365,13 +370,11 @@ class MomentDetector:
             return ended
         return None
 
-    def _step(
-        self, kind: str, metric: str, pane_start: int, check: _Check | None, now: float
-    ) -> Moment | None:
+    def _step(self, kind: str, metric: str, pane: Pane, check: _Check | None, now: float) -> Moment | None:
         if kind in self.episodes:
-            return self._extend(kind, pane_start, check)
+            return self._extend(kind, pane.start, check, len(pane.chatters))
         if check is not None and check.starts:
-            return self._start(kind, metric, pane_start, check, now)
+            return self._start(kind, metric, pane.start, check, now, len(pane.chatters))
         return None
 
     # -- inputs ------------------------------------------------------------------------------------------
@@ -399,9 +402,7 @@ class MomentDetector:
         if pane.viewers_max is not None and pane.viewers_min is not None:
             checks.append(("viewer_surge", "viewers", self._viewers(pane.viewers_max, surge=True)))
             checks.append(("viewer_drop", "viewers", self._viewers(pane.viewers_min, surge=False)))
-        moments = [
-            m for kind, metric, check in checks if (m := self._step(kind, metric, pane.start, check, now))
-        ]
+        moments = [m for kind, metric, check in checks if (m := self._step(kind, metric, pane, check, now))]
         values = {**sums, "revenue": pane.revenue_usd}
         if pane.viewers_last is not None:
             values["viewers"] = pane.viewers_last[2]
@@ -422,7 +423,7 @@ class MomentDetector:
             check = self._chat(pane.start, self._counts)
             if check is None or not check.starts:
                 return []
-            moment = self._start("chat_spike", "chat_rate", pane.start, check, now)
+            moment = self._start("chat_spike", "chat_rate", pane.start, check, now, len(pane.chatters))
             return [moment] if moment else []
         if self._limits_pane != pane.start:
             self._admit(pane.start)
@@ -444,7 +445,7 @@ class MomentDetector:
             m
             for kind, metric_name, check in candidates
             if kind not in self.episodes and check is not None and check.starts
-            if (m := self._start(kind, metric_name, pane.start, check, now))
+            if (m := self._start(kind, metric_name, pane.start, check, now, len(pane.chatters)))
         ]
 
     def _thresholds(self) -> dict[str, float]:
@@ -477,6 +478,7 @@ class MomentDetector:
             peak_at=format_ts(ts),
             detected_at=format_ts(ts),
             ongoing=False,
+            rank=round(math.log2(1 + raid_viewers), 3),
         )
 
     def close_all(self) -> list[Moment]:
@@ -484,6 +486,21 @@ class MomentDetector:
         ended = [replace(episode.moment, ongoing=False) for episode in self.episodes.values()]
         self.episodes.clear()
         return ended
+
+
+def moment_rank(kind: str, check: _Check, chatters: int) -> float:
+    """How much a moment stands out, to show the best first: how unusual (log2(1 + |score|), the score being
+    in spreads of the baseline) × how large (doublings or halvings of the metric against its baseline,
+    |log2(value / baseline)|; for sentiment 1 + its distance from the baseline; 1 without a baseline) × how
+    many chatters joined in (log2(2 + the distinct chatters of the pane)). A raid's is log2(1 + raiders)."""
+    unusual = math.log2(1 + abs(check.score))
+    if kind == "sentiment_swing":
+        large = 1 + abs(check.value - check.baseline)
+    elif check.value > 0 and check.baseline > 0:
+        large = abs(math.log2(check.value / check.baseline))
+    else:
+        large = 1.0
+    return round(unusual * large * math.log2(2 + chatters), 3)
 
 
 def describe(kind: str, value: float, baseline: float) -> str:
