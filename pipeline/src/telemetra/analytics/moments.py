@@ -478,7 +478,7 @@ class MomentDetector:
             peak_at=format_ts(ts),
             detected_at=format_ts(ts),
             ongoing=False,
-            rank=round(math.log2(1 + raid_viewers), 3),
+            rank=round(math.log2(1 + raid_viewers) ** 2, 3),
         )
 
     def close_all(self) -> list[Moment]:
@@ -492,7 +492,8 @@ def moment_rank(kind: str, check: _Check, chatters: int) -> float:
     """How much a moment stands out, to show the best first: how unusual (log2(1 + |score|), the score being
     in spreads of the baseline) × how large (doublings or halvings of the metric against its baseline,
     |log2(value / baseline)|; for sentiment 1 + its distance from the baseline; 1 without a baseline) × how
-    many chatters joined in (log2(2 + the distinct chatters of the pane)). A raid's is log2(1 + raiders)."""
+    many chatters joined in (log2(2 + the distinct chatters of the pane)). A raid's is log2(1 + raiders)²: its
+    raiders are both how unusual it is and who joins in."""
     unusual = math.log2(1 + abs(check.score))
     if kind == "sentiment_swing":
         large = 1 + abs(check.value - check.baseline)
