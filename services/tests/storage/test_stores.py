@@ -615,6 +615,7 @@ async def test_the_listing_migration_fills_the_keys_of_stored_streams(store_url:
 async def undo_the_listing_migration(url: str) -> None:
     dialect = "sqlite" if url.startswith("sqlite") else "postgres"
     time_column = "latest_window_start_ms" if dialect == "sqlite" else "latest_window_start"
+    [listing] = [m for m in migrations.load(dialect) if m.name.endswith("stream_listing")]
     statements = [
         *(
             f"DROP INDEX {name}"
@@ -624,7 +625,7 @@ async def undo_the_listing_migration(url: str) -> None:
             f"ALTER TABLE streams DROP COLUMN {c}"
             for c in (time_column, "viewers", "chat_rate", "search_text")
         ),
-        f"DELETE FROM schema_migrations WHERE version = {migrations.load(dialect)[-1].version}",
+        f"DELETE FROM schema_migrations WHERE version = {listing.version}",
     ]
     if dialect == "sqlite":
         with sqlite3.connect(url.removeprefix("sqlite://")) as db:
