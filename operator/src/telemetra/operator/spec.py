@@ -231,7 +231,7 @@ class Kafka(Model):
 # -- processing --------------------------------------------------------------------------------------------
 class ChatSpike(Model):
     """Chat far above its usual level, in messages over 20, 30 or 60 s (the pane checked and those before it)
-    while the pane itself is still at least twice its usual count; or in one 10-s pane alone, 4× and 8
+    while the pane itself is still at least twice its usual count; or in one 10-s pane alone, 3× and 8
     spreads above (the analytics core's ``ChatSpike``)."""
 
     ratio: float = Field(default=_DEFAULT_THRESHOLDS.chat_spike.ratio, ge=1, le=1000)

@@ -22,7 +22,7 @@ class ChatSpike:
     ratio: float = 2.4
     z: float = 3.5
     guard_ratio: float = 2.0
-    instant_ratio: float = 4.0
+    instant_ratio: float = 3.0
     instant_z: float = 8.0
     min_messages: int = 10
     recent_panes: int = 6  # the usual level is the baseline's median, or that of its newest panes when lower
