@@ -9,6 +9,11 @@ normal panes: one record per episode, with a deterministic id, re-emitted as it 
 Metrics that can only grow while a pane is open (message count, revenue, highest and lowest viewer sample) are
 also checked on the open pane (``peek``), so an obvious spike is reported seconds after it starts rather than
 when its pane closes; the later evaluation of the closed pane confirms it with the same baseline.
+
+Chat spikes are judged on message counts in windows of 1, 2, 3 and 6 panes ending with the pane checked, each
+window length with its own baseline (level, mean and spread of such windows), so a channel's own burstiness sets
+how far out a spike must be (``ChatSpike`` in the config; ``MomentThresholds.sensitivity`` scales it). Every
+moment gets a ``rank`` (:func:`moment_rank`) to list the best first.
 """
 
 from __future__ import annotations
@@ -111,7 +116,8 @@ def count_threshold(usual: float, mean: float, spread: float, ratio: float, z: f
 
 @dataclass(frozen=True, slots=True)
 class ChatTest:
-    """One window of a pane's chat test: its length, and the messages expected, their spread and the bar."""
+    """One window of a pane's chat test, in messages: its length in panes, its usual count (for the ratios),
+    mean and spread, the count that starts an episode and the one that continues it."""
 
     panes: int
     usual: float
@@ -124,8 +130,8 @@ class ChatTest:
 @dataclass(frozen=True, slots=True)
 class ChatLimits:
     """A pane's chat thresholds, in messages: the tests (one pane alone first), the ``guard`` the pane must
-    reach for the longer windows to count, ``holds`` to continue an episode, and ``bar``, the fewest
-    messages of the pane that could start one."""
+    reach for the longer windows to count, and ``bar``, the fewest messages of the pane that could start an
+    episode (below it, a peek has nothing to check)."""
 
     tests: tuple[ChatTest, ...]
     guard: float
