@@ -6,7 +6,8 @@ to 60 messages/s, three-hour streams with chat episodes of 2×, 3×, 5× and 10�
 minutes at random slots (some slots left empty), every moment of every kind counted: an episode's first moment
 of its kind is right, more split it, and a moment in no episode is false.
 
-    .venv/bin/python bench/detection.py [poisson|bursty|both] --seeds 10 --rates 30,200 --sizes 0.3,3,10,60
+    .venv/bin/python bench/detection.py [poisson|bursty|both] --seeds 10 --rates 30,200 --sizes 0.3,3,10,60 \
+        [--sensitivity low|normal|high]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections import Counter
 
 from telemetra.analytics.backtest import EpisodeOutcome, match_episodes, merge_scores
+from telemetra.analytics.config import AnalyticsConfig, MomentThresholds
 from telemetra.apps.detection_trial import SPACING, WARMUP, run_trial, trial
 from telemetra.producers.mock import NON_CHAT_SHARE
 
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--rates", default="30,200", help="poisson: comma-separated mean events/s per stream")
     parser.add_argument("--sizes", default="0.3,3,10,60", help="bursty: comma-separated chat messages/s")
+    parser.add_argument("--sensitivity", choices=["low", "normal", "high"], default="normal", help="bursty")
     args = parser.parse_args()
     if args.model in ("poisson", "both"):
         poisson(args)
@@ -41,7 +44,8 @@ def main() -> None:
 
 def bursty(args: argparse.Namespace) -> None:
     seeds = range(1, args.seeds + 1)
-    print(f"\n## Bursty chat, {args.seeds} seeds × 3 h per channel size\n")
+    config = AnalyticsConfig(thresholds=MomentThresholds(sensitivity=args.sensitivity))
+    print(f"\n## Bursty chat, {args.seeds} seeds × 3 h per channel size, sensitivity {args.sensitivity}\n")
     print("| msg/s | 3×+ recall | 3×+ median delay (s) | ramp 4× recall | 2× recall | precision | "
           "false / stream-hour | split episodes | false moments by kind |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
@@ -51,7 +55,9 @@ def bursty(args: argparse.Namespace) -> None:
         false: Counter[str] = Counter()
         reported = 0
         for seed in seeds:
-            moments, labels = run_trial(seed, BURSTY_SLOTS, rate=size / (1 - NON_CHAT_SHARE), chat="bursty")
+            moments, labels = run_trial(
+                seed, BURSTY_SLOTS, rate=size / (1 - NON_CHAT_SHARE), chat="bursty", config=config
+            )
             matched, wrong = match_episodes(moments, labels)
             outcomes += matched
             false.update(m["kind"] for m in wrong)

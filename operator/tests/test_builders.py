@@ -192,6 +192,7 @@ def test_the_job_parses_its_arguments_and_analytics_config() -> None:
     assert config == analytics_config_from_json(json.dumps(spark.analytics_config(stream)))
     assert (config.window, config.slide, config.lateness, config.top_emotes) == (60, 10, 15, 15)
     assert config.thresholds.chat_spike.ratio == 2.5
+    assert config.thresholds.sensitivity == "low"
     assert config.thresholds.revenue_spike.min_usd == 200
     assert config.thresholds.viewer_drop.ratio == 0.6
 

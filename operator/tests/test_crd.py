@@ -86,6 +86,8 @@ def test_defaults_are_the_analytics_core_defaults() -> None:
     assert processing["slideSeconds"]["default"] == core.slide
     moments = processing["moments"]["properties"]
     assert moments["chatSpike"]["properties"]["ratio"]["default"] == core.thresholds.chat_spike.ratio
+    assert moments["sensitivity"]["default"] == core.thresholds.sensitivity == "normal"
+    assert moments["sensitivity"]["enum"] == ["low", "normal", "high"]
     assert moments["viewerDrop"]["properties"]["ratio"]["default"] == core.thresholds.viewer_drop.ratio
     assert (
         moments["revenueSpike"]["properties"]["giftBomb"]["default"]

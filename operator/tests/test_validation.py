@@ -137,6 +137,11 @@ INVALID_ON_CREATE: list[tuple[str, dict[str, Any], list[str]]] = [
         ["spec.spark.sparkConf", "providerClass must be one of"],
     ),
     ("unknown deletion policy", with_spec(topicDeletionPolicy="archive"), ["spec.topicDeletionPolicy"]),
+    (
+        "unknown sensitivity",
+        with_spec(processing={"moments": {"sensitivity": "extreme"}}),
+        ["spec.processing.moments.sensitivity", "low", "normal", "high"],
+    ),
     ("negative restart nonce", with_spec(restartNonce=-1), ["spec.restartNonce"]),
 ]
 
@@ -232,6 +237,7 @@ async def test_defaults_are_filled_in_by_the_api_server(kube: Kube, namespaces: 
         core.slide,
     )
     assert spec["processing"]["moments"]["chatSpike"]["ratio"] == core.thresholds.chat_spike.ratio
+    assert spec["processing"]["moments"]["sensitivity"] == core.thresholds.sensitivity
     assert spec["spark"]["executors"] == 1 and spec["spark"]["driver"] == {"cores": 1, "memory": "1g"}
     assert spec["state"] == "running" and spec["dashboard"] == {"folder": "Telemetra"}
     scale = await kube.request("GET", t.STREAM.path(namespaces.streams, "d", "scale"))

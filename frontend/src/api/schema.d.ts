@@ -292,6 +292,11 @@ export interface components {
              * Format: date-time
              */
             peak_at: string;
+            /**
+             * Rank
+             * @description How much the moment stands out, to show the best first (higher is better): how unusual (log2(1 + |score|)) × how large (|log2(value / baseline)|) × how many chatters joined in (log2(2 + distinct chatters)). Absent on moments stored before it existed.
+             */
+            rank?: number | null;
             /** Score */
             score: number;
             /**

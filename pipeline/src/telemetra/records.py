@@ -142,6 +142,9 @@ class Moment:
     peak_at: str
     detected_at: str  # event time at which the episode was first reported
     ongoing: bool
+    # How much it stands out, to show the best first (higher is better; analytics.moments.moment_rank):
+    # unusual × large × how many chatters joined in. Optional: records from before it have none.
+    rank: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from builders import chat, event, viewers
 
 from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
@@ -58,6 +59,46 @@ def test_thresholds_are_settable_per_stream() -> None:
     assert [m.kind for m in detect(events)] == ["chat_spike"]
     strict = AnalyticsConfig(thresholds=MomentThresholds(chat_spike=ChatSpike(ratio=4.0)))
     assert detect(events, strict) == []
+
+
+@pytest.mark.parametrize(
+    ("factor", "found_at"),
+    [(2.2, {"high"}), (2.6, {"normal", "high"}), (3.2, {"low", "normal", "high"})],
+)
+def test_sensitivity_sets_how_big_a_spike_must_be(factor: float, found_at: set[str]) -> None:
+    # a steady 4 msg/s: the ratios decide (2.4× at normal; 1 + 1.4 × 0.8 = 2.12× high, 1 + 1.4 × 1.25 = 2.75× low)
+    events = steady_chat(0, 400, 4) + steady_chat(400, 430, 4 * factor, users=200) + steady_chat(430, 600, 4)
+    found = {
+        sensitivity
+        for sensitivity in ("low", "normal", "high")
+        if detect(events, AnalyticsConfig(thresholds=MomentThresholds(sensitivity=sensitivity)))
+    }
+    assert found == found_at
+
+
+def test_the_rank_puts_bigger_spikes_first() -> None:
+    events = steady_chat(0, 400, 2) + steady_chat(400, 430, 7, users=60) + steady_chat(430, 800, 2)
+    events += steady_chat(800, 830, 16, users=60) + steady_chat(830, 1000, 2)
+    small, big = detect(events)
+    assert (small.kind, big.kind) == ("chat_spike", "chat_spike")
+    assert small.rank is not None and big.rank is not None
+    assert big.rank > small.rank > 0
+    assert [m.moment_id for m in sorted([small, big], key=lambda m: -(m.rank or 0))] == [
+        big.moment_id,
+        small.moment_id,
+    ]
+
+
+def test_the_rank_counts_the_chatters_who_joined_in() -> None:
+    def spike(users: int) -> Moment:
+        [moment] = detect(
+            steady_chat(0, 400, 2) + steady_chat(400, 430, 12, users=users) + steady_chat(430, 600, 2)
+        )
+        return moment
+
+    few, many = spike(5), spike(120)
+    assert (few.score, few.value) == (many.score, many.value)  # the same spike …
+    assert few.rank is not None and many.rank is not None and many.rank > few.rank  # … joined in by more
 
 
 def test_a_raid_is_a_moment_and_its_chat_burst_and_viewers_are_not_extra_ones() -> None:

@@ -33,6 +33,8 @@ def test_a_partial_config_keeps_the_defaults_of_what_it_leaves_out() -> None:
     )
     assert isinstance(config.window, int) and isinstance(config.thresholds.chat_spike.ratio, float)
     assert analytics_config_from_json(None) == analytics_config_from_json("") == AnalyticsConfig()
+    high = analytics_config_from_json('{"thresholds": {"sensitivity": "high"}}')
+    assert high == AnalyticsConfig(thresholds=MomentThresholds(sensitivity="high"))
 
 
 def test_the_json_form_round_trips_every_field() -> None:
@@ -50,6 +52,8 @@ def test_the_json_form_round_trips_every_field() -> None:
         ('{"window": 60.5}', "expected a whole number"),
         ('{"thresholds": {"raid_shadow": true}}', "field thresholds.raid_shadow: expected a number"),
         ('{"thresholds": 3}', "field thresholds: expected an object"),
+        ('{"thresholds": {"sensitivity": "extreme"}}', "sensitivity must be one of low, normal, high"),
+        ('{"thresholds": {"sensitivity": 2}}', "field thresholds.sensitivity: expected a string"),
         ('{"window": 60, "slide": 7}', "must be positive and divide the window"),
         ("[1]", "expected an object"),
         ("{", "not valid JSON"),

@@ -207,7 +207,7 @@ def test_a_shards_log_replays_to_its_streams_and_stays_compact() -> None:
     """Three streams of one shard, batch by batch, one of them leaving halfway: replaying the stored log
     (appended batches and snapshots) after any batch gives the entries the shard recorded, and the streams
     decoded from it go on exactly like the live ones; the log stays within twice the live state."""
-    logs = {s: scenario_log(s, seconds=240, rate=20, seed=n).lines for n, s in enumerate(("a", "b", "c"))}
+    logs = {s: scenario_log(s, seconds=360, rate=20, seed=n).lines for n, s in enumerate(("a", "b", "c"))}
     live, elements, snapshots = StoredShard(), list[bytes](), 0
     streams = {s: StreamAnalytics(s) for s in logs}
     for batch in range(10):

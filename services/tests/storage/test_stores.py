@@ -7,6 +7,7 @@ import dataclasses
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,41 @@ async def applied_versions(url: str) -> list[int]:
         await connection.close()
 
 
+async def store_version_1_moment(url: str, m: Moment, seen_at: float) -> None:
+    """A moment written as the first release did (its columns, no rank), and its stream touched."""
+    start, end, peak, detected = (parse_ts(t) for t in (m.start, m.end, m.peak_at, m.detected_at))
+    fields = (m.metric, m.value, m.baseline, m.score, m.threshold, m.description)
+    columns = "moment_id, stream_id, kind, {t}, metric, value, baseline, score, threshold, description, {p}, ongoing"
+    if url.startswith("sqlite"):
+        times = [round(t * 1000) for t in (start, end, peak, detected)]
+        with sqlite3.connect(url.removeprefix("sqlite://")) as db:
+            db.execute(
+                f"INSERT INTO moments ({columns.format(t='start_ms, end_ms', p='peak_at_ms, detected_at_ms')})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (m.moment_id, m.stream_id, m.kind, *times[:2], *fields, *times[2:], m.ongoing),
+            )
+            db.execute(
+                "INSERT INTO streams (stream_id, first_seen_ms, last_activity_ms) VALUES (?, ?, ?)",
+                (m.stream_id, round(seen_at * 1000), round(seen_at * 1000)),
+            )
+        return
+    stamps = [datetime.fromtimestamp(t, UTC) for t in (start, end, peak, detected, seen_at)]
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            f"INSERT INTO moments ({columns.format(t='start_at, end_at', p='peak_at, detected_at')})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            m.moment_id, m.stream_id, m.kind, *stamps[:2], *fields, *stamps[2:4], m.ongoing,
+        )  # fmt: skip
+        await connection.execute(
+            "INSERT INTO streams (stream_id, first_seen, last_activity) VALUES ($1, $2, $2)",
+            m.stream_id,
+            stamps[4],
+        )
+    finally:
+        await connection.close()
+
+
 async def test_migrations_apply_once(store_url: str) -> None:
     for _ in range(2):  # a restart finds the schema current and applies nothing
         opened = open_store(store_url)
@@ -131,6 +167,7 @@ async def test_streams_with_latest_window_and_moment(store: Store, dataset: Any)
 
 async def test_moments_upsert_and_queries(store: Store, dataset: Any) -> None:
     moments: list[Moment] = list(dataset.moments)
+    assert all(m.rank is not None and m.rank > 0 for m in moments)  # stored and read back below, exactly
     await store.upsert_moments(moments, seen_at=1000.0)
     growing = dataclasses.replace(moments[0], end="2026-09-21T14:21:00.000Z", ongoing=True)
     await store.upsert_moments([growing], seen_at=1001.0)
@@ -310,7 +347,9 @@ async def test_migrating_a_version_1_database_keeps_its_rows(
         )
         old = open_store(store_url)
         await old.start()
-        await old.upsert_moments([old_moment], seen_at=1000.0)  # (this code's windows need a later schema)
+        await store_version_1_moment(
+            store_url, old_moment, seen_at=1000.0
+        )  # (this code's need a later schema)
         assert await old.set_stream_meta("alpha", "Title", None)
         await old.close()
     assert await applied_versions(store_url) == [1]
@@ -576,6 +615,7 @@ async def test_the_listing_migration_fills_the_keys_of_stored_streams(store_url:
 async def undo_the_listing_migration(url: str) -> None:
     dialect = "sqlite" if url.startswith("sqlite") else "postgres"
     time_column = "latest_window_start_ms" if dialect == "sqlite" else "latest_window_start"
+    [listing] = [m for m in migrations.load(dialect) if m.name.endswith("stream_listing")]
     statements = [
         *(
             f"DROP INDEX {name}"
@@ -585,7 +625,7 @@ async def undo_the_listing_migration(url: str) -> None:
             f"ALTER TABLE streams DROP COLUMN {c}"
             for c in (time_column, "viewers", "chat_rate", "search_text")
         ),
-        f"DELETE FROM schema_migrations WHERE version = {migrations.load(dialect)[-1].version}",
+        f"DELETE FROM schema_migrations WHERE version = {listing.version}",
     ]
     if dialect == "sqlite":
         with sqlite3.connect(url.removeprefix("sqlite://")) as db:

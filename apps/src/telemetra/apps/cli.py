@@ -131,6 +131,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         duration=args.duration,
         seed=args.seed,
         scenarios=args.scenario,
+        chat=args.chat,
         **({"start": args.start} if args.start is not None else {}),
     )
     if args.labels:
@@ -406,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="kafka://HOST:PORT[?topic=T], file://PATH (rewritten) or memory:// (default file://events.jsonl)",
     )
     produce.add_argument("--labels", help="write ground-truth scenario labels to this JSON Lines file")
+    produce.add_argument(
+        "--chat",
+        choices=["bursty", "poisson"],
+        default="bursty",
+        help="chat model: bursty (drifts and comes in bursts, as real chat does; default) or poisson",
+    )
     produce.add_argument(
         "--speed",
         type=float,

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from telemetra.analytics.config import AnalyticsConfig, MomentThresholds
+from telemetra.analytics.config import AnalyticsConfig, MomentThresholds, Sensitivity
 from telemetra.operator import policy
 from telemetra.producers.scenarios import ScenarioKind
 from telemetra.records import POOL_NAME_PATTERN
@@ -230,16 +230,19 @@ class Kafka(Model):
 
 # -- processing --------------------------------------------------------------------------------------------
 class ChatSpike(Model):
-    """Chat rate far above its baseline."""
+    """Chat far above its usual level, in messages over 20, 30 or 60 s (the pane checked and those before it)
+    while the pane itself is still at least twice its usual count; or in one 10-s pane alone, 3× and 8
+    spreads above (the analytics core's ``ChatSpike``)."""
 
     ratio: float = Field(default=_DEFAULT_THRESHOLDS.chat_spike.ratio, ge=1, le=1000)
-    """Chat rate at least this many times the baseline median …"""
+    """Messages at least this many times the window's usual count …"""
 
     z: float = Field(default=_DEFAULT_THRESHOLDS.chat_spike.z, ge=0, le=100)
-    """… and at least this many robust standard deviations above it …"""
+    """… and at least this many spreads above its mean (the channel's own spread of such windows, never below
+    Poisson noise) …"""
 
     min_messages: int = Field(default=_DEFAULT_THRESHOLDS.chat_spike.min_messages, ge=0, le=1_000_000)
-    """… with at least this many messages in the pane."""
+    """… with at least this many messages in the window."""
 
 
 class ViewerSurge(Model):
@@ -290,6 +293,11 @@ class SentimentSwing(Model):
 
 class Moments(Model):
     """Thresholds of moment detection, per kind (defaults: the analytics core's)."""
+
+    sensitivity: Sensitivity = Field(default=_DEFAULT_THRESHOLDS.sensitivity)
+    """How much evidence a chat spike needs: ``low`` scales every z and every ratio's distance from 1 of
+    ``chatSpike`` (and its fixed instant and guard tests) by 1.25, for fewer, bigger moments; ``high`` by 0.8,
+    for more, smaller ones (bench/results/detection.md has what each gives)."""
 
     chat_spike: ChatSpike = Field(default_factory=ChatSpike, json_schema_extra=default_of(ChatSpike))
     viewer_surge: ViewerSurge = Field(default_factory=ViewerSurge, json_schema_extra=default_of(ViewerSurge))

@@ -5,16 +5,27 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
 
 @dataclass(frozen=True)
 class ChatSpike:
-    ratio: float = 2.0  # pane chat rate ≥ ratio × baseline median …
-    z: float = 4.0  # … and ≥ z robust standard deviations above it
-    min_messages: int = 10  # and at least this many messages in the pane
+    """Messages in windows of 2, 3 or 6 panes ending with the pane checked (20 s, 30 s, 60 s) against what the
+    channel usually has in such a window: ≥ ``ratio`` × its usual count and ≥ ``z`` spreads above its mean
+    (the channel's own spread of such windows, never below Poisson noise, plus z²/4 for the skew of small
+    counts), while the pane itself holds ≥ ``guard_ratio`` × its usual count; or, in the pane alone,
+    ≥ ``instant_ratio`` × and ``instant_z`` spreads. Always at least ``min_messages`` in the window tested.
+    ``MomentThresholds.sensitivity`` scales the z's and the ratios' distance from 1."""
+
+    ratio: float = 2.4
+    z: float = 3.5
+    guard_ratio: float = 2.0
+    instant_ratio: float = 3.0
+    instant_z: float = 8.0
+    min_messages: int = 10
+    recent_panes: int = 6  # the usual level is the baseline's median, or that of its newest panes when lower
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,10 @@ class SentimentSwing:
     min_messages: int = 30  # messages in the trailing span, so a few lines cannot swing it
 
 
+Sensitivity = Literal["low", "normal", "high"]
+SENSITIVITIES: tuple[str, ...] = get_args(Sensitivity)
+
+
 @dataclass(frozen=True)
 class MomentThresholds:
     chat_spike: ChatSpike = field(default_factory=ChatSpike)
@@ -50,7 +65,17 @@ class MomentThresholds:
     warmup_panes: int = 12  # no detection before this many baseline panes (2 minutes)
     sentiment_span: int = 3  # panes averaged for sentiment (30 s)
     quiet_panes: int = 2  # an episode ends after this many consecutive normal panes
+    merge_seconds: float = 30.0  # one that starts again this soon after is the same episode going on
     raid_shadow: float = 300.0  # seconds after a raid in which viewer surges and chat spikes are the raid's
+    # How much evidence a chat spike needs: "low" scales every z and every ratio's distance from 1 of
+    # `chat_spike` by 1.25 (fewer, bigger moments), "high" by 0.8 (more, smaller ones), "normal" by 1.
+    sensitivity: Sensitivity = "normal"
+
+    def __post_init__(self) -> None:
+        if self.sensitivity not in SENSITIVITIES:
+            raise ValueError(
+                f"sensitivity must be one of {', '.join(SENSITIVITIES)}, not {self.sensitivity!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,10 @@ def _merge(current: Any, data: Any, path: str) -> Any:
 
 
 def _scalar(value: Any, kind: type, name: str) -> Any:
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValueError(f"analytics config field {name}: expected a string, got {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"analytics config field {name}: expected a number, got {value!r}")
     if kind is int:

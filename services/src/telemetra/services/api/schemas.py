@@ -66,6 +66,12 @@ class MomentOut(_Model):
     peak_at: AwareDatetime
     detected_at: AwareDatetime
     ongoing: bool
+    rank: float | None = Field(
+        default=None,
+        description="How much the moment stands out, to show the best first (higher is better): how unusual "
+        "(log2(1 + |score|)) × how large (|log2(value / baseline)|) × how many chatters joined in "
+        "(log2(2 + distinct chatters)). Absent on moments stored before it existed.",
+    )
 
 
 class StreamSummary(_Model):

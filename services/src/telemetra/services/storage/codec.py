@@ -118,6 +118,7 @@ def moment_from_values(values: Mapping[str, Any], times: tuple[float, float, flo
         peak_at=moment_time(peak_at),
         detected_at=moment_time(detected_at),
         ongoing=bool(values["ongoing"]),
+        rank=None if values.get("rank") is None else float(values["rank"]),
     )
 
 

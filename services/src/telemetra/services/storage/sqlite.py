@@ -55,7 +55,7 @@ _UPSERT_WINDOW = (
 )
 _MOMENT_COLUMNS = (
     "moment_id", "stream_id", "kind", "start_ms", "end_ms", "metric", "value", "baseline", "score",
-    "threshold", "description", "peak_at_ms", "detected_at_ms", "ongoing",
+    "threshold", "description", "peak_at_ms", "detected_at_ms", "ongoing", "rank",
 )  # fmt: skip
 _UPSERT_MOMENT = (
     f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_MOMENT_COLUMNS))})"
@@ -300,7 +300,7 @@ class SqliteStore:
             start, end, peak_at, detected_at = (to_ms(t) for t in moment_times(m))
             rows.append((
                 m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
-                m.threshold, m.description, peak_at, detected_at, m.ongoing,
+                m.threshold, m.description, peak_at, detected_at, m.ongoing, m.rank,
             ))  # fmt: skip
         streams = [(s, to_ms(seen_at), to_ms(seen_at)) for s in sorted({m.stream_id for m in moments})]
 
