@@ -234,11 +234,10 @@ class Rule(Model):
 
 
 def moment_score(moment: Moment) -> float | None:
-    """The score a rule's ``minScore`` applies to: the moment's optional ranking score (issue 19 adds it to
-    :class:`Moment`; a record without it has none). The detector's ``score`` field is a per-kind statistic on
-    scales that differ between kinds, so it is not used."""
-    value = getattr(moment, "rank", None)
-    return float(value) if isinstance(value, int | float) else None
+    """The score a rule's ``minScore`` applies to: the moment's ranking score (``rank``; None on records from
+    before it existed). The detector's ``score`` field is a per-kind statistic on scales that differ between
+    kinds, so it is not used."""
+    return moment.rank
 
 
 @dataclass(frozen=True, slots=True)
