@@ -248,3 +248,22 @@ def test_a_shards_log_replays_to_its_streams_and_stays_compact() -> None:
         ours = process_records(decoded[stream_id], rest, [0] * len(rest), positions, TOPIC)
         theirs = process_records(analytics, rest, [0] * len(rest), positions, TOPIC)
         assert ours.records == theirs.records and ours.windows > 0
+
+
+def test_a_detector_stored_by_another_version_restarts_and_the_windows_stay(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from telemetra.spark.state import encode_core
+
+    analytics = StreamAnalytics(STREAM, AnalyticsConfig())
+    analytics.max_ts = 1_790_000_000.0
+    del analytics.detector.version  # as stored before the detector had a version
+    old = analytics.detector
+    restored = decode_core(encode_core(analytics), {})
+    assert restored.detector is not old and restored.detector.version == restored.detector.STATE_VERSION
+    assert restored.max_ts == analytics.max_ts  # the rest of the state is kept
+    assert "moment detection restarts" in caplog.text
+    caplog.clear()
+    again = decode_core(encode_core(restored), {})  # the current version loads as it is
+    assert again.detector.baselines.keys() == restored.detector.baselines.keys()
+    assert "moment detection restarts" not in caplog.text

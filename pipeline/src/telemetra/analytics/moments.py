@@ -160,7 +160,12 @@ class _Episode:
 class MomentDetector:
     """Moment detection for one stream; feed it closed panes in order (and, optionally, peeks)."""
 
+    # Bumped whenever the detector's stored fields change, so that state saved by an older version (a Spark
+    # checkpoint) is recognised and the detector restarted rather than read wrongly (StreamAnalytics.restored).
+    STATE_VERSION = 2
+
     def __init__(self, stream_id: str, config: AnalyticsConfig):
+        self.version = MomentDetector.STATE_VERSION
         self.stream_id = stream_id
         self.slide = config.slide
         self.t = config.thresholds

@@ -71,6 +71,14 @@ class StreamAnalytics:
         self._next_window: int | None = None  # start of the oldest window not yet emitted
         self._advanced_to: float = -math.inf  # pane holding the watermark at the last advance
 
+    def restored(self) -> bool:
+        """After loading stored state: a moment detector stored by another version of it is replaced by a
+        fresh one (its baselines warm up again; windows and panes are kept). True if it was replaced."""
+        if getattr(self.detector, "version", None) == MomentDetector.STATE_VERSION:
+            return False
+        self.detector = MomentDetector(self.stream_id, self.config)
+        return True
+
     @property
     def watermark(self) -> float:
         return self.max_ts - self.config.lateness

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import pickle
 import struct
@@ -39,6 +40,8 @@ DEAD_LETTER, WINDOW, MOMENT, DESCRIPTION, LIVE, STATS = (
     "dead_letter", "window", "moment", "description", "live", "stats"
 )  # fmt: skip
 _ENGINE = Engine()  # folding only: the analytics carry their own settings
+
+log = logging.getLogger("telemetra.spark.state")
 
 
 @dataclass(slots=True)
@@ -176,6 +179,11 @@ def decode_core(blob: bytes, panes: dict[int, Pane]) -> StreamAnalytics:
     if not isinstance(analytics, StreamAnalytics):
         raise TypeError(f"the stored analytics state decoded to {type(analytics).__name__}")
     analytics.panes = panes
+    if analytics.restored():
+        log.warning(
+            "moment detection restarts: its stored state is from another version (baselines warm up again)",
+            extra={"stream_id": analytics.stream_id},
+        )
     return analytics
 
 
