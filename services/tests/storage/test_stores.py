@@ -343,7 +343,9 @@ async def test_migrating_a_version_1_database_keeps_its_rows(
                         at, at, False)  # fmt: skip
     with monkeypatch.context() as patch:  # a database as the previous release left it
         patch.setattr(
-            migrations, "pending", lambda d, applied: [m for m in pending(d, applied) if m.version == 1]
+            migrations,
+            "pending",
+            lambda d, applied, package=None: [m for m in pending(d, applied, package) if m.version == 1],
         )
         old = open_store(store_url)
         await old.start()

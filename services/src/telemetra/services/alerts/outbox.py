@@ -27,7 +27,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
+
+import orjson
 
 from telemetra.records import Moment
 from telemetra.services.alerts.payloads import Alert
@@ -159,6 +161,64 @@ class Outbox(Protocol):
         """The delivery log of one row, oldest first."""
 
     async def counts(self) -> dict[State, int]: ...
+
+
+# -- rows → records (both databases; each passes its own time conversions) ----------------------------------
+class Row(Protocol):
+    """A database row by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def delivery_from_row(row: Row, claim: str) -> Delivery:
+    return Delivery(
+        moment=Moment.from_dict(orjson.loads(row["moment"])),
+        destination=Destination.model_validate_json(row["target"]),
+        revision=row["revision"],
+        sent_revision=row["sent_revision"],
+        remote_id=row["remote_id"],
+        attempts=row["attempts"],
+        claim=claim,
+    )
+
+
+def record_from_row(
+    row: Row,
+    next_attempt_at: float,
+    created_at: float,
+    updated_at: float,
+    delivered_at: float | None,
+) -> DeliveryRecord:
+    return DeliveryRecord(
+        moment_id=row["moment_id"],
+        destination=row["destination"],
+        stream_id=row["stream_id"],
+        kind=row["kind"],
+        state=row["state"],
+        reason=row["reason"],
+        revision=row["revision"],
+        sent_revision=row["sent_revision"],
+        remote_id=row["remote_id"],
+        attempts=row["attempts"],
+        next_attempt_at=next_attempt_at,
+        created_at=created_at,
+        updated_at=updated_at,
+        delivered_at=delivered_at,
+    )
+
+
+def attempt_from_row(row: Row, at: float) -> AttemptRecord:
+    return AttemptRecord(
+        moment_id=row["moment_id"],
+        destination=row["destination"],
+        revision=row["revision"],
+        attempt=row["attempt"],
+        at=at,
+        outcome=row["outcome"],
+        status=row["status"],
+        error=row["error"],
+        duration_ms=row["duration_ms"],
+    )
 
 
 def backoff(attempt: int, rng: random.Random, *, base: float = 1.0, cap: float = 30.0) -> float:

@@ -9,18 +9,14 @@ once. Reconnection follows the store's: a dropped pooled connection is retried o
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
-import orjson
 
-from telemetra.records import Moment
 from telemetra.services.alerts import sql
 from telemetra.services.alerts.outbox import (
     STATES,
@@ -31,10 +27,11 @@ from telemetra.services.alerts.outbox import (
     OfferResult,
     Settlement,
     State,
+    attempt_from_row,
+    delivery_from_row,
+    record_from_row,
 )
-from telemetra.services.alerts.rules import Destination
-from telemetra.services.storage import StoreUnavailable, migrations
-from telemetra.services.storage.postgres import UNAVAILABLE, _describe, _dropped
+from telemetra.services.storage.postgres import PostgresDatabase
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -60,139 +57,29 @@ def _lock_key(stream_id: str, destination: str) -> int:
     return zlib.crc32(f"telemetra-alerts|{stream_id}|{destination}".encode()) - 2**31
 
 
-def _delivery(row: asyncpg.Record, claim: str) -> Delivery:
-    return Delivery(
-        moment=Moment.from_dict(orjson.loads(row["moment"])),
-        destination=Destination.model_validate_json(row["target"]),
-        revision=row["revision"],
-        sent_revision=row["sent_revision"],
-        remote_id=row["remote_id"],
-        attempts=row["attempts"],
-        claim=claim,
-    )
-
-
 def _record(row: asyncpg.Record) -> DeliveryRecord:
-    return DeliveryRecord(
-        moment_id=row["moment_id"],
-        destination=row["destination"],
-        stream_id=row["stream_id"],
-        kind=row["kind"],
-        state=row["state"],
-        reason=row["reason"],
-        revision=row["revision"],
-        sent_revision=row["sent_revision"],
-        remote_id=row["remote_id"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"].timestamp(),
-        created_at=row["created_at"].timestamp(),
-        updated_at=row["updated_at"].timestamp(),
-        delivered_at=_epoch(row["delivered_at"]),
+    return record_from_row(
+        row,
+        row["next_attempt_at"].timestamp(),
+        row["created_at"].timestamp(),
+        row["updated_at"].timestamp(),
+        _epoch(row["delivered_at"]),
     )
 
 
 def _attempt(row: asyncpg.Record) -> AttemptRecord:
-    return AttemptRecord(
-        moment_id=row["moment_id"],
-        destination=row["destination"],
-        revision=row["revision"],
-        attempt=row["attempt"],
-        at=row["at"].timestamp(),
-        outcome=row["outcome"],
-        status=row["status"],
-        error=row["error"],
-        duration_ms=row["duration_ms"],
-    )
+    return attempt_from_row(row, row["at"].timestamp())
 
 
-class PostgresOutbox:
-    name = "postgres"
+class PostgresOutbox(PostgresDatabase):
+    """The outbox in PostgreSQL: its own migration series and history table, the store's connection handling."""
+
+    history = sql.HISTORY
+    migrations_package = sql.MIGRATIONS
+    migration_lock = MIGRATION_LOCK
 
     def __init__(self, dsn: str, *, pool_size: int = 4, timeout: float = 2.0, retry_after: float = 1.0):
-        self.dsn = dsn
-        self._pool_size = pool_size
-        self._timeout = timeout
-        self._retry_after = retry_after
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
-        self._next_attempt = 0.0
-        self._last_error = "not connected yet"
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-    async def start(self) -> None:
-        await self._ensure_pool()
-
-    async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), self._timeout)
-            except (TimeoutError, *UNAVAILABLE):
-                pool.terminate()
-
-    async def _ensure_pool(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
-        async with self._lock:
-            existing = self._existing()  # another task may have connected while this one waited
-            if existing is not None:
-                return existing
-            if time.monotonic() < self._next_attempt:
-                raise StoreUnavailable(f"postgres: {self._last_error}")
-            try:
-                pool = await asyncpg.create_pool(
-                    self.dsn, min_size=1, max_size=self._pool_size, timeout=self._timeout,
-                    command_timeout=max(self._timeout, 5.0),
-                )  # fmt: skip
-            except UNAVAILABLE as error:
-                raise self._unreachable(error) from error
-            try:
-                async with pool.acquire() as connection:
-                    await self._migrate(connection)
-            except BaseException as error:
-                pool.terminate()
-                if isinstance(error, UNAVAILABLE):
-                    raise self._unreachable(error) from error
-                raise
-            self._pool = pool
-            return pool
-
-    def _existing(self) -> asyncpg.Pool | None:
-        return self._pool
-
-    def _unreachable(self, error: BaseException) -> StoreUnavailable:
-        self._next_attempt = time.monotonic() + self._retry_after
-        self._last_error = _describe(error)
-        return StoreUnavailable(f"postgres: {self._last_error}")
-
-    async def _migrate(self, connection: Conn) -> None:
-        async with connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            await connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {sql.HISTORY} (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-            applied = {row[0] for row in await connection.fetch(f"SELECT version FROM {sql.HISTORY}")}
-            for migration in migrations.pending("postgres", applied, sql.MIGRATIONS):
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    f"INSERT INTO {sql.HISTORY} (version, name) VALUES ($1, $2)",
-                    migration.version,
-                    migration.name,
-                )
-
-    async def _run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
-        for attempt in range(2):
-            pool = await self._ensure_pool()
-            try:
-                async with pool.acquire(timeout=self._timeout) as connection:
-                    return await work(connection)
-            except UNAVAILABLE as error:
-                self._last_error = _describe(error)
-                if attempt == 0 and _dropped(error):
-                    continue
-                raise StoreUnavailable(f"postgres: {self._last_error}") from error
-        raise AssertionError("unreachable")
+        super().__init__(dsn, pool_size=pool_size, timeout=timeout, retry_after=retry_after)
 
     # -- writes ------------------------------------------------------------------------------------------
     async def offer(self, offers: Sequence[Offer], now: float) -> OfferResult:
@@ -229,7 +116,7 @@ class PostgresOutbox:
         token = uuid.uuid4().hex
         args = (_dt(now), limit, owner, _dt(now + lease), token)
         rows = await self._run(lambda c: c.fetch(sql.CLAIM, *args))
-        return [_delivery(row, token) for row in rows]
+        return [delivery_from_row(row, token) for row in rows]
 
     async def settle(self, settlements: Sequence[Settlement]) -> int:
         if not settlements:

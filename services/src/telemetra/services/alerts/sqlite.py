@@ -7,12 +7,8 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import orjson
-
-from telemetra.records import Moment
 from telemetra.services.alerts import sql
 from telemetra.services.alerts.outbox import (
     STATES,
@@ -23,11 +19,13 @@ from telemetra.services.alerts.outbox import (
     OfferResult,
     Settlement,
     State,
+    attempt_from_row,
+    delivery_from_row,
+    record_from_row,
 )
-from telemetra.services.alerts.rules import Destination
-from telemetra.services.storage import StoreUnavailable, migrations
+from telemetra.services.storage import migrations
 from telemetra.services.storage.codec import to_ms
-from telemetra.services.storage.sqlite import _Connection, _statements, _transaction
+from telemetra.services.storage.sqlite import SqliteDatabase, _statements, _transaction
 
 T = TypeVar("T")
 _OFFER = sql.for_sqlite(sql.OFFER)
@@ -58,89 +56,29 @@ def _migrate(db: sqlite3.Connection) -> None:
     _transaction(db, work)
 
 
-def _delivery(row: sqlite3.Row | Any, claim: str) -> Delivery:
-    return Delivery(
-        moment=Moment.from_dict(orjson.loads(row["moment"])),
-        destination=Destination.model_validate_json(row["target"]),
-        revision=row["revision"],
-        sent_revision=row["sent_revision"],
-        remote_id=row["remote_id"],
-        attempts=row["attempts"],
-        claim=claim,
-    )
-
-
 def _seconds(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000
 
 
 def _record(row: sqlite3.Row) -> DeliveryRecord:
-    return DeliveryRecord(
-        moment_id=row["moment_id"],
-        destination=row["destination"],
-        stream_id=row["stream_id"],
-        kind=row["kind"],
-        state=row["state"],
-        reason=row["reason"],
-        revision=row["revision"],
-        sent_revision=row["sent_revision"],
-        remote_id=row["remote_id"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at_ms"] / 1000,
-        created_at=row["created_at_ms"] / 1000,
-        updated_at=row["updated_at_ms"] / 1000,
-        delivered_at=_seconds(row["delivered_at_ms"]),
+    return record_from_row(
+        row,
+        row["next_attempt_at_ms"] / 1000,
+        row["created_at_ms"] / 1000,
+        row["updated_at_ms"] / 1000,
+        _seconds(row["delivered_at_ms"]),
     )
 
 
 def _attempt(row: sqlite3.Row) -> AttemptRecord:
-    return AttemptRecord(
-        moment_id=row["moment_id"],
-        destination=row["destination"],
-        revision=row["revision"],
-        attempt=row["attempt"],
-        at=row["at_ms"] / 1000,
-        outcome=row["outcome"],
-        status=row["status"],
-        error=row["error"],
-        duration_ms=row["duration_ms"],
-    )
+    return attempt_from_row(row, row["at_ms"] / 1000)
 
 
-class SqliteOutbox:
-    name = "sqlite"
+class SqliteOutbox(SqliteDatabase):
+    """The outbox in SQLite (the demo's database file): its own migration series, the store's connections."""
 
-    def __init__(self, path: Path, *, timeout: float = 5.0):
-        self.path = path
-        self._timeout = timeout
-        self._writer: _Connection | None = None
-        self._reader: _Connection | None = None
-
-    async def start(self) -> None:
-        if self._writer is not None:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreUnavailable(f"sqlite: cannot create {self.path.parent}: {error}") from error
-        writer = _Connection(self.path, self._timeout)
-        try:
-            await writer.run(_migrate)
-        except BaseException:
-            await writer.close()
-            raise
-        self._writer, self._reader = writer, _Connection(self.path, self._timeout)
-
-    async def close(self) -> None:
-        for connection in (self._writer, self._reader):
-            if connection is not None:
-                await connection.close()
-        self._writer = self._reader = None
-
-    def _connections(self) -> tuple[_Connection, _Connection]:
-        if self._writer is None or self._reader is None:
-            raise StoreUnavailable("sqlite: outbox not started")
-        return self._writer, self._reader
+    what = "outbox"
+    migrate = staticmethod(_migrate)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def work(db: sqlite3.Connection) -> T:
@@ -149,9 +87,6 @@ class SqliteOutbox:
             return result[0]
 
         return await self._connections()[0].run(work)
-
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._connections()[1].run(fn)
 
     # -- writes ------------------------------------------------------------------------------------------
     async def offer(self, offers: Sequence[Offer], now: float) -> OfferResult:
@@ -181,7 +116,7 @@ class SqliteOutbox:
 
         def work(db: sqlite3.Connection) -> list[Delivery]:
             rows = db.execute(_CLAIM, (to_ms(now), limit, owner, to_ms(now + lease), token)).fetchall()
-            return [_delivery(row, token) for row in rows]
+            return [delivery_from_row(row, token) for row in rows]
 
         return await self._write(work)
 

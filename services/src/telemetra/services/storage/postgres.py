@@ -180,8 +180,15 @@ def _moment(row: asyncpg.Record) -> Moment:
     return moment_from_values(dict(row), times)
 
 
-class PostgresStore:
+class PostgresDatabase:
+    """A lazily connected asyncpg pool that applies its migrations on connect, shared by the store and the alert
+    outbox (each with its own series and history table). Unreachable: :class:`StoreUnavailable`, failing fast
+    for ``retry_after`` seconds between attempts (no connect storm); a dropped pooled connection is retried once."""
+
     name = "postgres"
+    history = "schema_migrations"  # the history table of this database's migration series
+    migrations_package: str | None = None  # the series (None: the store's)
+    migration_lock = MIGRATION_LOCK  # pg_advisory_xact_lock key: replicas starting together migrate in turn
 
     def __init__(self, dsn: str, *, pool_size: int = 8, timeout: float = 2.0, retry_after: float = 1.0):
         self.dsn = dsn
@@ -249,20 +256,23 @@ class PostgresStore:
 
     async def _migrate(self, connection: Conn) -> None:
         async with connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", self.migration_lock)
             await connection.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                f"CREATE TABLE IF NOT EXISTS {self.history}"
                 " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
-            applied = {row[0] for row in await connection.fetch("SELECT version FROM schema_migrations")}
-            for migration in migrations.pending("postgres", applied):
+            applied = {row[0] for row in await connection.fetch(f"SELECT version FROM {self.history}")}
+            for migration in migrations.pending("postgres", applied, self.migrations_package):
                 await connection.execute(migration.sql)
                 await connection.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    f"INSERT INTO {self.history} (version, name) VALUES ($1, $2)",
                     migration.version,
                     migration.name,
                 )
-                log.info("migration applied", extra={"store": "postgres", "version": migration.version})
+                log.info(
+                    "migration applied",
+                    extra={"store": "postgres", "series": self.history, "version": migration.version},
+                )
 
     async def _run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         for attempt in range(2):
@@ -276,6 +286,10 @@ class PostgresStore:
                     continue  # a pooled connection the server closed (e.g. after a restart): try a fresh one
                 raise StoreUnavailable(f"postgres: {self._last_error}") from error
         raise AssertionError("unreachable")
+
+
+class PostgresStore(PostgresDatabase):
+    """The store: windows, moments, dead letters and the stream listing (``Store``)."""
 
     async def ping(self) -> None:
         await self._run(lambda c: c.fetchval("SELECT 1"))

@@ -230,8 +230,13 @@ def _stream(db: sqlite3.Connection, row: sqlite3.Row, dead_letters: dict[str, in
     )
 
 
-class SqliteStore:
+class SqliteDatabase:
+    """One SQLite file through a writer and a reader connection, migrated on start: shared by the store and the
+    alert outbox (each with its own migration series). ``migrate`` applies the series on the writer."""
+
     name = "sqlite"
+    what = "store"  # for errors: "sqlite: store not started"
+    migrate: Callable[[sqlite3.Connection], object] = staticmethod(_migrate)
 
     def __init__(self, path: Path, *, timeout: float = 5.0):
         self.path = path
@@ -249,7 +254,7 @@ class SqliteStore:
             raise StoreUnavailable(f"sqlite: cannot create {self.path.parent}: {error}") from error
         writer = _Connection(self.path, self._timeout)
         try:
-            await writer.run(_migrate)
+            await writer.run(self.migrate)
         except BaseException:
             await writer.close()
             raise
@@ -263,11 +268,15 @@ class SqliteStore:
 
     def _connections(self) -> tuple[_Connection, _Connection]:
         if self._writer is None or self._reader is None:
-            raise StoreUnavailable("sqlite: store not started")
+            raise StoreUnavailable(f"sqlite: {self.what} not started")
         return self._writer, self._reader
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._connections()[1].run(fn)
+
+
+class SqliteStore(SqliteDatabase):
+    """The store: windows, moments, dead letters and the stream listing (``Store``)."""
 
     async def _write(self, fn: Callable[[sqlite3.Connection], None]) -> None:
         await self._connections()[0].run(lambda db: _transaction(db, lambda: fn(db)))
