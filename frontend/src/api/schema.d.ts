@@ -285,6 +285,11 @@ export interface components {
             metric: string;
             /** Moment Id */
             moment_id: string;
+            /**
+             * Offset Seconds
+             * @description Whole seconds from the stream's start (its stream_meta start event, else its first event) to the moment's start: where it is in the broadcast's recording. Absent on moments stored before it existed.
+             */
+            offset_seconds?: number | null;
             /** Ongoing */
             ongoing: boolean;
             /**
@@ -310,6 +315,11 @@ export interface components {
             threshold: number;
             /** Value */
             value: number;
+            /**
+             * Vod Url
+             * @description A link to the moment's point of the Twitch VOD (https://www.twitch.tv/videos/<id>?t=1h2m3s), when the broadcast's VOD id is known (stream_meta vod_id).
+             */
+            vod_url?: string | null;
         };
         /** MomentsPage */
         MomentsPage: {

@@ -72,6 +72,18 @@ class MomentOut(_Model):
         "(log2(1 + |score|)) × how large (|log2(value / baseline)|) × how many chatters joined in "
         "(log2(2 + distinct chatters)). Absent on moments stored before it existed.",
     )
+    offset_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="Whole seconds from the stream's start (its stream_meta start event, else its first event) "
+        "to the moment's start: where it is in the broadcast's recording. Absent on moments stored before it "
+        "existed.",
+    )
+    vod_url: str | None = Field(
+        default=None,
+        description="A link to the moment's point of the Twitch VOD (https://www.twitch.tv/videos/<id>?t=1h2m3s), "
+        "when the broadcast's VOD id is known (stream_meta vod_id).",
+    )
 
 
 class StreamSummary(_Model):

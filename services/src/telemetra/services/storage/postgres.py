@@ -74,6 +74,7 @@ _UPSERT_WINDOW = (
 _MOMENT_COLUMNS = (
     "moment_id", "stream_id", "kind", "start_at", "end_at", "metric", "value", "baseline", "score",
     "threshold", "description", "peak_at", "detected_at", "ongoing", "rank",
+    "offset_seconds", "vod_url",
 )  # fmt: skip
 _UPSERT_MOMENT = (
     f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ("
@@ -306,6 +307,7 @@ class PostgresStore:
             rows.append((
                 m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
                 m.threshold, m.description, peak_at, detected_at, m.ongoing, m.rank,
+                m.offset_seconds, m.vod_url,
             ))  # fmt: skip
         touches = [(s, _dt(seen_at)) for s in sorted({m.stream_id for m in moments})]
         await self._upsert(_UPSERT_MOMENT, rows, _TOUCH_STREAM, touches)

@@ -56,6 +56,7 @@ _UPSERT_WINDOW = (
 _MOMENT_COLUMNS = (
     "moment_id", "stream_id", "kind", "start_ms", "end_ms", "metric", "value", "baseline", "score",
     "threshold", "description", "peak_at_ms", "detected_at_ms", "ongoing", "rank",
+    "offset_seconds", "vod_url",
 )  # fmt: skip
 _UPSERT_MOMENT = (
     f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_MOMENT_COLUMNS))})"
@@ -301,6 +302,7 @@ class SqliteStore:
             rows.append((
                 m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
                 m.threshold, m.description, peak_at, detected_at, m.ongoing, m.rank,
+                m.offset_seconds, m.vod_url,
             ))  # fmt: skip
         streams = [(s, to_ms(seen_at), to_ms(seen_at)) for s in sorted({m.stream_id for m in moments})]
 
