@@ -123,6 +123,43 @@ class StreamList(_Model):
     live_total: int | None = Field(ge=0, description="Of those, how many are live; as `total`.")
 
 
+class HotStream(_Model):
+    """A live stream in the cross-channel view: what its hype is made of."""
+
+    stream_id: str
+    title: str | None
+    category: str | None
+    viewers: int | None = Field(ge=0, description="Of its newest closed window.")
+    chat_rate: float | None = Field(ge=0, description="Messages per second in its newest closed window.")
+    baseline_chat_rate: float | None = Field(
+        ge=0,
+        description="Its own normal: the mean chat rate of its windows in the hour before the recent minutes; null "
+        "without any.",
+    )
+    chat_ratio: float | None = Field(
+        ge=0, description="`chat_rate` over `baseline_chat_rate` (at least 0.1 msg/s): 1 is normal."
+    )
+    moments: int = Field(ge=0, description="Moments under way in the last `minutes`.")
+    best_rank: float | None = Field(description="The highest `rank` among those; null without any.")
+    hype: float = Field(
+        ge=0,
+        description="`chat_ratio` (0 without one) + `moments` + log2(1 + `best_rank`): what the list is sorted by.",
+    )
+    last_activity: AwareDatetime
+
+
+class HotList(_Model):
+    minutes: int = Field(description="The recent minutes counted, as asked.")
+    categories: list[str] = Field(
+        description="Categories of all live streams (ignoring `category`), for a filter."
+    )
+    items: list[HotStream] = Field(description="Live streams, greatest `hype` first, the id breaking ties.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same `minutes`, `category` and `limit`) for the next page; null on "
+        "the last."
+    )
+
+
 class MetricsPage(_Model):
     stream_id: str
     resolution: Resolution

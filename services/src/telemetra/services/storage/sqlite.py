@@ -16,6 +16,7 @@ from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetri
 from telemetra.services.storage import listing, migrations
 from telemetra.services.storage.base import (
     META_FIELDS,
+    HypeInputs,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
@@ -58,6 +59,21 @@ _MOMENT_COLUMNS = (
     "threshold", "description", "peak_at_ms", "detected_at_ms", "ongoing", "rank",
     "offset_seconds", "vod_url",
 )  # fmt: skip
+# The cross-channel view's inputs (base.HypeInputs), "now" being the end of each stream's newest closed window.
+_HYPE_INPUTS = """
+WITH s AS (
+    SELECT stream_id, title, category, viewers, chat_rate, last_activity_ms,
+           latest_window_start_ms + coalesce(window_seconds, 60) * 1000 AS now_ms
+    FROM streams WHERE last_activity_ms >= ?
+)
+SELECT stream_id, title, category, viewers, chat_rate,
+    (SELECT avg(w.chat_rate) FROM window_metrics w WHERE w.stream_id = s.stream_id
+        AND w.window_start_ms >= s.now_ms - ? AND w.window_start_ms < s.now_ms - ?),
+    (SELECT count(*) FROM moments m WHERE m.stream_id = s.stream_id AND m.end_ms >= s.now_ms - ?),
+    (SELECT max(m.rank) FROM moments m WHERE m.stream_id = s.stream_id AND m.end_ms >= s.now_ms - ?),
+    last_activity_ms
+FROM s
+"""
 _UPSERT_MOMENT = (
     f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_MOMENT_COLUMNS))})"
     " ON CONFLICT (moment_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _MOMENT_COLUMNS[1:])
@@ -444,6 +460,13 @@ class SqliteStore:
         args.append(limit)
         return await self._read(lambda db: [_moment(row) for row in db.execute(sql, args)])
 
+    async def hype_inputs(
+        self, live_since: float, recent_seconds: float, baseline_seconds: float
+    ) -> list[HypeInputs]:
+        recent, baseline = round(recent_seconds * 1000), round((recent_seconds + baseline_seconds) * 1000)
+        args = (to_ms(live_since), baseline, recent, recent, recent)
+        return await self._read(lambda db: [_hype_inputs(row) for row in db.execute(_HYPE_INPUTS, args)])
+
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
         sql = "SELECT * FROM moments WHERE stream_id = ? ORDER BY start_ms DESC, moment_id DESC LIMIT ?"
         return await self._read(lambda db: [_moment(row) for row in db.execute(sql, (stream_id, limit))])
@@ -455,3 +478,10 @@ class SqliteStore:
 
     async def count_dead_letters(self) -> dict[str, int]:
         return await self._read(lambda db: _dead_letter_counts(db, None))
+
+
+def _hype_inputs(row: Any) -> HypeInputs:
+    stream_id, title, category, viewers, chat_rate, baseline, moments, best_rank, last_activity = row
+    return HypeInputs(
+        stream_id, title, category, viewers, chat_rate, baseline, moments, best_rank, last_activity / 1000
+    )
