@@ -32,7 +32,7 @@ test('hot right now ranks the live streams by hype, filters by category and link
   const filtered = page.waitForRequest((r) => new URL(r.url()).searchParams.get('category') === category);
   await page.getByLabel('Category').selectOption(category);
   await filtered;
-  await expect(page).toHaveURL(new RegExp(`category=${encodeURIComponent(category).replaceAll('%20', '\\+')}`));
+  await expect.poll(() => new URL(page.url()).searchParams.get('category')).toBe(category);
   await expect(rows).toHaveCount(inCategory.length);
   await page.getByLabel('Category').selectOption('');
   await expect(rows).toHaveCount(DEMO_STREAMS.length);
