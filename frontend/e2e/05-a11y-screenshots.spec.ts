@@ -29,12 +29,15 @@ async function ready(page: Page, path: string) {
   await page.goto(path);
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'live');
   if (path === '/') await expect(page.getByTestId('stream-card').first()).toBeVisible();
+  else if (path === '/hot') await expect(page.getByTestId('hot-stream').first()).toBeVisible();
   else await expect(page.getByTestId('chart-chat-rate').locator('svg').first()).toBeVisible();
   await page.waitForTimeout(1_000); // let the emote cloud's transitions settle
 }
 
 test('axe finds no serious or critical violations', async ({ page }) => {
   await ready(page, '/');
+  expect(await seriousViolations(page)).toEqual([]);
+  await ready(page, '/hot');
   expect(await seriousViolations(page)).toEqual([]);
   await ready(page, '/streams/pixelpioneer');
   expect(await seriousViolations(page)).toEqual([]);
@@ -54,6 +57,7 @@ for (const [device, viewport] of [
     await page.setViewportSize(viewport);
     for (const [name, path] of [
       ['overview', '/'],
+      ['hot', '/hot'],
       ['stream', '/streams/pixelpioneer'],
     ] as const) {
       await ready(page, path);

@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect } from 'react';
 import type { Api } from './api/client';
 import { focusRing, LoadingState } from './components/ui';
 import { timeZone } from './lib/format';
+import { HotPage } from './pages/HotPage';
 import { Overview } from './pages/Overview';
 import { Link, matchRoute, RouteHeading, useLocation } from './router';
 
@@ -13,7 +14,13 @@ export function App({ api }: { api?: Api }) {
   const route = matchRoute(pathname);
   useEffect(() => {
     document.title =
-      route.name === 'stream' ? `${route.streamId} · Telemetra` : route.name === 'overview' ? 'Streams · Telemetra' : 'Not found · Telemetra';
+      route.name === 'stream'
+        ? `${route.streamId} · Telemetra`
+        : route.name === 'overview'
+          ? 'Streams · Telemetra'
+          : route.name === 'hot'
+            ? 'Hot right now · Telemetra'
+            : 'Not found · Telemetra';
   }, [route]);
 
   return (
@@ -34,9 +41,20 @@ export function App({ api }: { api?: Api }) {
             </svg>
             Telemetra
           </Link>
-          <nav aria-label="Main">
-            <Link to="/" className={`rounded px-2 py-1 text-sm font-medium text-slate-200 hover:text-white ${focusRing}`}>
+          <nav aria-label="Main" className="flex gap-1">
+            <Link
+              to="/"
+              aria-current={route.name === 'overview' ? 'page' : undefined}
+              className={`rounded px-2 py-1 text-sm font-medium text-slate-200 hover:text-white ${focusRing}`}
+            >
               All streams
+            </Link>
+            <Link
+              to="/hot"
+              aria-current={route.name === 'hot' ? 'page' : undefined}
+              className={`rounded px-2 py-1 text-sm font-medium text-slate-200 hover:text-white ${focusRing}`}
+            >
+              Hot right now
             </Link>
           </nav>
         </div>
@@ -44,6 +62,8 @@ export function App({ api }: { api?: Api }) {
       <main id="main" className="mx-auto w-full max-w-[1800px] flex-1 px-4 py-6 sm:px-6">
         {route.name === 'overview' ? (
           <Overview {...(api ? { api } : {})} />
+        ) : route.name === 'hot' ? (
+          <HotPage {...(api ? { api } : {})} />
         ) : route.name === 'stream' ? (
           <Suspense fallback={<LoadingState label="Loading stream…" />}>
             <StreamPage key={route.streamId} streamId={route.streamId} {...(api ? { api } : {})} />

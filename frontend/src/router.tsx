@@ -35,10 +35,11 @@ export function navigate(to: string, { replace = false }: { replace?: boolean } 
   window.dispatchEvent(new Event(EVENT));
 }
 
-export type Route = { name: 'overview' } | { name: 'stream'; streamId: string } | { name: 'not-found' };
+export type Route = { name: 'overview' } | { name: 'hot' } | { name: 'stream'; streamId: string } | { name: 'not-found' };
 
 export function matchRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '/index.html') return { name: 'overview' };
+  if (pathname === '/hot' || pathname === '/hot/') return { name: 'hot' };
   const match = /^\/streams\/([a-z0-9_-]{1,64})\/?$/.exec(pathname);
   if (match) return { name: 'stream', streamId: match[1]! };
   return { name: 'not-found' };

@@ -2,7 +2,17 @@
 // checked by the compiler against the service's document.
 import createClient from 'openapi-fetch';
 import type { paths } from './schema';
-import type { MetricsPage, Moment, Resolution, StreamDetail, StreamList, StreamListQuery, WindowMetrics } from './types';
+import type {
+  HotList,
+  HotQuery,
+  MetricsPage,
+  Moment,
+  Resolution,
+  StreamDetail,
+  StreamList,
+  StreamListQuery,
+  WindowMetrics,
+} from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -31,6 +41,13 @@ export function createApi(baseUrl = '', fetchImpl?: typeof fetch) {
      *  page's `next_cursor`). */
     async streams(query: StreamListQuery = {}, signal?: AbortSignal): Promise<StreamList> {
       const { data, error, response } = await client.GET('/api/v1/streams', { params: { query }, signal });
+      if (!data) fail(response, error);
+      return data;
+    },
+
+    /** Live streams by hype, greatest first (`cursor`: the previous page's `next_cursor`). */
+    async hot(query: HotQuery = {}, signal?: AbortSignal): Promise<HotList> {
+      const { data, error, response } = await client.GET('/api/v1/hot', { params: { query }, signal });
       if (!data) fail(response, error);
       return data;
     },

@@ -43,6 +43,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live streams ranked by hype: chat rate against their own baseline, moments in the last minutes */
+        get: operations["hot_streams"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/streams": {
         parameters: {
             query?: never;
@@ -237,6 +254,81 @@ export interface components {
              */
             status: "ok";
         };
+        /** HotList */
+        HotList: {
+            /**
+             * Categories
+             * @description Categories of all live streams (ignoring `category`), for a filter.
+             */
+            categories: string[];
+            /**
+             * Items
+             * @description Live streams, greatest `hype` first, the id breaking ties.
+             */
+            items: components["schemas"]["HotStream"][];
+            /**
+             * Minutes
+             * @description The recent minutes counted, as asked.
+             */
+            minutes: number;
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` (with the same `minutes`, `category` and `limit`) for the next page; null on the last.
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * HotStream
+         * @description A live stream in the cross-channel view: what its hype is made of.
+         */
+        HotStream: {
+            /**
+             * Baseline Chat Rate
+             * @description Its own normal: the mean chat rate of its windows in the hour before the recent minutes; null without any.
+             */
+            baseline_chat_rate: number | null;
+            /**
+             * Best Rank
+             * @description The highest `rank` among those; null without any.
+             */
+            best_rank: number | null;
+            /** Category */
+            category: string | null;
+            /**
+             * Chat Rate
+             * @description Messages per second in its newest closed window.
+             */
+            chat_rate: number | null;
+            /**
+             * Chat Ratio
+             * @description `chat_rate` over `baseline_chat_rate` (at least 0.1 msg/s): 1 is normal.
+             */
+            chat_ratio: number | null;
+            /**
+             * Hype
+             * @description `chat_ratio` (0 without one) + `moments` + log2(1 + `best_rank`): what the list is sorted by.
+             */
+            hype: number;
+            /**
+             * Last Activity
+             * Format: date-time
+             */
+            last_activity: string;
+            /**
+             * Moments
+             * @description Moments under way in the last `minutes`.
+             */
+            moments: number;
+            /** Stream Id */
+            stream_id: string;
+            /** Title */
+            title: string | null;
+            /**
+             * Viewers
+             * @description Of its newest closed window.
+             */
+            viewers: number | null;
+        };
         /** MetricsPage */
         MetricsPage: {
             /**
@@ -285,6 +377,11 @@ export interface components {
             metric: string;
             /** Moment Id */
             moment_id: string;
+            /**
+             * Offset Seconds
+             * @description Whole seconds from the stream's start (its stream_meta start event, else its first event) to the moment's start: where it is in the broadcast's recording. Absent on moments stored before it existed.
+             */
+            offset_seconds?: number | null;
             /** Ongoing */
             ongoing: boolean;
             /**
@@ -310,6 +407,11 @@ export interface components {
             threshold: number;
             /** Value */
             value: number;
+            /**
+             * Vod Url
+             * @description A link to the moment's point of the Twitch VOD (https://www.twitch.tv/videos/<id>?t=1h2m3s), when the broadcast's VOD id is known (stream_meta vod_id).
+             */
+            vod_url?: string | null;
         };
         /** MomentsPage */
         MomentsPage: {
@@ -741,6 +843,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeadLettersPage"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hot_streams: {
+        parameters: {
+            query?: {
+                /** @description Only streams in this category (case-insensitive, exact): one of the answer's `categories`. */
+                category?: string | null;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size (1–1000). */
+                limit?: number;
+                /** @description How far back moments count (and where the baseline period ends), in minutes. */
+                minutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HotList"];
                 };
             };
             /** @description Invalid parameter; `loc` names the field. */

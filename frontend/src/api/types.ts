@@ -14,6 +14,9 @@ export type StreamSort = NonNullable<StreamListQuery['sort']>;
 export type MetricsPage = Schemas['MetricsPage'];
 export type MomentsPage = Schemas['MomentsPage'];
 export type TopEmote = Schemas['TopEmote'];
+export type HotList = Schemas['HotList'];
+export type HotStream = Schemas['HotStream'];
+export type HotQuery = NonNullable<operations['hot_streams']['parameters']['query']>;
 export type Resolution = MetricsPage['resolution'];
 
 interface Envelope<T extends string, D> {

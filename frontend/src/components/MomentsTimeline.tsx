@@ -1,5 +1,5 @@
 import type { Moment } from '../api/types';
-import { formatDuration, formatTime } from '../lib/format';
+import { formatDuration, formatOffset, formatTime } from '../lib/format';
 import { MOMENT_COLOR, MOMENT_LABEL, MomentIcon } from './MomentIcon';
 import { EmptyState, focusRing } from './ui';
 
@@ -59,6 +59,11 @@ export function MomentsTimeline({
                       {formatTime(start, true)}
                     </time>
                     {end > start ? <span className="text-xs text-slate-400">{formatDuration(end - start)}</span> : null}
+                    {moment.offset_seconds != null ? (
+                      <span className="text-xs text-slate-400 tabular-nums" data-testid="moment-offset">
+                        {formatOffset(moment.offset_seconds)} into the stream
+                      </span>
+                    ) : null}
                     {moment.ongoing ? (
                       <span className="rounded bg-amber-300 px-1.5 text-xs font-semibold text-slate-950">ongoing</span>
                     ) : null}
@@ -68,6 +73,18 @@ export function MomentsTimeline({
                 </span>
                 <span className="sr-only">{selected ? '(charts zoomed to this moment)' : '(zoom the charts to this moment)'}</span>
               </button>
+              {moment.vod_url ? (
+                <a
+                  href={moment.vod_url}
+                  target="_blank"
+                  rel="noopener noreferrer"
+                  data-testid="moment-vod"
+                  className={`mt-1 ml-11 inline-block rounded text-xs text-violet-300 underline hover:text-violet-200 ${focusRing}`}
+                >
+                  Watch on Twitch at {formatOffset(moment.offset_seconds ?? 0)}
+                  <span className="sr-only"> ({MOMENT_LABEL[moment.kind]}, opens in a new tab)</span>
+                </a>
+              ) : null}
             </li>
           );
         })}

@@ -56,6 +56,22 @@ describe('MomentsTimeline', () => {
     expect(screen.getAllByTestId('moment')[1]).toHaveAttribute('aria-pressed', 'true');
   });
 
+  it("shows where a moment is in the broadcast, and links to that point of the VOD when it is known", () => {
+    const vod = 'https://www.twitch.tv/videos/2223334445?t=1h2m3s';
+    render(
+      <MomentsTimeline
+        moments={[moment({ moment_id: 'v', offset_seconds: 3723, vod_url: vod }), moment({ moment_id: 'w', offset_seconds: 59 }), moment()]}
+        selectedId={null}
+        onSelect={() => {}}
+      />,
+    );
+    expect(screen.getAllByTestId('moment-offset').map((e) => e.textContent)).toEqual(['1:02:03 into the stream', '0:00:59 into the stream']);
+    const [link] = screen.getAllByTestId('moment-vod');
+    expect(screen.getAllByTestId('moment-vod')).toHaveLength(1);
+    expect(link).toHaveAttribute('href', vod);
+    expect(link).toHaveAccessibleName(/Watch on Twitch at 1:02:03/);
+  });
+
   it('has an empty state', () => {
     render(<MomentsTimeline moments={[]} selectedId={null} onSelect={() => {}} />);
     expect(screen.getByText('No moments yet')).toBeInTheDocument();

@@ -78,3 +78,10 @@ export function formatDuration(ms: number): string {
   const rest = seconds % 60;
   return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
 }
+
+/** Where a moment is in the broadcast: seconds from its start → `1:02:03`. */
+export function formatOffset(seconds: number): string {
+  const whole = Math.max(0, Math.floor(seconds));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${Math.floor(whole / 3600)}:${pad(Math.floor(whole / 60) % 60)}:${pad(whole % 60)}`;
+}

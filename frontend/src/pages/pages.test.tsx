@@ -187,3 +187,53 @@ describe('Stream page', () => {
     expect(await screen.findByText('Unknown stream')).toBeInTheDocument();
   });
 });
+
+describe('Hot right now', () => {
+  const hot = (stream_id: string, hype: number, category: string | null, extra: object = {}) => ({
+    stream_id,
+    title: null,
+    category,
+    viewers: 100,
+    chat_rate: 6,
+    baseline_chat_rate: 2,
+    chat_ratio: 3,
+    moments: 1,
+    best_rank: 12.4,
+    hype,
+    last_activity: new Date(now).toISOString(),
+    ...extra,
+  });
+  const all = [hot('nebula', 7.5, 'Science'), hot('pixelpioneer', 3.2, 'Games', { chat_ratio: null, moments: 0, best_rank: null }), hot('chesswhiz', 1.1, 'Games')];
+  const routes = {
+    '/api/v1/hot': (url: URL) => {
+      const category = url.searchParams.get('category');
+      const items = all.filter((s) => !category || s.category === category);
+      const start = Number(url.searchParams.get('cursor') ?? 0);
+      const limit = Number(url.searchParams.get('limit') ?? 50);
+      return {
+        minutes: Number(url.searchParams.get('minutes') ?? 10),
+        categories: ['Games', 'Science'],
+        items: items.slice(start, start + limit),
+        next_cursor: start + limit < items.length ? String(start + limit) : null,
+      };
+    },
+  };
+
+  it('ranks live streams as the server does, explains their hype, and filters by category in the URL', async () => {
+    window.history.replaceState(null, '', '/hot');
+    const { api, fetch } = fakeApi(routes);
+    render(<App api={api} />);
+    const rows = await screen.findAllByTestId('hot-stream', {}, SLOW);
+    expect(rows.map((r) => r.dataset.streamId)).toEqual(['nebula', 'pixelpioneer', 'chesswhiz']);
+    expect(rows[0]).toHaveTextContent('3.0× normal');
+    expect(rows[0]).toHaveTextContent('1 (best rank 12)');
+    expect(rows[1]).toHaveTextContent('no baseline yet');
+    expect(within(rows[0]!).getByRole('link', { name: 'nebula' })).toHaveAttribute('href', '/streams/nebula');
+    expect(screen.getByRole('link', { name: 'Hot right now' })).toHaveAttribute('aria-current', 'page');
+    await userEvent.selectOptions(screen.getByLabelText('Category'), 'Games');
+    await waitFor(() => expect(screen.getAllByTestId('hot-stream')).toHaveLength(2), SLOW);
+    expect(window.location.search).toBe('?category=Games');
+    const asked = fetch.mock.calls.map(([request]) => new URL((request as Request).url).searchParams.get('category'));
+    expect(asked).toContain('Games');
+  });
+});

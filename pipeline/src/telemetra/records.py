@@ -145,6 +145,11 @@ class Moment:
     # How much it stands out, to show the best first (higher is better; analytics.moments.moment_rank):
     # unusual × large × how many chatters joined in. Optional: records from before it have none.
     rank: float | None = None
+    # Where it is in the broadcast (analytics.vod): whole seconds from the stream's start (its stream_meta
+    # start event, else its first event), and a link to that point of the Twitch VOD when its id is known.
+    # Optional: records from before them have neither.
+    offset_seconds: int | None = None
+    vod_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

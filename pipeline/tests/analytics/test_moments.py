@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from builders import chat, event, viewers
+from builders import T0, chat, event, viewers
 
 from telemetra.analytics.config import AnalyticsConfig, ChatSpike, MomentThresholds
 from telemetra.analytics.moments import describe, moment_id
 from telemetra.analytics.stream import StreamAnalytics
+from telemetra.analytics.vod import twitch_time
 from telemetra.contract import Event
-from telemetra.records import Moment
+from telemetra.records import Moment, format_ts
 
 
 def steady_chat(start: float, end: float, per_second: float, users: int = 40) -> list[Event]:
@@ -147,3 +148,26 @@ def test_sentiment_swing() -> None:
 def test_descriptions_read_like_sentences() -> None:
     assert describe("chat_spike", 14.2, 14.2 / 6.1) == "Chat exploded to 14.2 msg/s, 6.1× normal"
     assert describe("revenue_spike", 250, 10) == "$250.00 in one burst, 25× the usual $10.00 per 10 s"
+
+
+def test_moments_carry_their_offset_from_the_first_event_without_a_start() -> None:
+    [spike] = detect(steady_chat(0, 400, 2) + steady_chat(400, 430, 12) + steady_chat(430, 600, 2))
+    assert spike.start == format_ts(T0 + 400) and spike.offset_seconds == 400 and spike.vod_url is None
+
+
+def test_a_start_event_sets_the_offset_origin_and_its_vod_id_the_link() -> None:
+    events = steady_chat(0, 600, 2) + steady_chat(600, 630, 12) + steady_chat(630, 800, 2)
+    events += [
+        event("stream_meta", -3723 + 600, kind="start", vod_id="2223334445")
+    ]  # 1h2m3s before the spike
+    events += [event("stream_meta", 700, kind="raid", from_stream="friend", raid_viewers=50)]
+    spike, raid = detect(events)
+    assert (spike.kind, spike.offset_seconds) == ("chat_spike", 3723)
+    assert spike.vod_url == "https://www.twitch.tv/videos/2223334445?t=1h2m3s"
+    assert (raid.kind, raid.offset_seconds) == ("raid", 3823)
+    assert raid.vod_url == "https://www.twitch.tv/videos/2223334445?t=1h3m43s"
+
+
+def test_twitch_time() -> None:
+    times = [twitch_time(s) for s in (0, 59, 60, 3600, 3723, 36061)]
+    assert times == ["0s", "59s", "1m0s", "1h0m0s", "1h2m3s", "10h1m1s"]

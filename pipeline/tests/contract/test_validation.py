@@ -8,7 +8,14 @@ from typing import Any
 import orjson
 import pytest
 
-from telemetra.contract import ChatEvent, InvalidEvent, TransactionEvent, parse_event, validate_event
+from telemetra.contract import (
+    ChatEvent,
+    InvalidEvent,
+    StreamMetaEvent,
+    TransactionEvent,
+    parse_event,
+    validate_event,
+)
 
 CHAT: dict[str, Any] = {
     "event_id": "e-1",
@@ -132,3 +139,15 @@ def test_revision_2_transactions_carry_months_and_older_ones_still_validate() ->
     for bad in ({"months": 0}, {"months": 121}, {"tenure_months": 0}):
         with pytest.raises(InvalidEvent):
             parse_event(orjson.dumps(base | bad))
+
+
+def test_revision_3_stream_meta_may_carry_a_vod_id() -> None:
+    base = {"event_id": "e1", "stream_id": "s", "type": "stream_meta", "ts": "2026-12-07T10:00:00Z"}
+    base["kind"] = "start"
+    old = parse_event(orjson.dumps(base))
+    assert isinstance(old, StreamMetaEvent) and old.vod_id is None
+    new = parse_event(orjson.dumps(base | {"vod_id": "2223334445"}))
+    assert isinstance(new, StreamMetaEvent) and new.vod_id == "2223334445"
+    for bad in ("", "v123", "1" * 21):
+        with pytest.raises(InvalidEvent):
+            parse_event(orjson.dumps(base | {"vod_id": bad}))

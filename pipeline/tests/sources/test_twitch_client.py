@@ -378,10 +378,13 @@ CREDENTIALS = HelixCredentials(
 
 
 class FakeHelix:
-    """Issues app tokens and answers ``/helix/streams`` from a script (the last answer repeats)."""
+    """Issues app tokens and answers ``/helix/streams`` from a script (the last answer repeats), and
+    ``/helix/videos`` with ``videos`` (no archive by default)."""
 
-    def __init__(self, *answers: tuple[int, Any]):
+    def __init__(self, *answers: tuple[int, Any], videos: tuple[int, Any] = (200, {"data": []})):
         self.answers = list(answers)
+        self.videos = videos
+        self.video_queries: list[dict[str, str]] = []
         self.tokens = 0
         self.authorizations: list[str] = []
 
@@ -398,6 +401,9 @@ class FakeHelix:
             return httpx.Response(
                 200, json={"access_token": f"t{self.tokens}", "expires_in": 5_000_000, "token_type": "bearer"}
             )
+        if request.url.path == "/helix/videos":
+            self.video_queries.append(dict(request.url.params))
+            return httpx.Response(self.videos[0], json=self.videos[1])
         assert request.url.path == "/helix/streams"
         assert request.url.params["user_login"] == "ninjabear"
         assert request.headers["Client-Id"] == "cid"
@@ -495,3 +501,29 @@ async def test_malformed_helix_answer_changes_nothing() -> None:
         ("stream_meta", "start"),
         ("viewers", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("videos", "vod_id"),
+    [
+        (
+            (200, {"data": [{"id": "2223334445", "stream_id": "40000000001", "type": "archive"}]}),
+            "2223334445",
+        ),
+        (
+            (200, {"data": [{"id": "2223330000", "stream_id": "39999999999", "type": "archive"}]}),
+            None,
+        ),  # older
+        ((500, {"error": "Internal Server Error"}), None),  # the start still goes out, without a VOD
+    ],
+)
+async def test_a_start_carries_the_broadcasts_vod_id_when_twitch_lists_it(
+    videos: Any, vod_id: str | None
+) -> None:
+    helix = FakeHelix((200, live(100)), videos=videos)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(helix)) as client:
+        poller = HelixPoller("ninjabear", CREDENTIALS, client, clock=lambda: T_POLL)
+        start, _viewers = await poller.poll()
+    assert start["kind"] == "start" and start.get("vod_id") == vod_id
+    assert helix.video_queries == [{"user_id": "71092938", "type": "archive", "first": "1"}]
+    validate_event(start)

@@ -179,6 +179,8 @@ MOMENTS = [
     make_moment(4, kind="sentiment_swing", value=-0.42, baseline=0.1,
                 description="Chat mood turned <negative> & *loud*"),
     make_moment(5, description="x" * 10_000),  # far beyond every limit: clipped, never refused
+    make_moment(6, offset_seconds=3723, vod_url="https://www.twitch.tv/videos/2223334445?t=1h2m3s"),
+    make_moment(7, offset_seconds=59),  # its place in the broadcast, without a VOD
 ]  # fmt: skip
 
 
@@ -302,3 +304,27 @@ def test_a_moment_that_grows_keeps_its_idempotency_key() -> None:
     second = render(Alert(bigger, destination("webhook"), 2, 1, None), "u", KEY, T0)
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
     assert first.body != second.body
+
+
+def test_discord_and_slack_link_to_the_moment_in_the_vod() -> None:
+    url = "https://www.twitch.tv/videos/2223334445?t=1h2m3s"
+    linked, unlinked, unplaced = (
+        make_moment(offset_seconds=3723, vod_url=url),
+        make_moment(offset_seconds=59),
+        make_moment(),
+    )
+    embed = discord_message(linked, revision=1)["embeds"][0]
+    assert (
+        embed["url"] == url
+        and {"name": "In stream", "value": f"[1:02:03]({url})", "inline": True} in embed["fields"]
+    )
+    slack = slack_message(linked)
+    assert slack["text"].endswith(f" · watch from <{url}|1:02:03>")
+    assert f"*In stream*\n<{url}|1:02:03>" in [f["text"] for f in slack["blocks"][1]["fields"]]
+    assert "url" not in discord_message(unlinked, revision=1)["embeds"][0]
+    assert "*In stream*\n0:00:59" in [f["text"] for f in slack_message(unlinked)["blocks"][1]["fields"]]
+    assert "In stream" not in orjson.dumps([discord_message(unplaced, 1), slack_message(unplaced)]).decode()
+    webhook = orjson.loads(
+        render(Alert(linked, destination("webhook"), 1, 0, None), "https://x.example/h", KEY, T0).body
+    )
+    assert (webhook["moment"]["offset_seconds"], webhook["moment"]["vod_url"]) == (3723, url)

@@ -168,8 +168,14 @@ async def test_streams_with_latest_window_and_moment(store: Store, dataset: Any)
 async def test_moments_upsert_and_queries(store: Store, dataset: Any) -> None:
     moments: list[Moment] = list(dataset.moments)
     assert all(m.rank is not None and m.rank > 0 for m in moments)  # stored and read back below, exactly
+    assert all(m.offset_seconds is not None and m.offset_seconds >= 0 for m in moments)
     await store.upsert_moments(moments, seen_at=1000.0)
-    growing = dataclasses.replace(moments[0], end="2026-09-21T14:21:00.000Z", ongoing=True)
+    growing = dataclasses.replace(
+        moments[0],
+        end="2026-09-21T14:21:00.000Z",
+        ongoing=True,
+        vod_url="https://www.twitch.tv/videos/1?t=1m",
+    )
     await store.upsert_moments([growing], seen_at=1001.0)
     gamma = await store.moments("gamma", kinds=[], start=0, end=4e10, before=None, limit=10)
     assert [m.kind for m in gamma] == ["revenue_spike", "chat_spike"]

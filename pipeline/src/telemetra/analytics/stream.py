@@ -16,6 +16,7 @@ from telemetra.analytics.moments import MomentDetector
 from telemetra.analytics.panes import Pane
 from telemetra.analytics.revenue import revenue_usd
 from telemetra.analytics.sentiment import classify, score
+from telemetra.analytics.vod import place
 from telemetra.analytics.windows import merge_panes, pane_start
 from telemetra.contract import ChatEvent, Event, StreamMetaEvent, TransactionEvent, ViewersEvent
 from telemetra.records import Moment, WindowMetrics
@@ -51,6 +52,11 @@ def message_features(
 
 
 class StreamAnalytics:
+    # Where moments are placed in the broadcast (analytics.vod). Class defaults: state stored before these
+    # existed (the Spark job pickles this object) reads as not known yet.
+    origin: float | None = None  # the stream's start: its stream_meta start event, else its first event
+    vod_id: str | None = None  # the broadcast's Twitch video id (stream_meta vod_id)
+
     def __init__(self, stream_id: str, config: AnalyticsConfig | None = None):
         self.stream_id = stream_id
         self.max_ts = -math.inf
@@ -124,6 +130,8 @@ class StreamAnalytics:
         pane = self.panes.get(start)
         if pane is None:
             pane = self.panes[start] = Pane(start)
+            if self.origin is None:  # (a new pane is rare: the first event's check costs nothing per event)
+                self.origin = ts
             if self._next_window is None or start - self.window + self.slide < self._next_window:
                 self._next_window = start - self.window + self.slide
         elif event_id in pane.event_ids:
@@ -140,11 +148,11 @@ class StreamAnalytics:
             if (
                 int((ts - self.config.lateness) // slide) * slide != self._advanced_to
             ):  # a pane boundary passed
-                out.extend(self._advance())
+                out.extend(self._placed(self._advance()))
         if metric:  # the event's pane is still open (ts >= watermark): peek for an early moment
             moments = self.detector.peek(pane, self.max_ts, metric)
             if moments:
-                out.moments += moments
+                out.moments += [place(m, self.origin, self.vod_id) for m in moments]
 
     def _apply(self, event: Event, ts: float, pane: Pane, out: Output) -> str | None:
         """Fold a non-chat event into its pane; return the metric it moved, if one can signal a moment early."""
@@ -159,10 +167,18 @@ class StreamAnalytics:
         if isinstance(event, StreamMetaEvent):
             self.title = event.title or self.title
             self.category = event.category or self.category
+            if event.kind == "start":  # a new broadcast: its own start, and its own VOD
+                self.origin, self.vod_id = ts, event.vod_id
+            elif event.vod_id:
+                self.vod_id = event.vod_id
         if isinstance(event, StreamMetaEvent) and event.kind == "raid":
             assert event.from_stream is not None
             assert event.raid_viewers is not None
-            out.moments.append(self.detector.on_raid(ts, event.from_stream, event.raid_viewers))
+            out.moments.append(
+                place(
+                    self.detector.on_raid(ts, event.from_stream, event.raid_viewers), self.origin, self.vod_id
+                )
+            )
         return None
 
     # -- closing -----------------------------------------------------------------------------------------
@@ -222,6 +238,12 @@ class StreamAnalytics:
         """End of input: close every window and end every episode."""
         out = self._advance(watermark=math.inf)
         out.moments += self.detector.close_all()
+        return self._placed(out)
+
+    def _placed(self, out: Output) -> Output:
+        """``out`` with its moments placed in the broadcast (offset, VOD link)."""
+        if out.moments:
+            out.moments = [place(m, self.origin, self.vod_id) for m in out.moments]
         return out
 
     # -- live view ---------------------------------------------------------------------------------------

@@ -26,10 +26,11 @@ STREAM_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # RFC 3339 date-time with a mandatory offset (Z or ±hh:mm); naive timestamps are rejected.
 RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 CURRENCY_PATTERN = r"^([A-Z]{3}|BITS)$"
+VOD_ID_PATTERN = r"^[0-9]{1,20}$"  # a Twitch video id
 MAX_CHAT_TEXT = 500
 MAX_EVENT_BYTES = 64 * 1024
 SCHEMA_VERSION = "v1"  # compatible additions are revisions of v1: every v1 event stays valid
-SCHEMA_REVISION = 2  # 2: transaction.months, transaction.tenure_months
+SCHEMA_REVISION = 3  # 2: transaction.months, transaction.tenure_months; 3: stream_meta.vod_id
 
 _RFC3339 = re.compile(RFC3339_PATTERN)
 
@@ -186,6 +187,12 @@ class StreamMetaEvent(_Event):
         default=None, pattern=STREAM_ID_PATTERN, validate_default=True, description="Raiding channel."
     )
     raid_viewers: int | None = Field(default=None, ge=0, validate_default=True)
+    vod_id: str | None = Field(
+        default=None,
+        pattern=VOD_ID_PATTERN,
+        description="The Twitch video id of this broadcast's VOD, when known (usually on kind=start): moments "
+        "then link to their point of it. Added in revision 3 of v1.",
+    )
 
     @field_validator("title", "category", "from_stream", "raid_viewers")
     @classmethod

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from telemetra.contract import format_ts, parse_ts
+from telemetra.contract.models import VOD_ID_PATTERN
 from telemetra.sinks.base import EventSink, RawEvent
 from telemetra.sources.twitch_chat import (
     DEFAULT_URL,
@@ -319,7 +320,8 @@ class _Forwarder:
 # -- Helix -------------------------------------------------------------------------------------------------
 class HelixPoller:
     """Polls ``GET /helix/streams`` and turns what it sees into events: a ``viewers`` sample per poll while
-    live, ``stream_meta`` start/end on live/offline transitions, and title/category changes."""
+    live, ``stream_meta`` start/end on live/offline transitions, and title/category changes. A start carries
+    the broadcast's VOD id (``vod_id``) when ``GET /helix/videos`` already lists its archive."""
 
     def __init__(
         self,
@@ -344,11 +346,10 @@ class HelixPoller:
         if stream is None or stream.get("type") != "live":
             return self._went_offline(now)
         viewers = int(stream["viewer_count"])  # read before any state changes, so a bad answer changes none
-        events = (
-            self._changes(stream, now)
-            if str(stream["id"]) == self._broadcast
-            else self._went_live(stream, now)
-        )
+        if str(stream["id"]) == self._broadcast:
+            events = self._changes(stream, now)
+        else:
+            events = self._went_live(stream, now, await self._vod_id(stream))
         key = f"viewers:{self._broadcast}:{round(now * 1000)}"
         events.append(self._event("viewers", now, key, viewers=viewers))
         return events
@@ -369,6 +370,24 @@ class HelixPoller:
             headers={"Client-Id": self._credentials.client_id, "Authorization": f"Bearer {token}"},
         )
 
+    async def _vod_id(self, stream: dict[str, Any]) -> str | None:
+        """The id of the broadcast's archive (past broadcast) video, when Twitch lists it already; None
+        otherwise, and on any error: the VOD link is a convenience, never a reason to miss a poll."""
+        try:
+            response = await self._client.get(
+                f"{self._credentials.api_url.rstrip('/')}/videos",
+                params={"user_id": str(stream["user_id"]), "type": "archive", "first": "1"},
+                headers={"Client-Id": self._credentials.client_id, "Authorization": f"Bearer {self._token}"},
+            )
+            response.raise_for_status()
+            video = next(iter(response.json()["data"]), None)
+        except (httpx.HTTPError, LookupError, ValueError, TypeError):
+            return None
+        if not isinstance(video, dict) or str(video.get("stream_id")) != str(stream["id"]):
+            return None
+        vod_id = str(video.get("id") or "")
+        return vod_id if re.fullmatch(VOD_ID_PATTERN, vod_id) else None
+
     async def _access_token(self) -> str:
         if self._token is not None and self._clock() < self._token_expires:
             return self._token
@@ -387,7 +406,7 @@ class HelixPoller:
         self._token_expires = self._clock() + float(body.get("expires_in", 3600)) - 60
         return self._token
 
-    def _went_live(self, stream: dict[str, Any], now: float) -> list[RawEvent]:
+    def _went_live(self, stream: dict[str, Any], now: float, vod_id: str | None) -> list[RawEvent]:
         started = parse_ts(stream["started_at"]) if stream.get("started_at") else now
         events = self._went_offline(now)  # a new broadcast id without an offline poll in between
         self._broadcast = str(stream["id"])
@@ -397,6 +416,8 @@ class HelixPoller:
             start["title"] = self._title[:140]
         if self._category:
             start["category"] = self._category[:100]
+        if vod_id:
+            start["vod_id"] = vod_id
         events.append(start)
         return events
 

@@ -30,14 +30,15 @@ request cannot be replayed later. To verify a delivery, a receiver:
 Discord
 -------
 An execute-webhook body (``POST <url>?wait=true``, so Discord answers with the message and its id) with one
-embed; when the moment grows, ``PATCH <url>/messages/<id>`` with the new embed edits the same message. Mentions
-are disabled (``allowed_mentions.parse = []``). https://discord.com/developers/docs/resources/webhook
+embed (its ``url`` and its "In stream" field link to the moment's point of the Twitch VOD when that is known);
+when the moment grows, ``PATCH <url>/messages/<id>`` with the new embed edits the same message. Mentions are
+disabled (``allowed_mentions.parse = []``). https://discord.com/developers/docs/resources/webhook
 
 Slack
 -----
 An incoming-webhook body: ``text`` (the notification's fallback) and Block Kit ``blocks`` (header, a section
-with fields, a context line). Incoming webhooks cannot edit a message, so a moment that grows after its alert was
-sent is not sent again. https://api.slack.com/messaging/webhooks
+with fields, a context line); the VOD link, when known, is in ``text`` and in the "In stream" field. Incoming
+webhooks cannot edit a message, so a moment that grows after its alert was sent is not sent again. https://api.slack.com/messaging/webhooks
 """
 
 from __future__ import annotations
@@ -187,6 +188,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def in_stream(moment: Moment) -> str | None:
+    """Where the moment is in the broadcast, ``"1:02:03"``; None when its offset is not known."""
+    if moment.offset_seconds is None:
+        return None
+    minutes, seconds = divmod(moment.offset_seconds, 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
 def discord_message(moment: Moment, revision: int) -> dict[str, Any]:
     start, peak = int(parse_ts(moment.start)), int(parse_ts(moment.peak_at))
     fields = [
@@ -196,6 +205,9 @@ def discord_message(moment: Moment, revision: int) -> dict[str, Any]:
         ("Started", f"<t:{start}:T> (<t:{start}:R>)"),
         ("Peak at", f"<t:{peak}:T>"),
     ]
+    offset = in_stream(moment)
+    if offset is not None:
+        fields.append(("In stream", f"[{offset}]({moment.vod_url})" if moment.vod_url else offset))
     footer = f"moment {moment.moment_id}" + (f" · update {revision - 1}" if revision > 1 else "")
     embed = {
         "title": _clip(title(moment), DISCORD_TITLE),
@@ -208,6 +220,8 @@ def discord_message(moment: Moment, revision: int) -> dict[str, Any]:
         ],
         "footer": {"text": _clip(footer, DISCORD_FOOTER)},
     }
+    if moment.vod_url:
+        embed["url"] = moment.vod_url
     return {"username": "Telemetra", "allowed_mentions": {"parse": []}, "embeds": [embed]}
 
 
@@ -241,8 +255,13 @@ def slack_message(moment: Moment) -> dict[str, Any]:
         f"*Started*\n<!date^{start}^{{time_secs}}|{moment.start}>",
         f"*Status*\n{'ongoing' if moment.ongoing else 'ended'}",
     ]
+    offset = in_stream(moment)
+    link = f"<{moment.vod_url}|{offset}>" if offset and moment.vod_url else offset
+    if link:
+        fields.append(f"*In stream*\n{link}")
+    watch = f" · watch from {link}" if link and moment.vod_url else ""
     return {
-        "text": _clip(f"{heading}: {description}", SLACK_SECTION),
+        "text": _clip(f"{heading}: {description}{watch}", SLACK_SECTION),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(heading, SLACK_HEADER)}},
             {

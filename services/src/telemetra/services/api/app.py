@@ -22,7 +22,7 @@ from telemetra.services.api.middleware import (
 )
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
-from telemetra.services.api.routes import admin, dead_letters, health, live, moments, streams
+from telemetra.services.api.routes import admin, dead_letters, health, hot, live, moments, streams
 from telemetra.services.api.routes import metrics as metrics_routes
 from telemetra.services.api.state import AppState
 from telemetra.services.cache import LiveCache
@@ -85,7 +85,7 @@ def create_app(
     app.state.reader = Reader(state)
     errors.install(app)
     docs.install(app, "/openapi.json")
-    for module in (health, streams, metrics_routes, moments, dead_letters, live, admin):
+    for module in (health, streams, hot, metrics_routes, moments, dead_letters, live, admin):
         app.include_router(module.router)
     dashboard = mount_dashboard(app, settings.dashboard_dir)  # after the API's routes, so they win
     if settings.cors_origins:

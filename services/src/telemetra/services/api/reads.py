@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import orjson
 
 from telemetra.records import Moment, WindowMetrics, format_ts, parse_ts
-from telemetra.services import rollup
+from telemetra.services import hot, rollup
 from telemetra.services.api.errors import NotFound, Unavailable, field_error
 from telemetra.services.api.state import AppState
 from telemetra.services.cache import CacheUnavailable, Snapshot
@@ -153,6 +153,26 @@ class Reader:
             "latest_window": latest_window,
             "live_window": live_window,
         }
+
+    # -- hot right now -----------------------------------------------------------------------------------
+    async def hot(
+        self, *, minutes: int, category: str | None, after: StreamPosition | None, limit: int
+    ) -> tuple[Record, StreamPosition | None]:
+        """A page of the live streams by hype (:mod:`telemetra.services.hot`), greatest first, the id breaking
+        ties; and the categories of all live streams, for the filter."""
+        rows = await self.store.hype_inputs(
+            time.time() - self.settings.live_after_s, minutes * 60, hot.BASELINE_SECONDS
+        )
+        categories = sorted({r.category for r in rows if r.category}, key=lambda c: (c.casefold(), c))
+        wanted = category.casefold() if category else None
+        entries = [
+            (entry["hype"], r.stream_id, entry | {"last_activity": format_ts(r.last_activity)})
+            for r in rows
+            if wanted is None or (r.category or "").casefold() == wanted
+            for entry in (hot.item(r),)
+        ]
+        items, position = listing.memory_page(entries, after, limit)
+        return {"minutes": minutes, "categories": categories, "items": items}, position
 
     # -- history -----------------------------------------------------------------------------------------
     async def metrics_page(

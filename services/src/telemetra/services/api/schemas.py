@@ -72,6 +72,18 @@ class MomentOut(_Model):
         "(log2(1 + |score|)) × how large (|log2(value / baseline)|) × how many chatters joined in "
         "(log2(2 + distinct chatters)). Absent on moments stored before it existed.",
     )
+    offset_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="Whole seconds from the stream's start (its stream_meta start event, else its first event) "
+        "to the moment's start: where it is in the broadcast's recording. Absent on moments stored before it "
+        "existed.",
+    )
+    vod_url: str | None = Field(
+        default=None,
+        description="A link to the moment's point of the Twitch VOD (https://www.twitch.tv/videos/<id>?t=1h2m3s), "
+        "when the broadcast's VOD id is known (stream_meta vod_id).",
+    )
 
 
 class StreamSummary(_Model):
@@ -109,6 +121,43 @@ class StreamList(_Model):
         description="Streams matching `q` and `live`, counted for the first page (no `cursor`), else null.",
     )
     live_total: int | None = Field(ge=0, description="Of those, how many are live; as `total`.")
+
+
+class HotStream(_Model):
+    """A live stream in the cross-channel view: what its hype is made of."""
+
+    stream_id: str
+    title: str | None
+    category: str | None
+    viewers: int | None = Field(ge=0, description="Of its newest closed window.")
+    chat_rate: float | None = Field(ge=0, description="Messages per second in its newest closed window.")
+    baseline_chat_rate: float | None = Field(
+        ge=0,
+        description="Its own normal: the mean chat rate of its windows in the hour before the recent minutes; null "
+        "without any.",
+    )
+    chat_ratio: float | None = Field(
+        ge=0, description="`chat_rate` over `baseline_chat_rate` (at least 0.1 msg/s): 1 is normal."
+    )
+    moments: int = Field(ge=0, description="Moments under way in the last `minutes`.")
+    best_rank: float | None = Field(description="The highest `rank` among those; null without any.")
+    hype: float = Field(
+        ge=0,
+        description="`chat_ratio` (0 without one) + `moments` + log2(1 + `best_rank`): what the list is sorted by.",
+    )
+    last_activity: AwareDatetime
+
+
+class HotList(_Model):
+    minutes: int = Field(description="The recent minutes counted, as asked.")
+    categories: list[str] = Field(
+        description="Categories of all live streams (ignoring `category`), for a filter."
+    )
+    items: list[HotStream] = Field(description="Live streams, greatest `hype` first, the id breaking ties.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` (with the same `minutes`, `category` and `limit`) for the next page; null on "
+        "the last."
+    )
 
 
 class MetricsPage(_Model):

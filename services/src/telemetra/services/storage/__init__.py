@@ -5,6 +5,7 @@ from __future__ import annotations
 from telemetra.services.storage.base import (
     DEFAULT_SLIDE_SECONDS,
     DEFAULT_WINDOW_SECONDS,
+    HypeInputs,
     MomentPosition,
     Store,
     StoredDeadLetter,
@@ -19,6 +20,7 @@ from telemetra.services.storage.base import (
 __all__ = [
     "DEFAULT_SLIDE_SECONDS",
     "DEFAULT_WINDOW_SECONDS",
+    "HypeInputs",
     "MomentPosition",
     "Store",
     "StoreUnavailable",

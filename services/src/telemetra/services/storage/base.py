@@ -90,6 +90,24 @@ class StreamQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class HypeInputs:
+    """What the cross-channel view ranks a live stream by, as stored. "Now" is the end of the stream's newest
+    closed window (its own event time, so replays rank as they did live): ``chat_rate`` is that window's,
+    ``baseline_chat_rate`` the mean of its windows that started in the baseline period before the recent
+    minutes (None without any), ``moments`` and ``best_rank`` those that were under way in the recent minutes."""
+
+    stream_id: str
+    title: str | None
+    category: str | None
+    viewers: int | None
+    chat_rate: float | None
+    baseline_chat_rate: float | None
+    moments: int
+    best_rank: float | None
+    last_activity: float
+
+
+@dataclass(frozen=True, slots=True)
 class StreamsPage:
     streams: list[StreamRecord]
     next: StreamPosition | None  # where the next page starts; None on the last page
@@ -151,6 +169,13 @@ class Store(Protocol):
         after ``before`` in that order."""
 
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]: ...
+
+    async def hype_inputs(
+        self, live_since: float, recent_seconds: float, baseline_seconds: float
+    ) -> list[HypeInputs]:
+        """The streams reported at or after ``live_since``, with what the cross-channel view ranks them by over
+        their last ``recent_seconds`` against the ``baseline_seconds`` before (:class:`HypeInputs`)."""
+        ...
 
     async def set_stream_meta(
         self,

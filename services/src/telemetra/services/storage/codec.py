@@ -119,6 +119,8 @@ def moment_from_values(values: Mapping[str, Any], times: tuple[float, float, flo
         detected_at=moment_time(detected_at),
         ongoing=bool(values["ongoing"]),
         rank=None if values.get("rank") is None else float(values["rank"]),
+        offset_seconds=None if values.get("offset_seconds") is None else int(values["offset_seconds"]),
+        vod_url=values.get("vod_url"),
     )
 
 

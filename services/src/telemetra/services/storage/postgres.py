@@ -23,6 +23,7 @@ from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetri
 from telemetra.services.storage import listing, migrations
 from telemetra.services.storage.base import (
     META_FIELDS,
+    HypeInputs,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
@@ -74,7 +75,26 @@ _UPSERT_WINDOW = (
 _MOMENT_COLUMNS = (
     "moment_id", "stream_id", "kind", "start_at", "end_at", "metric", "value", "baseline", "score",
     "threshold", "description", "peak_at", "detected_at", "ongoing", "rank",
+    "offset_seconds", "vod_url",
 )  # fmt: skip
+# The cross-channel view's inputs (base.HypeInputs), "now" being the end of each stream's newest closed window.
+_HYPE_INPUTS = """
+WITH s AS (
+    SELECT stream_id, title, category, viewers, chat_rate, last_activity,
+           latest_window_start + make_interval(secs => coalesce(window_seconds, 60)) AS now_at
+    FROM streams WHERE last_activity >= $1
+)
+SELECT stream_id, title, category, viewers, chat_rate,
+    (SELECT avg(w.chat_rate) FROM window_metrics w WHERE w.stream_id = s.stream_id
+        AND w.window_start >= s.now_at - make_interval(secs => $2)
+        AND w.window_start < s.now_at - make_interval(secs => $3)),
+    (SELECT count(*) FROM moments m WHERE m.stream_id = s.stream_id
+        AND m.end_at >= s.now_at - make_interval(secs => $3)),
+    (SELECT max(m.rank) FROM moments m WHERE m.stream_id = s.stream_id
+        AND m.end_at >= s.now_at - make_interval(secs => $3)),
+    last_activity
+FROM s
+"""
 _UPSERT_MOMENT = (
     f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ("
     + ", ".join(f"${i}" for i in range(1, len(_MOMENT_COLUMNS) + 1))
@@ -320,6 +340,7 @@ class PostgresStore(PostgresDatabase):
             rows.append((
                 m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
                 m.threshold, m.description, peak_at, detected_at, m.ongoing, m.rank,
+                m.offset_seconds, m.vod_url,
             ))  # fmt: skip
         touches = [(s, _dt(seen_at)) for s in sorted({m.stream_id for m in moments})]
         await self._upsert(_UPSERT_MOMENT, rows, _TOUCH_STREAM, touches)
@@ -509,6 +530,13 @@ class PostgresStore(PostgresDatabase):
         rows = await self._run(lambda c: c.fetch(sql, *args))
         return [_moment(row) for row in rows]
 
+    async def hype_inputs(
+        self, live_since: float, recent_seconds: float, baseline_seconds: float
+    ) -> list[HypeInputs]:
+        args = (_dt(live_since), float(recent_seconds + baseline_seconds), float(recent_seconds))
+        rows = await self._run(lambda c: c.fetch(_HYPE_INPUTS, *args))
+        return [_hype_inputs(row) for row in rows]
+
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
         sql = "SELECT * FROM moments WHERE stream_id = $1 ORDER BY start_at DESC, moment_id DESC LIMIT $2"
         return [_moment(row) for row in await self._run(lambda c: c.fetch(sql, stream_id, limit))]
@@ -536,3 +564,18 @@ def _describe(error: BaseException) -> str:
     """Short, safe reason for logs and /ready (no DSN, no credentials)."""
     text = str(error).splitlines()[0] if str(error) else ""
     return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__
+
+
+def _hype_inputs(row: Any) -> HypeInputs:
+    stream_id, title, category, viewers, chat_rate, baseline, moments, best_rank, last_activity = row
+    return HypeInputs(
+        stream_id,
+        title,
+        category,
+        viewers,
+        chat_rate,
+        baseline,
+        moments,
+        best_rank,
+        last_activity.timestamp(),
+    )

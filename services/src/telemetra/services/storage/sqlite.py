@@ -16,6 +16,7 @@ from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetri
 from telemetra.services.storage import listing, migrations
 from telemetra.services.storage.base import (
     META_FIELDS,
+    HypeInputs,
     MomentPosition,
     StoredDeadLetter,
     StoreUnavailable,
@@ -56,7 +57,23 @@ _UPSERT_WINDOW = (
 _MOMENT_COLUMNS = (
     "moment_id", "stream_id", "kind", "start_ms", "end_ms", "metric", "value", "baseline", "score",
     "threshold", "description", "peak_at_ms", "detected_at_ms", "ongoing", "rank",
+    "offset_seconds", "vod_url",
 )  # fmt: skip
+# The cross-channel view's inputs (base.HypeInputs), "now" being the end of each stream's newest closed window.
+_HYPE_INPUTS = """
+WITH s AS (
+    SELECT stream_id, title, category, viewers, chat_rate, last_activity_ms,
+           latest_window_start_ms + coalesce(window_seconds, 60) * 1000 AS now_ms
+    FROM streams WHERE last_activity_ms >= ?
+)
+SELECT stream_id, title, category, viewers, chat_rate,
+    (SELECT avg(w.chat_rate) FROM window_metrics w WHERE w.stream_id = s.stream_id
+        AND w.window_start_ms >= s.now_ms - ? AND w.window_start_ms < s.now_ms - ?),
+    (SELECT count(*) FROM moments m WHERE m.stream_id = s.stream_id AND m.end_ms >= s.now_ms - ?),
+    (SELECT max(m.rank) FROM moments m WHERE m.stream_id = s.stream_id AND m.end_ms >= s.now_ms - ?),
+    last_activity_ms
+FROM s
+"""
 _UPSERT_MOMENT = (
     f"INSERT INTO moments ({', '.join(_MOMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_MOMENT_COLUMNS))})"
     " ON CONFLICT (moment_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _MOMENT_COLUMNS[1:])
@@ -310,6 +327,7 @@ class SqliteStore(SqliteDatabase):
             rows.append((
                 m.moment_id, m.stream_id, m.kind, start, end, m.metric, m.value, m.baseline, m.score,
                 m.threshold, m.description, peak_at, detected_at, m.ongoing, m.rank,
+                m.offset_seconds, m.vod_url,
             ))  # fmt: skip
         streams = [(s, to_ms(seen_at), to_ms(seen_at)) for s in sorted({m.stream_id for m in moments})]
 
@@ -451,6 +469,13 @@ class SqliteStore(SqliteDatabase):
         args.append(limit)
         return await self._read(lambda db: [_moment(row) for row in db.execute(sql, args)])
 
+    async def hype_inputs(
+        self, live_since: float, recent_seconds: float, baseline_seconds: float
+    ) -> list[HypeInputs]:
+        recent, baseline = round(recent_seconds * 1000), round((recent_seconds + baseline_seconds) * 1000)
+        args = (to_ms(live_since), baseline, recent, recent, recent)
+        return await self._read(lambda db: [_hype_inputs(row) for row in db.execute(_HYPE_INPUTS, args)])
+
     async def recent_moments(self, stream_id: str, limit: int) -> list[Moment]:
         sql = "SELECT * FROM moments WHERE stream_id = ? ORDER BY start_ms DESC, moment_id DESC LIMIT ?"
         return await self._read(lambda db: [_moment(row) for row in db.execute(sql, (stream_id, limit))])
@@ -462,3 +487,10 @@ class SqliteStore(SqliteDatabase):
 
     async def count_dead_letters(self) -> dict[str, int]:
         return await self._read(lambda db: _dead_letter_counts(db, None))
+
+
+def _hype_inputs(row: Any) -> HypeInputs:
+    stream_id, title, category, viewers, chat_rate, baseline, moments, best_rank, last_activity = row
+    return HypeInputs(
+        stream_id, title, category, viewers, chat_rate, baseline, moments, best_rank, last_activity / 1000
+    )
