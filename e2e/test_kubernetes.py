@@ -164,7 +164,12 @@ def platform(node: NodeCluster) -> Iterator[Platform]:
 
 
 def test_the_platform_runs_in_real_pods(platform: Platform) -> None:
-    pods = json.loads(platform.kubectl("get", "pods", "-o", "json"))["items"]
+    def all_running() -> list[dict[str, Any]]:
+        # The default pool's Spark driver may have been created moments ago: give it time to start.
+        pods: list[dict[str, Any]] = json.loads(platform.kubectl("get", "pods", "-o", "json"))["items"]
+        return pods if all(pod["status"]["phase"] == "Running" for pod in pods) else []
+
+    pods = platform.wait(all_running, 120, "every pod Running")
     components = {pod["metadata"]["labels"].get("app.kubernetes.io/component") for pod in pods}
     assert {"api", "operator", "kafka", "postgresql", "redis"} <= components, components
     for pod in pods:
