@@ -230,11 +230,11 @@ class AlertSync:
             full = time.monotonic() - self.full_at >= settings.resync_seconds
             try:
                 result = await self.sync(wanted(), full)
+                on_pass(result)
             except Exception:  # a bug: logged, and the loop goes on
                 log.exception("alerts pass failed (retrying in %.0f s)", settings.resync_seconds)
                 interval = settings.resync_seconds
             else:
-                on_pass(result)
                 interval = settings.resync_seconds if result.settled else settings.progress_seconds
             interval = max(0.0, min(interval, self.full_at + settings.resync_seconds - time.monotonic()))
             with contextlib.suppress(TimeoutError):

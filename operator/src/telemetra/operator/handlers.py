@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import Counter
@@ -63,6 +64,9 @@ class Runtime:
     elector: Elector | None = None
     keeper: asyncio.Task[None] | None = None
     alerts: asyncio.Task[None] | None = None
+    # kopf posts Events from a queue that only its handlers' context knows: the alerts loop, started before any
+    # handler ran, posts through the context of the first event handler (there is no stream to post on before).
+    handler_context: contextvars.Context | None = None
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -155,6 +159,8 @@ def wake(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
     if runtime is None:
         return
     runtime.reconciler.alerts.indexed.set()  # kopf calls event handlers once every object is indexed
+    if runtime.handler_context is None:
+        runtime.handler_context = contextvars.copy_context()
     if body.get("kind") == KIND and (changed or type == "DELETED"):
         runtime.reconciler.alerts.wake()
         stream = Stream.from_body(body, runtime.settings)
@@ -192,13 +198,14 @@ def _alerts_pass(runtime: Runtime, result: PassResult) -> None:
     for wanted in result.changed:
         if not runtime.loops.wake(wanted.owner) and wanted.loop is not None:
             runtime.loops.wake(wanted.loop)
-    for notice in result.notices:
+    for notice in result.notices if runtime.handler_context is not None else []:
         ref = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": KIND,
             "metadata": {"namespace": notice.namespace, "name": notice.name, "uid": notice.uid},
         }
-        _post(cast(kopf.Body, ref), [Event("Warning", notice.reason, notice.message)])
+        events = [Event("Warning", notice.reason, notice.message)]
+        runtime.handler_context.run(_post, cast(kopf.Body, ref), events)
 
 
 def has_own_loop(body: kopf.Body, **kwargs: Any) -> bool:
