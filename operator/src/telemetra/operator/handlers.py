@@ -198,14 +198,17 @@ def _alerts_pass(runtime: Runtime, result: PassResult) -> None:
     for wanted in result.changed:
         if not runtime.loops.wake(wanted.owner) and wanted.loop is not None:
             runtime.loops.wake(wanted.loop)
-    for notice in result.notices if runtime.handler_context is not None else []:
+    context = runtime.handler_context
+    if context is None:
+        return
+    for notice in result.notices:
         ref = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": KIND,
             "metadata": {"namespace": notice.namespace, "name": notice.name, "uid": notice.uid},
         }
         events = [Event("Warning", notice.reason, notice.message)]
-        runtime.handler_context.run(_post, cast(kopf.Body, ref), events)
+        context.run(_post, cast(kopf.Body, ref), events)
 
 
 def has_own_loop(body: kopf.Body, **kwargs: Any) -> bool:
