@@ -100,9 +100,9 @@ async def test_example_converges_and_deletes_cleanly(
         for ref in (destination.get("urlFrom"), destination.get("signingSecretFrom"))
         if ref
     ]
-    for name in {ref["name"] for ref in refs}:  # the alerts' Secret, as the example's comment creates it
-        keys = {ref["key"]: "https://discord.com/api/webhooks/1/x" for ref in refs if ref["name"] == name}
-        await t.create_secret(kube, namespaces.streams, name, keys)
+    for secret in {ref["name"] for ref in refs}:  # the alerts' Secret, as the example's comment creates it
+        keys = {ref["key"]: "https://discord.com/api/webhooks/1/x" for ref in refs if ref["name"] == secret}
+        await t.create_secret(kube, namespaces.streams, secret, keys)
     started = time.monotonic()
     await t.apply_all(kube, namespaces.streams, docs)
     body = await kube.get(t.STREAM, namespaces.streams, name)
