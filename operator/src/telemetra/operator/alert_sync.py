@@ -85,6 +85,7 @@ class AlertSync:
         self.secrets: dict[tuple[str, str], bool] = {}  # (namespace, name) → exists, as last asked
         self.verdicts: dict[str, tuple[int, st.Check]] = {}  # owner → (generation judged, AlertsReady)
         self.posted: dict[str, tuple[str, str]] = {}  # owner → (reason, message) of its last Warning
+        self.outbox_down: str | None = None  # why the outbox failed the last pass
         self.full_at = -math.inf
         self.wakeup = asyncio.Event()
         self.indexed = asyncio.Event()
@@ -144,8 +145,16 @@ class AlertSync:
                 self._log(write)
         except Exception as exc:  # the database unreachable, refusing the login, or a row it cannot read
             reason = describe(exc)
-            log.warning("alert outbox: %s (retrying in %.0f s)", reason, self.settings.progress_seconds)
+            if reason != self.outbox_down:  # once per outage (and per new reason), not every retry
+                log.warning(
+                    "alert outbox: %s (retrying every %.0f s)", reason, self.settings.progress_seconds
+                )
+            self.outbox_down = reason
+            self.rows = None  # read again once it answers: the outage may have come with a restore
             return reason
+        if self.outbox_down is not None:
+            log.info("alert outbox: reachable again")
+            self.outbox_down = None
         return None
 
     @staticmethod
