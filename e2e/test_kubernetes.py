@@ -109,16 +109,17 @@ class Platform:
     def explain(self) -> str:
         """What the cluster looks like: for a failure message."""
         parts = [
-            self.node.kubectl("--namespace", NAMESPACE, *args, timeout=60, check=False).stdout
-            for args in (
-                ("get", "pods,deployments,sparkapplications,telemetrapools,telemetrastreams", "-o", "wide"),
-                ("describe", "pods", "-l", POOL_SELECTOR),
-                ("get", "telemetrapools,telemetrastreams", "-o", "jsonpath={range .items[*]}{.metadata.name}: "
-                 "{.status.conditions}{'\\n'}{end}"),
-                ("logs", f"deployment/{RELEASE}-operator", "--tail=60"),
+            self.node.kubectl("--namespace", NAMESPACE, *args, timeout=60, check=False).stdout[-limit:]
+            for limit, args in (
+                (4000, ("get", "pods,deployments,sparkapplications,telemetrapools,telemetrastreams", "-o", "wide")),
+                (3000, ("describe", "pods", "-l", POOL_SELECTOR)),
+                (2000, ("get", "events", "--sort-by=.lastTimestamp")),
+                (2000, ("get", "telemetrapools,telemetrastreams", "-o", "jsonpath={range .items[*]}"
+                        "{.metadata.name}: {.status.conditions}{'\\n'}{end}")),
+                (3000, ("logs", f"deployment/{RELEASE}-operator", "--tail=30")),
             )
         ]  # fmt: skip
-        return "\n".join(parts)[-12000:]
+        return "\n".join(parts)  # each part cut on its own: the pods' state is never lost behind the logs
 
     def wait(self, check: Callable[[], Any], within: float, what: str) -> Any:
         """``wait_for``, with the cluster's state in the failure."""
