@@ -13,6 +13,7 @@ import pytest
 from telemetra.apps.cli import build_parser
 from telemetra.operator.settings import OperatorSettings
 from telemetra.services.alerts.settings import AlertSettings
+from telemetra.services.settings import Settings
 
 Chart = Any  # conftest.Chart
 Manifest = dict[str, Any]
@@ -118,7 +119,7 @@ def test_the_dispatchers_metrics_are_scraped(chart: Chart, m: SimpleNamespace) -
     (service,) = [
         s for s in m.find(objects, "Service") if selector.items() <= s["metadata"]["labels"].items()
     ]
-    assert service["metadata"]["name"] == "telemetra-alerts-metrics"
+    assert service["metadata"]["name"] == "telemetra-dispatcher-metrics"
     assert service["spec"]["ports"] == [
         {"name": "metrics", "port": 9465, "targetPort": "metrics", "protocol": "TCP"}
     ]
@@ -128,3 +129,21 @@ def test_the_dispatchers_metrics_are_scraped(chart: Chart, m: SimpleNamespace) -
         m.one(objects, "Deployment", NAME)["spec"]["template"]["metadata"]["labels"],
     )
     assert pods["containers"][0]["resources"]["limits"]
+
+
+def service_links(name: str) -> set[str]:
+    """The variables Kubernetes puts into every pod of the namespace for a Service (enableServiceLinks, on by
+    default): ``<NAME>_SERVICE_HOST``, ``<NAME>_SERVICE_PORT``, ``<NAME>_PORT`` and the per-port ones."""
+    prefix = name.upper().replace("-", "_")
+    return {f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT", f"{prefix}_PORT"}
+
+
+def test_no_service_link_variable_is_a_setting(chart: Chart, m: SimpleNamespace, profile_name: str) -> None:
+    """A Service named like a settings prefix would hand every pod of the namespace a value such as
+    TELEMETRA_ALERTS_METRICS_PORT=tcp://10.0.0.7:9465, and the Spark jobs (which read AlertSettings) would fail to
+    start: seen on the real cluster with a Service named telemetra-alerts-metrics."""
+    settings = {f"TELEMETRA_ALERTS_{field.upper()}" for field in AlertSettings.model_fields}
+    settings |= {f"TELEMETRA_{field.upper()}" for field in Settings.model_fields}
+    for service in m.find(chart.template(profile_name), "Service"):
+        clash = service_links(service["metadata"]["name"]) & settings
+        assert not clash, f"{profile_name}: Service {service['metadata']['name']} sets {clash} in every pod"
