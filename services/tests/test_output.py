@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from telemetra.dev.testing.alerts import grown, make_moment, webhook_config
+from telemetra.dev.testing.alerts import configure, grown, make_moment, webhook_config
 from telemetra.dev.testing.services import eventually
 from telemetra.records import WindowMetrics
 from telemetra.services.alerts import AlertIntake
@@ -179,7 +179,7 @@ async def alerting(tmp_path: Path, backends: Any) -> AsyncIterator[tuple[Service
     await outbox.start()
     flaky_outbox = Flaky(outbox, StoreUnavailable, ["offer"])
     intake = AlertIntake(flaky_outbox, max_age_s=None)
-    intake.configure("alpha", webhook_config("http://127.0.0.1:9/hook"))
+    await configure(intake, "alpha", webhook_config("http://127.0.0.1:9/hook"))
     sink = ServiceOutput(store, cache, retry_after=0.05, alerts=intake)
     try:
         yield sink, store, outbox, flaky_outbox

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetra.dev.testing.alerts import grown, make_moment, webhook_config
+from telemetra.dev.testing.alerts import configure, grown, make_moment, webhook_config
 from telemetra.dev.testing.receiver import Receiver
 from telemetra.records import Moment, format_ts
 from telemetra.services.alerts import AlertConfig, AlertIntake, AlertSettings, Dispatcher, SecretResolver
@@ -66,7 +66,7 @@ async def test_receiver_down_then_up_each_alert_arrives_once_signed(
     secrets = SecretResolver(environ={"HOOK_KEY": KEY})
     dispatcher = Dispatcher(outbox, secrets, FAST, rng=random.Random(3))
     intake = AlertIntake(outbox, on_queued=dispatcher.wake)
-    intake.configure("alpha", webhook_config(receiver.url + "/hook"))
+    await configure(intake, "alpha", webhook_config(receiver.url + "/hook"))
     stop = asyncio.Event()
     running = asyncio.create_task(dispatcher.run(stop))
     try:
@@ -105,7 +105,7 @@ async def test_discord_message_is_edited_when_the_moment_grows(receiver: Receive
     )
     dispatcher = Dispatcher(outbox, SecretResolver(environ={"DISCORD_URL": url}), FAST)
     intake = AlertIntake(outbox)
-    intake.configure("alpha", config)
+    await configure(intake, "alpha", config)
     moment = fresh(1)
     await intake.moments([moment])
     await dispatcher.drain()
@@ -135,7 +135,7 @@ async def test_failures_end_as_dead_letters(receiver: Receiver, outbox: Outbox) 
     )
     dispatcher = Dispatcher(outbox, SecretResolver(environ={"HOOK_KEY": KEY}), settings)
     intake = AlertIntake(outbox)
-    intake.configure("alpha", webhook_config(receiver.url + "/hook"))
+    await configure(intake, "alpha", webhook_config(receiver.url + "/hook"))
     receiver.status = 503
     await intake.moments([fresh(1)])
     async with asyncio.timeout(10):
@@ -170,7 +170,7 @@ async def test_secrets_never_reach_logs_or_the_delivery_log(
     )
     dispatcher = Dispatcher(outbox, SecretResolver(environ={"DISCORD_URL": url}), FAST)
     intake = AlertIntake(outbox)
-    intake.configure("alpha", config)
+    await configure(intake, "alpha", config)
     await intake.moments([fresh(1)])
     await dispatcher.drain()
     await dispatcher.close()
@@ -194,7 +194,7 @@ async def test_secrets_from_mounted_files(receiver: Receiver, outbox: Outbox, tm
     })  # fmt: skip
     dispatcher = Dispatcher(outbox, SecretResolver(tmp_path / "secrets", environ={}), FAST)
     intake = AlertIntake(outbox)
-    intake.configure("alpha", config)
+    await configure(intake, "alpha", config)
     await intake.moments([fresh(1)])
     await dispatcher.drain()
     await dispatcher.close()
@@ -204,13 +204,13 @@ async def test_secrets_from_mounted_files(receiver: Receiver, outbox: Outbox, tm
 
 async def test_old_moments_and_unconfigured_streams_do_not_alert(outbox: Outbox) -> None:
     intake = AlertIntake(outbox, max_age_s=900)
-    intake.configure("alpha", webhook_config("http://127.0.0.1:9/hook"))
+    await configure(intake, "alpha", webhook_config("http://127.0.0.1:9/hook"))
     now = time.time()
     old = make_moment(1, at=now - 901)
     other_stream = make_moment(2, stream="beta", at=now)
     assert intake.offers([old, other_stream], now) == []
     assert len(intake.offers([make_moment(3, at=now - 10)], now)) == 1
-    intake.configure("alpha", None)
+    await configure(intake, "alpha", None)
     assert intake.offers([make_moment(3, at=now)], now) == []
     assert format_ts(now)  # (the builder's time format)
 
@@ -227,7 +227,7 @@ async def test_replicas_on_postgres_send_each_alert_once(
     dispatchers = [Dispatcher(box, secrets, FAST, owner=f"replica-{i}") for i, box in enumerate(outboxes)]
     intake = AlertIntake(outboxes[0])
     for s in range(10):
-        intake.configure(f"s{s}", webhook_config(receiver.url + f"/hook/{s}"))
+        await configure(intake, f"s{s}", webhook_config(receiver.url + f"/hook/{s}"))
     stop = asyncio.Event()
     runs = [asyncio.create_task(d.run(stop)) for d in dispatchers]
     try:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from telemetra.dev.testing.alerts import T0, grown, make_moment
+from telemetra.dev.testing.alerts import T0, grown, make_moment, webhook_config
 from telemetra.records import Moment
-from telemetra.services.alerts.outbox import Delivery, Offer, Outbox, Settlement, open_outbox
-from telemetra.services.alerts.rules import Destination, Target
+from telemetra.services.alerts.outbox import Delivery, Offer, Outbox, Settlement, StoredConfig, open_outbox
+from telemetra.services.alerts.rules import AlertConfig, Destination, Target
 
 HOOK = Destination.model_validate(
     {"name": "hook", "type": "webhook", "url": "https://x.example/h", "signingSecretFrom": {"env": "K"}}
@@ -180,3 +180,26 @@ async def test_replicas_claiming_at_once_never_share_a_row(outbox: Outbox) -> No
     claimed = await asyncio.gather(*(replica(f"r{i}") for i in range(4)))
     every = [key for keys in claimed for key in keys]
     assert len(every) == len(set(every)) == 300
+
+
+async def test_stream_configs_are_stored_upserted_and_deleted(outbox: Outbox) -> None:
+    assert await outbox.configs() == {}
+    hook = webhook_config("https://x.example/h")
+    discord = AlertConfig.model_validate({
+        "destinations": [{"name": "mods", "type": "discord", "urlFrom": {"name": "alerts", "key": "url"}}],
+        "rules": [{"name": "raids", "kinds": ["raid"], "quietHours": ["22:00-07:00"], "destinations": ["mods"]}],
+    }).in_namespace("team-a")  # fmt: skip
+    await outbox.set_config("alpha", hook, "file", T0)
+    await outbox.set_config("beta", discord, "resource:team-a/beta", T0 + 1.5)
+    assert await outbox.configs() == {
+        "alpha": StoredConfig("alpha", hook, "file", T0),
+        "beta": StoredConfig("beta", discord, "resource:team-a/beta", T0 + 1.5),
+    }
+    stored = (await outbox.configs())["beta"]
+    assert stored.resource == "team-a/beta" and stored.config.secret_refs()[0].namespace == "team-a"
+    assert (await outbox.configs())["alpha"].resource is None
+
+    await outbox.set_config("alpha", discord, "api", T0 + 2)  # upsert: config, origin and time replaced
+    await outbox.set_config("beta", None, "api", T0 + 3)  # None deletes
+    await outbox.set_config("gamma", None, "api", T0 + 3)  # deleting nothing is fine
+    assert await outbox.configs() == {"alpha": StoredConfig("alpha", discord, "api", T0 + 2)}

@@ -94,6 +94,27 @@ def test_secret_references(ref: dict[str, str], expected: str) -> None:
     assert SecretRef(name="alerts", key="url").describe() == "secret alerts/url"
 
 
+def test_secret_references_take_the_streams_namespace_hidden_from_the_schema() -> None:
+    original = AlertConfig.model_validate(config())
+    scoped = original.in_namespace("team-a")
+    assert [ref.namespace for ref in scoped.secret_refs()] == ["team-a", None, None]  # env refs unchanged
+    assert [ref.describe() for ref in scoped.secret_refs()] == [
+        "secret team-a/stream-alerts/discord-url",
+        "env EDITORS_KEY",
+        "env SLACK_URL",
+    ]
+    assert all(ref.namespace is None for ref in original.secret_refs())  # a copy
+    # Stored and read back as JSON (the outbox's alert_configs), the namespace survives.
+    assert AlertConfig.model_validate_json(scoped.model_dump_json(by_alias=True, exclude_none=True)) == scoped
+    # A CR cannot set it: the schema (the CRD's) does not know the field.
+    ref_schema = AlertConfig.model_json_schema(by_alias=True)["$defs"]["SecretRef"]
+    assert set(ref_schema["properties"]) == {"name", "key", "env"}
+    with pytest.raises(ValidationError, match="Secret reference only"):
+        SecretRef.model_validate({"env": "E", "namespace": "team-a"})
+    with pytest.raises(ValidationError, match="should match pattern"):
+        SecretRef.model_validate({"name": "s", "key": "k", "namespace": "Team_A"})
+
+
 def test_references_between_rules_and_destinations() -> None:
     assert "unknown destination(s) nowhere" in error_of(
         config(rules=[{"name": "r", "destinations": ["nowhere"]}])

@@ -3,8 +3,10 @@
 Mock producer (three channels, with moments on a repeating schedule) → in-process bus → embedded engine →
 SQLite + in-process cache → API (and the dashboard, when built). History survives restarts; Ctrl-C stops cleanly.
 
-With ``alerts`` (``--alerts FILE``: ``{stream_id: AlertConfig}``), moments alert their destinations: an outbox in
-the demo's SQLite file and a dispatcher task in this process (``telemetra.services.alerts``).
+Moments alert the destinations of streams with an alert config (``telemetra.services.alerts``): an outbox in the
+demo's SQLite file, its intake in the engine's output and a dispatcher task in this process. The configs live
+in the outbox (``alert_configs``): ``alerts`` (``--alerts FILE``: ``{stream_id: AlertConfig}``) are written
+there at start (origin ``file``, replacing the file's previous ones), and the admin API can change them.
 
 With ``twitch`` channels, real chat joins them: one Twitch connection (:func:`telemetra.sources.twitch.run_channels`)
 publishes to the same bus, so those channels show up next to the mock ones (or alone, without ``mock``). A channel
@@ -49,6 +51,7 @@ SCHEDULE = (
     "viewer_drop@480/pixelpioneer",
     "raid@560/nebula",
 )
+FILE_ORIGIN = "file"  # the origin of the --alerts file's configs in the outbox
 DURATION = 7 * 24 * 3600.0  # a week of traffic; the demo is stopped long before
 
 
@@ -114,6 +117,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
 
     async with _alerting(options.alerts, settings.store_url) as alerts:
         output = ServiceOutput.from_settings(store, cache, settings, alerts=alerts)
+        await output.start()  # the alert intake reads the stream configs, and keeps reading them
         app.state.telemetra.metrics.watch_output(output)  # the output's counters on /metrics
         # The journal lets a restart after a crash rebuild the windows that were open (telemetra.engine.journal).
         journal = Journal(options.data_dir / "journal")
@@ -139,26 +143,25 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _alerting(
-    configs: Mapping[str, AlertConfig] | None, store_url: str
-) -> AsyncIterator[AlertIntake | None]:
-    """With alert configs: an outbox in the store's database and a dispatcher task, stopped on the way out
-    (sends in flight finish first); without: nothing."""
-    if not configs:
-        yield None
-        return
+async def _alerting(configs: Mapping[str, AlertConfig] | None, store_url: str) -> AsyncIterator[AlertIntake]:
+    """An outbox in the store's database with the file's configs written to it, an intake for the engine's
+    output and a dispatcher task, stopped on the way out (sends in flight finish first)."""
     from telemetra.services.alerts import AlertIntake, AlertSettings, Dispatcher, SecretResolver, open_outbox
 
-    settings = AlertSettings(outbox_url=store_url)
-    outbox: Outbox = open_outbox(store_url)
+    settings = AlertSettings()
+    outbox: Outbox = open_outbox(settings.outbox_for(store_url))
     await outbox.start()
-    dispatcher: Dispatcher = Dispatcher(outbox, SecretResolver(settings.secrets_dir), settings)
-    intake = AlertIntake(outbox, max_age_s=settings.max_age_s, on_queued=dispatcher.wake)
-    for stream_id, config in configs.items():
-        intake.configure(stream_id, config)
+    try:
+        await _store_file_configs(outbox, configs or {})
+        dispatcher: Dispatcher = Dispatcher(outbox, SecretResolver.from_settings(settings), settings)
+    except BaseException:
+        await outbox.close()
+        raise
+    intake = AlertIntake(
+        outbox, max_age_s=settings.max_age_s, refresh_s=settings.rules_refresh_s, on_queued=dispatcher.wake
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop), name="alerts")
-    log.info("alerts on", extra={"streams": sorted(configs)})
     try:
         yield intake
     finally:
@@ -166,6 +169,19 @@ async def _alerting(
         await task
         await dispatcher.close()
         await outbox.close()
+
+
+async def _store_file_configs(outbox: Outbox, configs: Mapping[str, AlertConfig]) -> None:
+    """The ``--alerts`` file's configs into the outbox (origin ``file``); configs an earlier file wrote for
+    streams this one leaves out are removed. Configs from elsewhere (the admin API) of other streams stay."""
+    now = time.time()
+    stale = [s for s, c in (await outbox.configs()).items() if c.origin == FILE_ORIGIN and s not in configs]
+    for stream_id in stale:
+        await outbox.set_config(stream_id, None, FILE_ORIGIN, now)
+    for stream_id, config in configs.items():
+        await outbox.set_config(stream_id, config, FILE_ORIGIN, now)
+    if configs or stale:
+        log.info("alert configs from the file", extra={"streams": sorted(configs), "removed": stale})
 
 
 async def _real_chat(options: DemoOptions, sink: MemorySink, stop: asyncio.Event) -> None:

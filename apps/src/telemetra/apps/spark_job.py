@@ -7,7 +7,9 @@
 
 The job (:mod:`telemetra.spark.job`) knows only the engine's output port; this root opens the services'
 implementation from the job's store and cache URLs (the output's own tuning, such as its buffer limit, comes
-from the service's ``TELEMETRA_*`` settings).
+from the service's ``TELEMETRA_*`` settings). Its moments are offered to alerting: the streams' alert configs
+are read from the outbox (by default in the store's database; ``TELEMETRA_ALERTS_*``, see
+:class:`~telemetra.services.alerts.AlertSettings`; ``TELEMETRA_ALERTS_ENABLED=false`` turns it off).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from telemetra.logs import configure_logging
+from telemetra.services.alerts.settings import AlertSettings
 from telemetra.services.output import open_output
 from telemetra.services.settings import Settings
 from telemetra.spark.job import run
@@ -32,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     # asyncpg logs every failed reconnect with a traceback; the output already reports an outage once
     logging.getLogger("asyncpg").setLevel(logging.ERROR)
-    return run(settings, open_output(output_settings(settings)))
+    return run(settings, open_output(output_settings(settings), AlertSettings()))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@
 * Alerts (with an :class:`~telemetra.services.alerts.AlertIntake`): a moment is offered to alerting once it is
   history (after its store write), and retried like a store write while the outbox is unavailable; offers are
   idempotent, so a retry never doubles an alert. A growing moment is offered again and updates its alert.
+  The output starts and closes its intake (which keeps the stream configs fresh from the outbox); an owned
+  output also starts and closes the intake's outbox.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TypeVar
 
 from telemetra.records import DeadLetter, Moment, StreamDescription, WindowMetrics
 from telemetra.services.alerts.intake import AlertIntake
+from telemetra.services.alerts.settings import AlertSettings
 from telemetra.services.cache import CacheUnavailable, LiveCache, open_cache
 from telemetra.services.settings import Settings
 from telemetra.services.storage import Store, StoreUnavailable, open_store
@@ -53,8 +56,9 @@ class OutputStats:
 
 class ServiceOutput:
     """Implements the engine's :class:`~telemetra.engine.ports.OutputPort` over a :class:`Store` and a
-    :class:`LiveCache`. With ``owned``, :meth:`start` and :meth:`close` also start and close them (a process
-    that only writes, like the Spark job); otherwise their owner (the API) does."""
+    :class:`LiveCache`. With ``owned``, :meth:`start` and :meth:`close` also start and close them and the
+    alerts' outbox (a process that only writes, like the Spark job); otherwise their owner (the API, the demo)
+    does. An ``alerts`` intake is started and closed by :meth:`start` and :meth:`close` either way."""
 
     def __init__(
         self,
@@ -283,14 +287,24 @@ class ServiceOutput:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start an owned store and cache; a store that is down is waited for by the writes, not here."""
-        if not self.owned:
-            return
-        try:
-            await self.store.start()
-        except StoreUnavailable as error:
-            log.warning("store unavailable at start-up; writes wait for it", extra={"error": str(error)})
-        await self.cache.start()
+        """Start an owned store and cache (and outbox), then the alert intake; a store or outbox that is down
+        is waited for by the writes (and the intake's refresh), not here."""
+        if self.owned:
+            try:
+                await self.store.start()
+            except StoreUnavailable as error:
+                log.warning("store unavailable at start-up; writes wait for it", extra={"error": str(error)})
+            await self.cache.start()
+            if self.alerts is not None:
+                try:
+                    await self.alerts.outbox.start()
+                except StoreUnavailable as error:
+                    log.warning(
+                        "alert outbox unavailable at start-up; offers wait for it",
+                        extra={"error": str(error)},
+                    )
+        if self.alerts is not None:
+            await self.alerts.start()
 
     async def close(self, grace: float = 5.0) -> None:
         """Try to flush what is pending (for up to ``grace`` seconds), then stop retrying."""
@@ -307,14 +321,19 @@ class ServiceOutput:
             lost = self._waiting()
             self.stats.dropped += lost
             log.error("output closed with records never stored", extra={"dropped": lost})
+        if self.alerts is not None:
+            await self.alerts.close()
         if self.owned:
+            if self.alerts is not None:
+                await self.alerts.outbox.close()
             await self.cache.close()
             await self.store.close()
 
 
-def open_output(settings: Settings) -> ServiceOutput:
+def open_output(settings: Settings, alerts: AlertSettings | None = None) -> ServiceOutput:
     """The output of a process that only writes (the Spark job): the store, and the cache as a publisher
-    only (no subscription to the live channel it never reads)."""
+    only (no subscription to the live channel it never reads); with ``alerts`` (enabled), an intake over the
+    outbox (by default in the store's database) that offers the moments of streams with an alert config."""
     store = open_store(
         settings.store_url, pool_size=settings.store_pool_size, timeout=settings.dependency_timeout_s
     )
@@ -325,4 +344,12 @@ def open_output(settings: Settings) -> ServiceOutput:
         timeout=settings.dependency_timeout_s,
         subscribe=False,
     )
-    return ServiceOutput.from_settings(store, cache, settings, owned=True)
+    intake = None
+    if alerts is not None and alerts.enabled:
+        from telemetra.services.alerts.outbox import open_outbox
+
+        outbox = open_outbox(
+            alerts.outbox_for(settings.store_url), pool_size=2, timeout=settings.dependency_timeout_s
+        )
+        intake = AlertIntake(outbox, max_age_s=alerts.max_age_s, refresh_s=alerts.rules_refresh_s)
+    return ServiceOutput.from_settings(store, cache, settings, owned=True, alerts=intake)

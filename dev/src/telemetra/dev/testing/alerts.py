@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telemetra.records import Moment, format_ts, parse_ts
 from telemetra.services.alerts.rules import AlertConfig
+
+if TYPE_CHECKING:
+    from telemetra.services.alerts.intake import AlertIntake
 
 T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 
@@ -54,3 +58,10 @@ def webhook_config(url: str, *, env: str = "HOOK_KEY", **destination: Any) -> Al
             "rules": [{"name": "all", "destinations": ["hook"]}],
         }
     )
+
+
+async def configure(intake: AlertIntake, stream_id: str, config: AlertConfig | None) -> None:
+    """Store a stream's config (or remove it) in the intake's outbox, as the admin API would, and have the
+    intake read the configs again."""
+    await intake.outbox.set_config(stream_id, config, "api", time.time())
+    assert await intake.refresh()

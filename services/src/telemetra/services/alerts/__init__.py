@@ -64,7 +64,7 @@ from __future__ import annotations
 
 from telemetra.services.alerts.dispatcher import Dispatcher, run_dispatcher
 from telemetra.services.alerts.intake import AlertIntake
-from telemetra.services.alerts.outbox import Delivery, DeliveryRecord, Outbox, open_outbox
+from telemetra.services.alerts.outbox import Delivery, DeliveryRecord, Outbox, StoredConfig, open_outbox
 from telemetra.services.alerts.rules import AlertConfig, Destination, RateLimit, Rule, SecretRef
 from telemetra.services.alerts.secrets import SecretResolver
 from telemetra.services.alerts.settings import AlertSettings
@@ -82,6 +82,7 @@ __all__ = [
     "Rule",
     "SecretRef",
     "SecretResolver",
+    "StoredConfig",
     "open_outbox",
     "run_dispatcher",
 ]

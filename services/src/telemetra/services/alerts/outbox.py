@@ -33,7 +33,7 @@ import orjson
 
 from telemetra.records import Moment
 from telemetra.services.alerts.payloads import Alert
-from telemetra.services.alerts.rules import Destination, Target
+from telemetra.services.alerts.rules import AlertConfig, Destination, Target
 
 State = Literal["pending", "delivered", "dead", "suppressed"]
 STATES: Final[tuple[State, ...]] = ("pending", "delivered", "dead", "suppressed")
@@ -125,6 +125,25 @@ class AttemptRecord:
     duration_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class StoredConfig:
+    """A stream's alerting as stored beside the outbox (table ``alert_configs``), where every process running
+    an :class:`~telemetra.services.alerts.intake.AlertIntake` reads it."""
+
+    stream_id: str
+    config: AlertConfig
+    origin: str  # "api", "file", or "resource:<namespace>/<name>" (written by the operator)
+    updated_at: float
+
+    @property
+    def resource(self) -> str | None:
+        """``<namespace>/<name>`` of the TelemetraStream that manages this config, if one does."""
+        return self.origin.removeprefix(RESOURCE) if self.origin.startswith(RESOURCE) else None
+
+
+RESOURCE: Final = "resource:"  # origin prefix of a config the operator manages
+
+
 class Outbox(Protocol):
     """Implemented by :class:`~telemetra.services.alerts.sqlite.SqliteOutbox` and
     :class:`~telemetra.services.alerts.postgres.PostgresOutbox`. Methods may raise
@@ -161,6 +180,12 @@ class Outbox(Protocol):
         """The delivery log of one row, oldest first."""
 
     async def counts(self) -> dict[State, int]: ...
+
+    async def set_config(self, stream_id: str, config: AlertConfig | None, origin: str, now: float) -> None:
+        """Store (upsert) a stream's alerting, or with None delete it."""
+
+    async def configs(self) -> dict[str, StoredConfig]:
+        """Every stored config, by stream id."""
 
 
 # -- rows → records (both databases; each passes its own time conversions) ----------------------------------
@@ -218,6 +243,20 @@ def attempt_from_row(row: Row, at: float) -> AttemptRecord:
         status=row["status"],
         error=row["error"],
         duration_ms=row["duration_ms"],
+    )
+
+
+def config_json(config: AlertConfig) -> str:
+    """A config as stored: the CR's JSON (camelCase, unset fields left out)."""
+    return config.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def config_from_row(row: Row, updated_at: float) -> StoredConfig:
+    return StoredConfig(
+        stream_id=row["stream_id"],
+        config=AlertConfig.model_validate_json(row["config"]),
+        origin=row["origin"],
+        updated_at=updated_at,
     )
 
 

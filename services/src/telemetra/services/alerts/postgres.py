@@ -27,10 +27,14 @@ from telemetra.services.alerts.outbox import (
     OfferResult,
     Settlement,
     State,
+    StoredConfig,
     attempt_from_row,
+    config_from_row,
+    config_json,
     delivery_from_row,
     record_from_row,
 )
+from telemetra.services.alerts.rules import AlertConfig
 from telemetra.services.storage.postgres import PostgresDatabase
 
 if TYPE_CHECKING:
@@ -138,6 +142,13 @@ class PostgresOutbox(PostgresDatabase):
         status = await self._run(lambda c: c.execute(sql.REQUEUE, moment_id, destination, _dt(now)))
         return status != "UPDATE 0"
 
+    async def set_config(self, stream_id: str, config: AlertConfig | None, origin: str, now: float) -> None:
+        if config is None:
+            await self._run(lambda c: c.execute(sql.DELETE_CONFIG, stream_id))
+        else:
+            params = (stream_id, config_json(config), origin, _dt(now))
+            await self._run(lambda c: c.execute(sql.SET_CONFIG, *params))
+
     # -- reads -------------------------------------------------------------------------------------------
     async def deliveries(
         self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
@@ -153,3 +164,7 @@ class PostgresOutbox(PostgresDatabase):
         rows = await self._run(lambda c: c.fetch(sql.COUNTS))
         found = {row["state"]: row["n"] for row in rows}
         return {state: found.get(state, 0) for state in STATES}
+
+    async def configs(self) -> dict[str, StoredConfig]:
+        rows = await self._run(lambda c: c.fetch(sql.CONFIGS))
+        return {row["stream_id"]: config_from_row(row, row["updated_at"].timestamp()) for row in rows}

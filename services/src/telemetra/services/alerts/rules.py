@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from telemetra.analytics.moments import KINDS
 from telemetra.records import Moment
@@ -63,6 +64,11 @@ class SecretRef(Model):
     env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=253)
     """An environment variable of the dispatcher instead of a Secret."""
 
+    namespace: SkipJsonSchema[str | None] = Field(default=None, pattern=NAME_PATTERN, max_length=63)
+    """The Secret's namespace. Not part of the CR's schema (a stream may only name Secrets of its own
+    namespace): the operator sets it from the stream's namespace (:meth:`AlertConfig.in_namespace`); unset,
+    the dispatcher's own namespace."""
+
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         secret = self.name is not None or self.key is not None
@@ -74,11 +80,21 @@ class SecretRef(Model):
             raise ValueError("a Secret reference needs both name and key")
         if not secret and self.env is None:
             raise ValueError("a secret reference needs a Secret (name and key) or an env variable")
+        if self.namespace is not None and not secret:
+            raise ValueError("namespace applies to a Secret reference only")
         return self
 
+    def in_namespace(self, namespace: str) -> SecretRef:
+        """This reference with ``namespace`` set when it names a Secret (an env reference is unchanged)."""
+        return self if self.env is not None else self.model_copy(update={"namespace": namespace})
+
     def describe(self) -> str:
-        """The reference (never the value), for errors and logs: ``secret alerts/discord-url``."""
-        return f"env {self.env}" if self.env is not None else f"secret {self.name}/{self.key}"
+        """The reference (never the value), for errors and logs: ``secret alerts/discord-url``, or
+        ``secret team-a/alerts/discord-url`` with a namespace."""
+        if self.env is not None:
+            return f"env {self.env}"
+        where = f"{self.namespace}/" if self.namespace is not None else ""
+        return f"secret {where}{self.name}/{self.key}"
 
 
 class RateLimit(Model):
@@ -138,6 +154,15 @@ class Destination(Model):
         if self.type != "webhook" and self.signing_secret_from is not None:
             raise ValueError(f"{where}: signingSecretFrom applies to type webhook only")
         return self
+
+    def in_namespace(self, namespace: str) -> Destination:
+        """This destination with its Secret references in ``namespace``."""
+        update = {
+            field: ref.in_namespace(namespace)
+            for field in ("url_from", "signing_secret_from")
+            if (ref := getattr(self, field)) is not None
+        }
+        return self.model_copy(update=update) if update else self
 
     @property
     def editable(self) -> bool:
@@ -270,6 +295,18 @@ class AlertConfig(Model):
             if unknown:
                 raise ValueError(f"rule {rule.name!r}: unknown destination(s) {', '.join(unknown)}")
         return self
+
+    def in_namespace(self, namespace: str) -> AlertConfig:
+        """A copy whose every Secret reference (name and key; env references are unchanged) is in
+        ``namespace``: what the operator stores for a TelemetraStream of that namespace."""
+        destinations = [d.in_namespace(namespace) for d in self.destinations]
+        return self.model_copy(update={"destinations": destinations})
+
+    def secret_refs(self) -> list[SecretRef]:
+        """Every reference of the config, in the order of its destinations."""
+        return [
+            ref for d in self.destinations for ref in (d.url_from, d.signing_secret_from) if ref is not None
+        ]
 
     def targets(self, moment: Moment, now: float) -> list[Target]:
         """The destinations ``moment`` alerts at ``now``, each once (in the order of ``destinations``). A

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from telemetra.services.alerts.rules import SecretRef
+from telemetra.services.alerts.settings import AlertSettings
 
 
 class SecretMissing(LookupError):
@@ -24,6 +25,10 @@ class SecretResolver:
     def __init__(self, secrets_dir: Path | None = None, environ: Mapping[str, str] | None = None):
         self.secrets_dir = secrets_dir
         self._environ = environ if environ is not None else os.environ
+
+    @classmethod
+    def from_settings(cls, settings: AlertSettings) -> SecretResolver:
+        return cls(settings.secrets_dir)
 
     def resolve(self, ref: SecretRef) -> str:
         if ref.env is not None:

@@ -18,9 +18,18 @@ class AlertSettings(BaseSettings):
         env_prefix="TELEMETRA_ALERTS_", extra="ignore", frozen=True, hide_input_in_errors=True
     )
 
+    enabled: bool = Field(
+        default=True,
+        description="Offer moments to alerting where a process writes them (the Spark job's output); streams "
+        "without an alert config cost nothing but a read of the configs every rules_refresh_s.",
+    )
     outbox_url: str = Field(
         default_factory=default_store_url,
-        description="sqlite:///PATH or postgresql://…; by default the store's database (own tables).",
+        description="sqlite:///PATH or postgresql://…; by default the store's database (own tables): in a "
+        "process with a store, its URL (see outbox_for).",
+    )
+    rules_refresh_s: float = Field(
+        default=5.0, gt=0, le=3600, description="How often offering processes read the stream configs again."
     )
     secrets_dir: Path | None = Field(
         default=None, description="Mounted Secrets, as <dir>/<secret name>/<key> (Kubernetes Secret volumes)."
@@ -46,6 +55,11 @@ class AlertSettings(BaseSettings):
         description="Moments first detected longer ago than this (event time) do not alert: a replay after "
         "a restart or a newly configured rule does not send old news. Empty: no limit.",
     )
+
+    def outbox_for(self, store_url: str) -> str:
+        """The outbox of a process whose store is ``store_url``: ``outbox_url`` when set, else that store's
+        database."""
+        return self.outbox_url if "outbox_url" in self.model_fields_set else store_url
 
     @field_validator("secrets_dir", "max_age_s", mode="before")
     @classmethod

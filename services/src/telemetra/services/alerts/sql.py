@@ -93,6 +93,13 @@ ORDER BY updated_at DESC, moment_id, destination LIMIT $3
 """
 ATTEMPTS: Final = "SELECT * FROM alert_attempts WHERE moment_id = $1 AND destination = $2 ORDER BY id"
 COUNTS: Final = "SELECT state, count(*) AS n FROM alert_outbox GROUP BY state"
+SET_CONFIG: Final = """
+INSERT INTO alert_configs (stream_id, config, origin, updated_at) VALUES ($1, $2::jsonb, $3, $4)
+ON CONFLICT (stream_id) DO UPDATE SET config = excluded.config, origin = excluded.origin,
+    updated_at = excluded.updated_at
+"""
+DELETE_CONFIG: Final = "DELETE FROM alert_configs WHERE stream_id = $1"
+CONFIGS: Final = "SELECT stream_id, config, origin, updated_at FROM alert_configs ORDER BY stream_id"
 
 _TIME_COLUMNS = (
     "peak_at", "next_attempt_at", "lease_until", "created_at", "updated_at", "delivered_at", "at",

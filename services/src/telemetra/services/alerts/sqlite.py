@@ -19,10 +19,14 @@ from telemetra.services.alerts.outbox import (
     OfferResult,
     Settlement,
     State,
+    StoredConfig,
     attempt_from_row,
+    config_from_row,
+    config_json,
     delivery_from_row,
     record_from_row,
 )
+from telemetra.services.alerts.rules import AlertConfig
 from telemetra.services.storage import migrations
 from telemetra.services.storage.codec import to_ms
 from telemetra.services.storage.sqlite import SqliteDatabase, _statements, _transaction
@@ -36,6 +40,9 @@ _SETTLE = {
     "dead": sql.for_sqlite(sql.SETTLE_DEAD),
 }
 _LOG = sql.for_sqlite(sql.LOG_ATTEMPT)
+_SET_CONFIG = sql.for_sqlite(sql.SET_CONFIG)
+_DELETE_CONFIG = sql.for_sqlite(sql.DELETE_CONFIG)
+_CONFIGS = sql.for_sqlite(sql.CONFIGS)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -136,6 +143,13 @@ class SqliteOutbox(SqliteDatabase):
             lambda db: db.execute(statement, (moment_id, destination, to_ms(now))).rowcount > 0
         )
 
+    async def set_config(self, stream_id: str, config: AlertConfig | None, origin: str, now: float) -> None:
+        if config is None:
+            await self._write(lambda db: db.execute(_DELETE_CONFIG, (stream_id,)))
+        else:
+            params = (stream_id, config_json(config), origin, to_ms(now))
+            await self._write(lambda db: db.execute(_SET_CONFIG, params))
+
     # -- reads -------------------------------------------------------------------------------------------
     async def deliveries(
         self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
@@ -153,3 +167,7 @@ class SqliteOutbox(SqliteDatabase):
         rows = await self._read(lambda db: db.execute(sql.COUNTS).fetchall())
         found = {row[0]: row[1] for row in rows}
         return {state: found.get(state, 0) for state in STATES}
+
+    async def configs(self) -> dict[str, StoredConfig]:
+        rows = await self._read(lambda db: db.execute(_CONFIGS).fetchall())
+        return {row["stream_id"]: config_from_row(row, row["updated_at_ms"] / 1000) for row in rows}
