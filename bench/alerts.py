@@ -49,7 +49,9 @@ async def run(args: argparse.Namespace, outbox_url: str, receiver_url: str) -> d
     dispatcher = Dispatcher(outbox, SecretResolver(environ={"BENCH_KEY": KEY}), settings)
     intake = AlertIntake(outbox, on_queued=dispatcher.wake)
     for i in range(args.destinations):
-        intake.configure(f"s{i}", webhook_config(f"{receiver_url}/hook/{i}", env="BENCH_KEY"))
+        config = webhook_config(f"{receiver_url}/hook/{i}", env="BENCH_KEY")
+        await outbox.set_config(f"s{i}", config, "api", time.time())
+    await intake.refresh()
 
     offered: dict[str, float] = {}
     per_tick = args.per_minute / 60 * args.tick

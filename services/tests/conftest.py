@@ -26,6 +26,8 @@ from telemetra.services.settings import Settings
 BACKENDS = [("sqlite", "memory"), ("sqlite", "redis"), ("postgres", "memory"), ("postgres", "redis")]
 _names = itertools.count()
 __all__ = ["postgres_server", "redis_server"]  # session fixtures: a real PostgreSQL and Redis, on first use
+# kube_cluster: a real Kubernetes API server, started only if a selected test needs it (the alert secrets' tests)
+pytest_plugins = ["telemetra.dev.kube.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")

@@ -34,3 +34,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request's URL at INFO; an alert webhook's URL carries its token (Discord, Slack)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

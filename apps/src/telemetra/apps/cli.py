@@ -318,6 +318,43 @@ def _alert_configs(path: str) -> dict[str, Any]:
     return parse_stream_configs(text)
 
 
+# -- alerts ----------------------------------------------------------------------------------------------------
+def cmd_alerts_dispatch(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from telemetra.apps.alerts import bind, check, dispatch
+    from telemetra.services.alerts.settings import AlertSettings
+
+    overrides = {
+        name: value
+        for name, value in (("metrics_host", args.metrics_host), ("metrics_port", args.metrics_port))
+        if value is not None
+    }
+    try:
+        settings = AlertSettings(**overrides)
+        check(settings)
+    except ValidationError as error:  # name the variable, never echo its value
+        problems = [
+            f"TELEMETRA_ALERTS_{'_'.join(map(str, item['loc'])).upper()}: {item['msg']}" if item["loc"]
+            else item["msg"].removeprefix("Value error, ")
+            for item in error.errors()
+        ]  # fmt: skip
+        return _fail("alerts dispatch", "; ".join(problems), 2)
+    except ValueError as error:
+        return _fail("alerts dispatch", _one_line(error), 2)
+    try:
+        sock = bind(settings)
+    except OSError as error:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
+        return _fail("alerts dispatch", f"metrics on {where}: {error.strerror or error}", 2)
+
+    async def main(stop: asyncio.Event) -> int:
+        await dispatch(settings, stop, sock)
+        return 0
+
+    return _run_until_signal(main)
+
+
 # -- replay / backtest ------------------------------------------------------------------------------------
 def cmd_process(args: argparse.Namespace) -> int:
     from telemetra.analytics.config import AnalyticsConfig
@@ -559,6 +596,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="alert rules: a JSON object {stream_id: {destinations, rules}} (see services/alerts/__init__.py)",
     )
     demo.set_defaults(handler=cmd_demo)
+
+    alerts = commands.add_parser("alerts", help="alert delivery").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    dispatch = alerts.add_parser(
+        "dispatch",
+        help="deliver the outbox's alerts until SIGTERM (settings: TELEMETRA_ALERTS_*); /health and /metrics",
+    )
+    dispatch.add_argument(
+        "--metrics-host", help="address of /health and /metrics (TELEMETRA_ALERTS_METRICS_HOST)"
+    )
+    dispatch.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of /health and /metrics (TELEMETRA_ALERTS_METRICS_PORT, default 9465)",
+    )
+    dispatch.set_defaults(handler=cmd_alerts_dispatch)
 
     process_cmd = commands.add_parser("process", help="run the engine over an event log as fast as possible")
     process_cmd.add_argument("events", help="JSON Lines event log")

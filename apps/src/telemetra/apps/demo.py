@@ -149,14 +149,16 @@ async def _alerting(configs: Mapping[str, AlertConfig] | None, store_url: str) -
     from telemetra.services.alerts import AlertIntake, AlertSettings, Dispatcher, SecretResolver, open_outbox
 
     settings = AlertSettings()
+    secrets = SecretResolver.from_settings(settings)
     outbox: Outbox = open_outbox(settings.outbox_for(store_url))
-    await outbox.start()
     try:
+        await outbox.start()
         await _store_file_configs(outbox, configs or {})
-        dispatcher: Dispatcher = Dispatcher(outbox, SecretResolver.from_settings(settings), settings)
     except BaseException:
         await outbox.close()
+        await secrets.close()
         raise
+    dispatcher: Dispatcher = Dispatcher(outbox, secrets, settings)
     intake = AlertIntake(
         outbox, max_age_s=settings.max_age_s, refresh_s=settings.rules_refresh_s, on_queued=dispatcher.wake
     )
@@ -169,6 +171,7 @@ async def _alerting(configs: Mapping[str, AlertConfig] | None, store_url: str) -
         await task
         await dispatcher.close()
         await outbox.close()
+        await secrets.close()
 
 
 async def _store_file_configs(outbox: Outbox, configs: Mapping[str, AlertConfig]) -> None:

@@ -4,10 +4,11 @@ local process.
 PostgreSQL, Redis and Kafka (KRaft) start first, in parallel; then the API (serving the dashboard at ``/``)
 over ``postgresql://`` and ``redis://``; then one Spark Structured Streaming job in local mode for the
 ``demo`` pool, which serves every channel from the pool's topic ``telemetra.pool.demo.events`` (keyed by
-stream id); then the mock producer writing the demo's channels and schedule to that topic. Everything lives
-in one data directory (logs in ``logs/``), so history, topics and checkpoints survive a restart. Ctrl-C (or
-SIGTERM) stops the parts in reverse order, each by its PID, and exits 0; a part that dies on its own stops
-the rest and exits 1, after printing the end of its log.
+stream id) and offers its moments to alerting (an alert dispatcher runs in this process; stream alert configs
+are set with the admin API); then the mock producer writing the demo's channels and schedule to that topic.
+Everything lives in one data directory (logs in ``logs/``), so history, topics and checkpoints survive a
+restart. Ctrl-C (or SIGTERM) stops the parts in reverse order, each by its PID, and exits 0; a part that dies
+on its own stops the rest and exits 1, after printing the end of its log.
 """
 
 from __future__ import annotations
@@ -142,6 +143,13 @@ async def _start_and_watch(run: _Run, stop: asyncio.Event) -> int:
     await until_serving(options.host, options.port, api)
     progress(f"API ready in {time.monotonic() - api_started:.1f} s on http://{options.host}:{options.port}")
 
+    # Alerts: the job's output offers into the outbox in PostgreSQL; this delivers (configs: the admin API).
+    alerts_stop = asyncio.Event()
+    alerts = asyncio.create_task(_dispatch_alerts(store_url, alerts_stop), name="alerts")
+    run.parts.append(
+        Part("alert dispatcher", lambda: _stop_task(alerts, alerts_stop), lambda: not alerts.done())
+    )
+
     # One job for the pool: every channel, however many, in one JVM.
     await asyncio.to_thread(_ensure_spark_jars)
     job = PoolJobProcess(POOL, root, kafka.bootstrap, store_url, cache_url, options.trigger_interval,
@@ -265,6 +273,12 @@ async def _serve_api(options: StackOptions, store_url: str, cache_url: str, stop
     )
     app = create_app(settings)
     await serve(app, settings, stop)
+
+
+async def _dispatch_alerts(store_url: str, stop: asyncio.Event) -> None:
+    from telemetra.services.alerts import AlertSettings, run_dispatcher
+
+    await run_dispatcher(AlertSettings(outbox_url=store_url), stop)
 
 
 # -- the Spark jobs ------------------------------------------------------------------------------------------

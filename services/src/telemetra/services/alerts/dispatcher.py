@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from telemetra.services.alerts.metrics import AlertMetrics
 from telemetra.services.alerts.outbox import ERROR_CHARS, Delivery, Outbox, Settlement, backoff
 from telemetra.services.alerts.payloads import Answer, interpret, render
 from telemetra.services.alerts.secrets import SecretMissing, SecretResolver
@@ -67,8 +68,10 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         owner: str | None = None,
+        metrics: AlertMetrics | None = None,
     ):
         self.outbox, self.secrets = outbox, secrets
+        self.metrics = metrics
         self.settings = settings or AlertSettings()
         self.owner = owner or f"{socket.gethostname()}/{uuid.uuid4().hex[:8]}"
         self.stats = DispatcherStats()
@@ -84,6 +87,12 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[Settlement]] = set()
         self._done: list[Settlement] = []
         self._wake = asyncio.Event()
+        self._outbox_down = False
+
+    @property
+    def outbox_up(self) -> bool:
+        """False from a failed outbox call until the next one that succeeds."""
+        return not self._outbox_down
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -121,9 +130,9 @@ class Dispatcher:
         try:
             claimed = await self.outbox.claim(self.owner, min(room, s.batch), self._clock(), s.lease_s)
         except StoreUnavailable as error:
-            self.stats.outbox_failures += 1
-            log.warning("alert outbox unavailable", extra={"error": str(error)})
+            self._outbox_failed(error)
             return 0
+        self._outbox_answered()
         self.stats.claimed += len(claimed)
         for delivery in claimed:
             task = asyncio.create_task(self.send(delivery))
@@ -163,15 +172,29 @@ class Dispatcher:
             changed = await self.outbox.settle(done)
         except StoreUnavailable as error:
             self._done = done + self._done  # settled later; a lease that expires meanwhile sends again
-            self.stats.outbox_failures += 1
-            log.warning("alert outbox unavailable", extra={"error": str(error), "unsettled": len(self._done)})
+            self._outbox_failed(error)
             return
+        self._outbox_answered()
         self.stats.lost_claims += len(done) - changed
         for settlement in done:
             self._count(settlement)
 
+    def _outbox_failed(self, error: StoreUnavailable) -> None:
+        """Counted every time, logged once per outage (the dispatcher keeps trying every ``poll_s``)."""
+        self.stats.outbox_failures += 1
+        if not self._outbox_down:
+            self._outbox_down = True
+            log.warning("alert outbox unavailable", extra={"error": str(error), "unsettled": len(self._done)})
+
+    def _outbox_answered(self) -> None:
+        if self._outbox_down:
+            self._outbox_down = False
+            log.info("alert outbox available again")
+
     def _count(self, s: Settlement) -> None:
         d = s.delivery
+        if self.metrics is not None:
+            self.metrics.settled(s)
         if s.outcome == "delivered":
             self.stats.delivered += 1
             return
@@ -195,9 +218,11 @@ class Dispatcher:
         started, destination = time.monotonic(), delivery.destination
         url = key = None
         try:
-            url = self.secrets.resolve(destination.url_from) if destination.url_from else destination.url
+            url = (
+                await self.secrets.resolve(destination.url_from) if destination.url_from else destination.url
+            )
             if destination.signing_secret_from is not None:
-                key = self.secrets.resolve(destination.signing_secret_from)
+                key = await self.secrets.resolve(destination.signing_secret_from)
             assert url is not None  # Destination's validator: url or urlFrom
             request = render(delivery.alert(), url, key, self._clock())
             response = await self._client.request(
@@ -234,16 +259,55 @@ class Dispatcher:
         return Settlement(d, "retry", now, duration, status, answer.error, retry_at=now + delay)
 
 
-async def run_dispatcher(settings: AlertSettings, stop: asyncio.Event) -> None:
-    """A standalone dispatcher (its own process or pod): open the outbox, dispatch until ``stop``."""
+async def run_dispatcher(
+    settings: AlertSettings, stop: asyncio.Event, *, metrics: AlertMetrics | None = None
+) -> None:
+    """A standalone dispatcher (its own process or pod): open the outbox, dispatch until ``stop``. With
+    ``metrics``, they are kept up to date (the outbox's row counts every ``COUNTS_S``). Raises ValueError for
+    settings that cannot work (an unsupported outbox URL, the kubernetes secrets source outside a pod); an
+    outbox that is down is waited for."""
     from telemetra.services.alerts.outbox import open_outbox
 
     outbox = open_outbox(settings.outbox_url)
-    await outbox.start()
-    dispatcher = Dispatcher(outbox, SecretResolver(settings.secrets_dir), settings)
+    secrets = SecretResolver.from_settings(settings)
+    dispatcher = Dispatcher(outbox, secrets, settings, metrics=metrics)
+    counting = None
     try:
+        if metrics is not None:
+            counting = asyncio.create_task(_count_rows(dispatcher, metrics, stop), name="alert-outbox-counts")
+        while not stop.is_set():  # an outbox that is down at start-up is waited for
+            try:
+                await outbox.start()
+                break
+            except StoreUnavailable as error:
+                dispatcher._outbox_failed(error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        log.info("alert dispatcher running", extra={"owner": dispatcher.owner, "outbox": outbox.name})
         await dispatcher.run(stop)
     finally:
+        if counting is not None:
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counting
+        if metrics is not None:
+            metrics.up.set(0)
         with contextlib.suppress(Exception):
             await dispatcher.close()
         await outbox.close()
+        await secrets.close()
+
+
+COUNTS_S = 5.0  # how often the outbox's rows are counted for the metrics
+
+
+async def _count_rows(dispatcher: Dispatcher, metrics: AlertMetrics, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            metrics.counts(await dispatcher.outbox.counts())
+            reachable = True
+        except StoreUnavailable:
+            reachable = False
+        metrics.up.set(1 if reachable and dispatcher.outbox_up else 0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), COUNTS_S)

@@ -91,6 +91,15 @@ class Settlement:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryPosition:
+    """Where a page of the delivery log ends: the sort key of its last row."""
+
+    updated_at: float
+    moment_id: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRecord:
     """A row as the delivery log's readers see it (the admin API, tests)."""
 
@@ -108,6 +117,10 @@ class DeliveryRecord:
     created_at: float
     updated_at: float
     delivered_at: float | None
+
+    @property
+    def position(self) -> DeliveryPosition:
+        return DeliveryPosition(self.updated_at, self.moment_id, self.destination)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +185,18 @@ class Outbox(Protocol):
         """A dead row back to pending (attempts reset); False when there is no dead row with that key."""
 
     async def deliveries(
-        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        stream_id: str | None = None,
+        limit: int = 100,
+        after: DeliveryPosition | None = None,
     ) -> list[DeliveryRecord]:
-        """Rows, most recently updated first."""
+        """Rows, most recently updated first (then by moment id and destination); with ``after``, those that
+        come after that position (the last row of a previous page: :attr:`DeliveryRecord.position`)."""
+
+    async def delivery(self, moment_id: str, destination: str) -> DeliveryRecord | None:
+        """One row of the delivery log, if there is one with that key."""
 
     async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
         """The delivery log of one row, oldest first."""

@@ -22,6 +22,7 @@ from telemetra.services.alerts.outbox import (
     STATES,
     AttemptRecord,
     Delivery,
+    DeliveryPosition,
     DeliveryRecord,
     Offer,
     OfferResult,
@@ -151,10 +152,24 @@ class PostgresOutbox(PostgresDatabase):
 
     # -- reads -------------------------------------------------------------------------------------------
     async def deliveries(
-        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        stream_id: str | None = None,
+        limit: int = 100,
+        after: DeliveryPosition | None = None,
     ) -> list[DeliveryRecord]:
-        rows = await self._run(lambda c: c.fetch(sql.DELIVERIES, state, stream_id, limit))
+        position = (
+            (None, None, None)
+            if after is None
+            else (_dt(after.updated_at), after.moment_id, after.destination)
+        )
+        rows = await self._run(lambda c: c.fetch(sql.DELIVERIES, state, stream_id, limit, *position))
         return [_record(row) for row in rows]
+
+    async def delivery(self, moment_id: str, destination: str) -> DeliveryRecord | None:
+        row = await self._run(lambda c: c.fetchrow(sql.DELIVERY, moment_id, destination))
+        return None if row is None else _record(row)
 
     async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
         rows = await self._run(lambda c: c.fetch(sql.ATTEMPTS, moment_id, destination))

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Final, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telemetra.services.settings import default_store_url
+
+SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def own_namespace(directory: Path = SERVICE_ACCOUNT_DIR) -> str | None:
+    """The pod's namespace (its service account's ``namespace`` file), or None outside Kubernetes."""
+    try:
+        return (directory / "namespace").read_text("utf-8").strip() or None
+    except OSError:
+        return None
 
 
 class AlertSettings(BaseSettings):
@@ -31,9 +41,28 @@ class AlertSettings(BaseSettings):
     rules_refresh_s: float = Field(
         default=5.0, gt=0, le=3600, description="How often offering processes read the stream configs again."
     )
-    secrets_dir: Path | None = Field(
-        default=None, description="Mounted Secrets, as <dir>/<secret name>/<key> (Kubernetes Secret volumes)."
+    secrets_source: Literal["dir", "kubernetes"] = Field(
+        default="dir",
+        description="Where Secret references are read: dir (mounted files under secrets_dir) or kubernetes "
+        "(the API server, with the pod's service account).",
     )
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="Mounted Secrets, as <dir>/<secret name>/<key> (<dir>/<namespace>/<name>/<key> for a "
+        "reference with a namespace).",
+    )
+    secrets_cache_s: float = Field(
+        default=30.0, ge=0, le=3600, description="How long a Secret read from the API server is used."
+    )
+    namespace: str | None = Field(
+        default_factory=own_namespace,
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="Namespace of Secret references that name none; default: the pod's own.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address of `telemetra alerts dispatch`'s /health and /metrics."
+    )
+    metrics_port: int = Field(default=9465, ge=0, le=65535, description="Its port (0: any free port).")
     batch: int = Field(default=100, ge=1, le=10_000, description="Rows claimed at once, at most.")
     concurrency: int = Field(default=64, ge=1, le=10_000, description="Sends in flight per dispatcher.")
     lease_s: float = Field(
@@ -61,7 +90,7 @@ class AlertSettings(BaseSettings):
         database."""
         return self.outbox_url if "outbox_url" in self.model_fields_set else store_url
 
-    @field_validator("secrets_dir", "max_age_s", mode="before")
+    @field_validator("secrets_dir", "max_age_s", "namespace", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return value or None

@@ -14,6 +14,7 @@ from telemetra.services.alerts.outbox import (
     STATES,
     AttemptRecord,
     Delivery,
+    DeliveryPosition,
     DeliveryRecord,
     Offer,
     OfferResult,
@@ -152,11 +153,27 @@ class SqliteOutbox(SqliteDatabase):
 
     # -- reads -------------------------------------------------------------------------------------------
     async def deliveries(
-        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        stream_id: str | None = None,
+        limit: int = 100,
+        after: DeliveryPosition | None = None,
     ) -> list[DeliveryRecord]:
+        position = (
+            (None, None, None)
+            if after is None
+            else (to_ms(after.updated_at), after.moment_id, after.destination)
+        )
         statement = sql.for_sqlite(sql.DELIVERIES)
-        rows = await self._read(lambda db: db.execute(statement, (state, stream_id, limit)).fetchall())
+        params = (state, stream_id, limit, *position)
+        rows = await self._read(lambda db: db.execute(statement, params).fetchall())
         return [_record(row) for row in rows]
+
+    async def delivery(self, moment_id: str, destination: str) -> DeliveryRecord | None:
+        statement = sql.for_sqlite(sql.DELIVERY)
+        row = await self._read(lambda db: db.execute(statement, (moment_id, destination)).fetchone())
+        return None if row is None else _record(row)
 
     async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
         statement = sql.for_sqlite(sql.ATTEMPTS)
