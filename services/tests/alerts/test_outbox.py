@@ -198,6 +198,8 @@ async def test_stream_configs_are_stored_upserted_and_deleted(outbox: Outbox) ->
     stored = (await outbox.configs())["beta"]
     assert stored.resource == "team-a/beta" and stored.config.secret_refs()[0].namespace == "team-a"
     assert (await outbox.configs())["alpha"].resource is None
+    assert await outbox.config_stamps() == {"alpha": T0, "beta": T0 + 1.5}
+    assert set(await outbox.configs(["beta", "unknown"])) == {"beta"} and await outbox.configs([]) == {}
 
     await outbox.set_config("alpha", discord, "api", T0 + 2)  # upsert: config, origin and time replaced
     await outbox.set_config("beta", None, "api", T0 + 3)  # None deletes

@@ -25,7 +25,7 @@ A row's life::
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
@@ -206,8 +206,12 @@ class Outbox(Protocol):
     async def set_config(self, stream_id: str, config: AlertConfig | None, origin: str, now: float) -> None:
         """Store (upsert) a stream's alerting, or with None delete it."""
 
-    async def configs(self) -> dict[str, StoredConfig]:
-        """Every stored config, by stream id."""
+    async def configs(self, stream_ids: Collection[str] | None = None) -> dict[str, StoredConfig]:
+        """The stored configs (of ``stream_ids``, or every one), by stream id."""
+
+    async def config_stamps(self) -> dict[str, float]:
+        """When each stored config was last set, by stream id: what a reader compares to re-read only the
+        configs that changed (a few bytes a stream rather than its config)."""
 
 
 # -- rows → records (both databases; each passes its own time conversions) ----------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -180,6 +180,13 @@ class PostgresOutbox(PostgresDatabase):
         found = {row["state"]: row["n"] for row in rows}
         return {state: found.get(state, 0) for state in STATES}
 
-    async def configs(self) -> dict[str, StoredConfig]:
-        rows = await self._run(lambda c: c.fetch(sql.CONFIGS))
+    async def configs(self, stream_ids: Collection[str] | None = None) -> dict[str, StoredConfig]:
+        if stream_ids is None:
+            rows = await self._run(lambda c: c.fetch(sql.CONFIGS))
+        else:
+            rows = await self._run(lambda c: c.fetch(sql.CONFIGS_OF, list(stream_ids)))
         return {row["stream_id"]: config_from_row(row, row["updated_at"].timestamp()) for row in rows}
+
+    async def config_stamps(self) -> dict[str, float]:
+        rows = await self._run(lambda c: c.fetch(sql.CONFIG_STAMPS))
+        return {row["stream_id"]: row["updated_at"].timestamp() for row in rows}

@@ -104,6 +104,10 @@ ON CONFLICT (stream_id) DO UPDATE SET config = excluded.config, origin = exclude
 """
 DELETE_CONFIG: Final = "DELETE FROM alert_configs WHERE stream_id = $1"
 CONFIGS: Final = "SELECT stream_id, config, origin, updated_at FROM alert_configs ORDER BY stream_id"
+CONFIGS_OF: Final = (
+    "SELECT stream_id, config, origin, updated_at FROM alert_configs WHERE stream_id = ANY($1::text[])"
+)
+CONFIG_STAMPS: Final = "SELECT stream_id, updated_at FROM alert_configs"
 
 _TIME_COLUMNS = (
     "peak_at", "next_attempt_at", "lease_until", "created_at", "updated_at", "delivered_at", "at",

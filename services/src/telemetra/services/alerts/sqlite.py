@@ -6,8 +6,10 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
+
+import orjson
 
 from telemetra.services.alerts import sql
 from telemetra.services.alerts.outbox import (
@@ -44,6 +46,8 @@ _LOG = sql.for_sqlite(sql.LOG_ATTEMPT)
 _SET_CONFIG = sql.for_sqlite(sql.SET_CONFIG)
 _DELETE_CONFIG = sql.for_sqlite(sql.DELETE_CONFIG)
 _CONFIGS = sql.for_sqlite(sql.CONFIGS)
+_CONFIGS_OF = _CONFIGS.replace(" ORDER BY", " WHERE stream_id IN (SELECT value FROM json_each(?1)) ORDER BY")
+_CONFIG_STAMPS = sql.for_sqlite(sql.CONFIG_STAMPS)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -185,6 +189,14 @@ class SqliteOutbox(SqliteDatabase):
         found = {row[0]: row[1] for row in rows}
         return {state: found.get(state, 0) for state in STATES}
 
-    async def configs(self) -> dict[str, StoredConfig]:
-        rows = await self._read(lambda db: db.execute(_CONFIGS).fetchall())
+    async def configs(self, stream_ids: Collection[str] | None = None) -> dict[str, StoredConfig]:
+        if stream_ids is None:
+            rows = await self._read(lambda db: db.execute(_CONFIGS).fetchall())
+        else:
+            wanted = (orjson.dumps(list(stream_ids)).decode(),)
+            rows = await self._read(lambda db: db.execute(_CONFIGS_OF, wanted).fetchall())
         return {row["stream_id"]: config_from_row(row, row["updated_at_ms"] / 1000) for row in rows}
+
+    async def config_stamps(self) -> dict[str, float]:
+        rows = await self._read(lambda db: db.execute(_CONFIG_STAMPS).fetchall())
+        return {row["stream_id"]: row["updated_at_ms"] / 1000 for row in rows}

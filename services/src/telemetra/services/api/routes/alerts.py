@@ -99,7 +99,7 @@ def _managed(stored: StoredConfig | None) -> None:
     | links(deliveries=link("list_alert_deliveries", query_stream_id="$response.body#/stream_id")),
 )
 async def get_stream_alerts(stream_id: StreamId, outbox: OutboxDep) -> Response:
-    stored = (await _outbox(outbox.configs())).get(stream_id)
+    stored = (await _outbox(outbox.configs([stream_id]))).get(stream_id)
     if stored is None:
         raise NotFound(NO_CONFIG)
     return json_response(_stored(stored))
@@ -122,7 +122,7 @@ async def put_stream_alerts(
     stream_id: StreamId, config: Annotated[AlertConfig, Body()], outbox: OutboxDep
 ) -> Response:
     _no_namespaces(config)
-    _managed((await _outbox(outbox.configs())).get(stream_id))
+    _managed((await _outbox(outbox.configs([stream_id]))).get(stream_id))
     now = round(time.time(), 3)  # what both databases keep exactly (SQLite: milliseconds)
     await _outbox(outbox.set_config(stream_id, config, API_ORIGIN, now))
     return json_response(_stored(StoredConfig(stream_id, config, API_ORIGIN, now)))
@@ -147,7 +147,7 @@ async def put_stream_alerts(
     | links(204, read=link("get_stream_alerts", **STREAM_ALERTS)),
 )
 async def delete_stream_alerts(stream_id: StreamId, outbox: OutboxDep) -> Response:
-    stored = (await _outbox(outbox.configs())).get(stream_id)
+    stored = (await _outbox(outbox.configs([stream_id]))).get(stream_id)
     if stored is None:
         raise NotFound(NO_CONFIG)
     _managed(stored)
