@@ -20,9 +20,15 @@ Reported: when every child existed, when every stream was Ready (``Ready=True`` 
 the operator's reconciliations and their durations (from its ``/metrics``), and its peak resident memory
 (``VmHWM`` from ``/proc``).
 
+``--alerts``: every stream has ``spec.alerts`` (two destinations naming one Secret), and the operator an alert
+outbox in a PostgreSQL the script starts; reported also when every stream's ``AlertsReady`` was True. ``--idle S``:
+once everything is Ready, S more seconds in which the API requests served are counted (the steady state: with
+``--resync 10``, a full pass over every stream every 10 s).
+
 Usage::
 
     .venv/bin/python bench/operator_scale.py [--streams 200] [--resync 300] [--progress 3] [--timeout 300]
+                                             [--alerts] [--idle 60]
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from telemetra.dev.kube.cluster import KubeCluster
 from telemetra.dev.localstack.kafka import KafkaBroker
+from telemetra.dev.localstack.postgres import PostgresServer
 from telemetra.dev.testing import operator as t
 from telemetra.operator.crd import CHART_PATH, POOL_CHART_PATH
 from telemetra.operator.kube import Kube, KubeError
@@ -88,6 +95,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--operator-env", action="append", default=[], metavar="KEY=VALUE", help="an operator setting (env)"
     )
     parser.add_argument("--work-dir", type=Path, help="keep the cluster's files (logs) here")
+    parser.add_argument("--alerts", action="store_true", help="every stream with spec.alerts (an outbox too)")
+    parser.add_argument("--idle", type=float, default=0.0, help="seconds of steady state measured at the end")
     return parser.parse_args(argv)
 
 
@@ -263,7 +272,31 @@ def quantile(buckets: dict[float, float], q: float) -> float:
     return float("nan")
 
 
-async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, bootstrap: str) -> int:
+ALERTS = {
+    "destinations": [
+        {"name": "mods", "type": "discord", "urlFrom": {"name": "stream-alerts", "key": "discord-url"}},
+        {
+            "name": "editors",
+            "type": "webhook",
+            "url": "https://editors.example.com/hooks/telemetra",
+            "signingSecretFrom": {"name": "stream-alerts", "key": "webhook-key"},
+        },
+    ],
+    "rules": [{"name": "all", "destinations": ["mods", "editors"]}],
+}
+
+
+async def count_alerts_ready(kube: Kube, namespace: str) -> int:
+    try:
+        streams = await kube.list(t.STREAM, namespace)
+    except KubeError:
+        return -1
+    return sum(1 for s in streams if t.condition(s, "AlertsReady").get("status") == "True")
+
+
+async def run(
+    args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, bootstrap: str, outbox: str | None = None
+) -> int:
     kube = t.client(cluster.server, cluster.ca_file, cluster.token)
     namespace, kafka = "streams", "kafka"
     pooled = args.mode == "pooled"
@@ -271,6 +304,8 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
         for name in (namespace, kafka):
             await t.create_namespace(kube, name)
         await t.create_backend_secrets(kube, namespace)
+        if outbox is not None:
+            await t.create_secret(kube, namespace, "stream-alerts", {"discord-url": "x", "webhook-key": "k"})
         nodes = await add_nodes(kube, 1 if pooled else args.streams)
         env = cluster.env()
         pool_env = {
@@ -287,6 +322,7 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
             progress_seconds=args.progress,
             extra_env={
                 **(pool_env if pooled else {}),
+                **({"TELEMETRA_OPERATOR_ALERTS_OUTBOX_URL": outbox} if outbox else {}),
                 **dict(item.split("=", 1) for item in args.operator_env),
             },
             verbose=False,  # as the chart runs it (operator.verbose: false)
@@ -308,6 +344,8 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
             async def create(i: int) -> None:
                 name = f"s{i:03d}"
                 spec: dict[str, Any] = {"source": {"type": "mock", "mock": {"rate": 20}}}
+                if outbox is not None:
+                    spec["alerts"] = ALERTS
                 labels = {}
                 if pooled and i // args.pool_size:  # the first pool's streams join the default pool
                     spec["pool"] = pool_name(i // args.pool_size)
@@ -321,7 +359,7 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
 
             started = time.monotonic()
             if pooled:  # and one big channel on a job of its own
-                body = t.stream_manifest(DEDICATED, dedicated=True)
+                body = t.stream_manifest(DEDICATED, dedicated=True, **({"alerts": ALERTS} if outbox else {}))
                 await kube.create({**body, "metadata": {"name": DEDICATED, "namespace": namespace}})
             await asyncio.gather(*(create(i) for i in range(args.streams)))
             applied = time.monotonic() - started
@@ -341,8 +379,20 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
                     ready_at = time.monotonic() - started
                     break
                 await asyncio.sleep(max(1.0, args.streams / 2000))  # listing 10,000 streams is itself load
+            alerts_at = None
+            while outbox is not None and ready_at is not None and time.monotonic() - started < args.timeout:
+                if await count_alerts_ready(kube, namespace) == total:
+                    alerts_at = time.monotonic() - started
+                    break
+                await asyncio.sleep(max(1.0, args.streams / 2000))
             stop.set()
             await player
+            idle_served = None
+            if args.idle and ready_at is not None:  # only the operator's requests now (and these two reads)
+                idle_before = await apiserver_requests(kube)
+                await asyncio.sleep(args.idle)
+                idle_after = await apiserver_requests(kube)
+                idle_served = {k: v - idle_before.get(k, 0.0) for k, v in idle_after.items()}
             failures = await failing_jobs(kube, namespace) if pooled and ready_at else {}
             peak = vm_hwm_mib(process.pid)
             cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
@@ -359,6 +409,8 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
         print(f"all {expected} children created: {_s(children_at)}")
         print(f"all producer Deployments Available (controller manager + kwok): {_s(available_at)}")
         print(f"all streams Ready: {_s(ready_at)}")
+        if outbox is not None:
+            print(f"all streams AlertsReady: {_s(alerts_at)}")
         for what, seconds in failures.items():
             print(f"SparkApplication FAILED → {what}: {seconds:.2f} s")
         print(f"operator peak RSS (VmHWM): {peak:.0f} MiB (idle before the streams: {baseline:.0f} MiB)")
@@ -374,6 +426,12 @@ async def run(args: argparse.Namespace, cluster: KubeCluster, log_dir: Path, boo
             f"API requests served: {sum(served.values()):.0f}; busiest: "
             + ", ".join(f"{verb} {resource} {count:.0f}" for count, (verb, resource) in busiest)
         )
+        if idle_served is not None:
+            busiest = sorted(((v, k) for k, v in idle_served.items() if v >= 1), reverse=True)[:12]
+            print(
+                f"API requests served in the {args.idle:.0f} s of steady state: {sum(idle_served.values()):.0f}; "
+                + ", ".join(f"{verb} {resource} {count:.0f}" for count, (verb, resource) in busiest)
+            )
         print("events posted, by reason: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common()))
         print("CPU seconds while converging: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
         load = os.getloadavg()
@@ -396,7 +454,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cluster.apply_crds([REPO / CHART_PATH, REPO / POOL_CHART_PATH])
         with KafkaBroker(work / "kafka") as broker:  # the pools' control and sources topics
-            return asyncio.run(run(args, cluster, work, broker.bootstrap))
+            if not args.alerts:
+                return asyncio.run(run(args, cluster, work, broker.bootstrap))
+            postgres = PostgresServer()  # the alert outbox
+            postgres.start()
+            try:
+                outbox = postgres.create_database("alerts")
+                return asyncio.run(run(args, cluster, work, broker.bootstrap, outbox))
+            finally:
+                postgres.cleanup()
     finally:
         cluster.cleanup()
         print(f"logs: {work}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The Kubernetes journey on real pods: `make cluster` → the images → the Spark operator and the telemetra chart
-(with its default TelemetraPool: the pool's Spark job and shared producer) → `kubectl apply` the minimal example,
+(with its default TelemetraPool: the pool's Spark job and shared producer, and two alert dispatchers) → the alerts
+example with its Secret: AlertsReady, and its config in the alert outbox's table → `kubectl apply` the minimal example,
 which joins that pool → its source runs in the shared producer, its events go through Kafka to the pool's Spark
 driver and executors, PostgreSQL → the API pod serves advancing windows → the dashboard renders them in Chromium
 → the driver pod is killed mid-run and the stored windows still equal the embedded engine's over the stream's
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import yaml
 from support import differences, engine_outputs, wait_for
 
 from telemetra.dev.kube.binaries import ensure_binaries
@@ -107,16 +109,17 @@ class Platform:
     def explain(self) -> str:
         """What the cluster looks like: for a failure message."""
         parts = [
-            self.node.kubectl("--namespace", NAMESPACE, *args, timeout=60, check=False).stdout
-            for args in (
-                ("get", "pods,deployments,sparkapplications,telemetrapools,telemetrastreams", "-o", "wide"),
-                ("describe", "pods", "-l", POOL_SELECTOR),
-                ("get", "telemetrapools,telemetrastreams", "-o", "jsonpath={range .items[*]}{.metadata.name}: "
-                 "{.status.conditions}{'\\n'}{end}"),
-                ("logs", f"deployment/{RELEASE}-operator", "--tail=60"),
+            self.node.kubectl("--namespace", NAMESPACE, *args, timeout=60, check=False).stdout[-limit:]
+            for limit, args in (
+                (4000, ("get", "pods,deployments,sparkapplications,telemetrapools,telemetrastreams", "-o", "wide")),
+                (3000, ("describe", "pods", "-l", POOL_SELECTOR)),
+                (2000, ("get", "events", "--sort-by=.lastTimestamp")),
+                (2000, ("get", "telemetrapools,telemetrastreams", "-o", "jsonpath={range .items[*]}"
+                        "{.metadata.name}: {.status.conditions}{'\\n'}{end}")),
+                (3000, ("logs", f"deployment/{RELEASE}-operator", "--tail=30")),
             )
         ]  # fmt: skip
-        return "\n".join(parts)[-12000:]
+        return "\n".join(parts)  # each part cut on its own: the pods' state is never lost behind the logs
 
     def wait(self, check: Callable[[], Any], within: float, what: str) -> Any:
         """``wait_for``, with the cluster's state in the failure."""
@@ -171,12 +174,85 @@ def test_the_platform_runs_in_real_pods(platform: Platform) -> None:
 
     pods = platform.wait(all_running, 120, "every pod Running")
     components = {pod["metadata"]["labels"].get("app.kubernetes.io/component") for pod in pods}
-    assert {"api", "operator", "kafka", "postgresql", "redis"} <= components, components
+    assert {"api", "operator", "kafka", "postgresql", "redis", "alerts"} <= components, components
+    assert (
+        len(platform.running("app.kubernetes.io/component=alerts")) == 2
+    )  # the dispatchers share the outbox
     for pod in pods:
         assert pod["spec"]["nodeName"] == "telemetra-node"
         assert pod["status"]["phase"] == "Running", pod["metadata"]["name"]
         assert pod["spec"]["securityContext"].get("runAsNonRoot") is True, pod["metadata"]["name"]
     assert platform.get("/health")["status"] == "ok"
+
+
+def test_a_streams_alerts_reach_the_outbox(platform: Platform, tmp_path: Path) -> None:
+    """The alerts example (suspended here: no traffic, its alerts config is kept all the same) with the Secret its
+    comment creates: AlertsReady=True, and its row in the outbox's table, as the dispatchers read it; deleting the
+    stream deletes the row."""
+    platform.kubectl(
+        "create", "secret", "generic", "stream-alerts",
+        "--from-literal=discord-url=https://discord.com/api/webhooks/1/e2e", "--from-literal=webhook-key=e2e-key",
+    )  # fmt: skip
+    (stream,) = yaml.safe_load_all((ROOT / "operator" / "examples" / "alerts.yaml").read_text())
+    stream["spec"]["state"] = "suspended"
+    manifest = tmp_path / "alerts.yaml"
+    manifest.write_text(yaml.safe_dump(stream))
+    name = stream["metadata"]["name"]
+    platform.kubectl("apply", "-f", str(manifest))
+
+    def configured() -> bool:
+        body = json.loads(platform.kubectl("get", "telemetrastream", name, "-o", "json"))
+        conditions = {c["type"]: c for c in body.get("status", {}).get("conditions") or []}
+        alerts = conditions.get("AlertsReady") or {}
+        return (
+            alerts.get("status") == "True"
+            and alerts.get("observedGeneration") == body["metadata"]["generation"]
+        )
+
+    platform.wait(configured, 120, f"{name}: AlertsReady=True")
+    rows = _alert_configs(platform)
+    assert rows[stream["spec"]["streamId"]] == {
+        "origin": f"resource:{NAMESPACE}/{name}",
+        "destinations": ["mods-discord", "editors"],
+        "secrets": [f"{NAMESPACE}/stream-alerts/discord-url", f"{NAMESPACE}/stream-alerts/webhook-key"],
+    }
+    platform.kubectl("delete", "telemetrastream", name, "--timeout=120s", timeout=150)
+    platform.wait(lambda: stream["spec"]["streamId"] not in _alert_configs(platform), 60, "its row deleted")
+    platform.kubectl("delete", "secret", "stream-alerts")
+
+
+ALERT_CONFIGS = """
+import asyncio, json, os
+from telemetra.services.alerts.outbox import open_outbox
+
+async def main():
+    outbox = open_outbox(os.environ["TELEMETRA_OPERATOR_ALERTS_OUTBOX_URL"])
+    try:
+        rows = await outbox.configs()
+    finally:
+        await outbox.close()
+    print(json.dumps({
+        stream_id: {
+            "origin": row.origin,
+            "destinations": [d.name for d in row.config.destinations],
+            "secrets": [f"{r.namespace}/{r.name}/{r.key}" for r in row.config.secret_refs()],
+        }
+        for stream_id, row in rows.items()
+    }))
+
+asyncio.run(main())
+"""
+
+
+def _alert_configs(platform: Platform) -> dict[str, Any]:
+    """The outbox's ``alert_configs``, read in the operator's pod with its own settings (the database's URL, from
+    the PostgreSQL Secret, never leaves the pod)."""
+    out = platform.node.kubectl(
+        "--namespace", NAMESPACE, "exec", f"deployment/{RELEASE}-operator", "--", "python", "-c", ALERT_CONFIGS,
+        timeout=60,
+    ).stdout  # fmt: skip
+    rows: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return rows
 
 
 def test_a_stream_from_kubectl_apply_to_the_dashboard(platform: Platform, tmp_path: Path) -> None:

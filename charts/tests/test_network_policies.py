@@ -195,21 +195,24 @@ def test_every_pod_reaches_the_dns_and_nothing_at_random(
                 f"{name}: {role} → DNS/{protocol}"
             )
         assert not allowed(world.policies, "Egress", pod, stranger, 8080), f"{name}: {role} → any pod"
-        assert not allowed(world.policies, "Egress", pod, INTERNET, 80), f"{name}: {role} → internet:80"
+        if role != "alerts":  # the alert destinations are on the internet (its own test)
+            assert not allowed(world.policies, "Egress", pod, INTERNET, 80), f"{name}: {role} → internet:80"
 
 
 @pytest.mark.parametrize("name", ["default", "production", "statefulset"])
 def test_each_backend_admits_exactly_its_clients(render: Callable[..., Platform], name: str) -> None:
-    """PostgreSQL and Redis: the API and the Spark pods (not the producer, not the operator, not any pod with the
-    part-of label). Kafka: the producer and the Spark pods, and the operator when it manages topics through the
-    Admin API (statefulset mode), not the API. The server's ingress and each client's egress both enforce it
+    """PostgreSQL: the API, the Spark pods, the alert dispatcher and the operator (the alert outbox and the
+    streams' alert configs); Redis: the API and the Spark pods (not the producer, not any pod with the part-of
+    label). Kafka: the producer and the Spark pods, and the operator when it manages topics through the Admin API
+    (statefulset mode), not the API. The server's ingress and each client's egress both enforce it
     (Strimzi writes the Kafka pods' ingress policies). The statefulset PostgreSQL, the CloudNativePG instances,
     Redis and both Kafka modes are covered."""
     world = render(name)
-    clients = {role: world.pods[role] for role in ("api", "operator", "producer", "driver", "executor")}
+    roles = ("api", "operator", "producer", "driver", "executor", "alerts")
+    clients = {role: world.pods[role] for role in roles}
     backends = {"postgresql": 5432, "redis": 6379, "kafka": world.kafka_port}
     expected = {
-        "postgresql": {"api", "driver", "executor"},
+        "postgresql": {"api", "driver", "executor", "alerts", "operator"},
         "redis": {"api", "driver", "executor"},
         "kafka": {"producer", "driver", "executor", "operator"},  # the operator: the pools' control topics
     }
@@ -247,7 +250,7 @@ def test_spark_pods_talk_to_each_other_and_drivers_are_scraped(render: Callable[
 
 
 @pytest.mark.parametrize("name", ["default", "production"])
-def test_only_the_operator_the_spark_drivers_and_cnpg_reach_the_api_server(
+def test_only_the_operator_the_spark_drivers_the_alert_dispatcher_and_cnpg_reach_the_api_server(
     render: Callable[..., Platform], name: str
 ) -> None:
     """Default: any address on ports 443 and 6443; production: the control plane's CIDR only."""
@@ -257,7 +260,7 @@ def test_only_the_operator_the_spark_drivers_and_cnpg_reach_the_api_server(
         for role, pod in world.pods.items()
         if all(allowed(world.policies, "Egress", pod, API_SERVER, port) for port in (443, 6443))
     }
-    assert callers == {"operator", "driver", "entity-operator"} | (
+    assert callers == {"operator", "driver", "alerts", "entity-operator"} | (
         {"postgresql"} if name == "production" else set()
     )
     elsewhere = Pod({}, {}, "192.168.100.99")
@@ -358,3 +361,33 @@ def test_strimzi_brokers_admit_only_their_clients(
         admitted = {role for role, pod in pods.items() if any(peer_matches(peer, pod) for peer in peers)}
         assert admitted == {"producer", "driver", "executor"}, listener["name"]
         assert not any(peer_matches(peer, STRANGER) for peer in peers)
+
+
+def test_the_alert_dispatcher_reaches_public_destinations_only(render: Callable[..., Platform]) -> None:
+    """Webhooks, Discord and Slack on 443 and 80, anywhere public: not a private or link-local address (a stream's
+    webhook must not reach into the cluster or the cloud's metadata service); Prometheus scrapes its metrics. The
+    production profile names the API server's addresses, so its port 443 opens nothing else."""
+    world = render("production")
+    alerts = world.pods["alerts"]
+    for port in (443, 80):
+        assert allowed(world.policies, "Egress", alerts, INTERNET, port)
+    assert not allowed(world.policies, "Egress", alerts, INTERNET, 8080)
+    for inside in ("10.96.0.10", "172.20.1.1", "192.168.1.10", "169.254.169.254"):
+        for port in (443, 80):
+            assert not allowed(world.policies, "Egress", alerts, Pod({}, {}, inside), port), (inside, port)
+    assert not connects(world.policies, alerts, world.pods["redis"], 6379)
+    assert not connects(world.policies, alerts, world.pods["api"], 8000)
+    assert allowed(world.policies, "Ingress", alerts, PROMETHEUS, "metrics")
+    assert not allowed(world.policies, "Ingress", alerts, world.pods["api"], "metrics")
+
+    receiver = Pod({"app": "receiver"}, {"kubernetes.io/metadata.name": "hooks"})
+    opened = render(
+        "production",
+        json_sets=[
+            'alerts.egress.to=[{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "hooks"}}}]'
+        ],
+    )
+    assert allowed(opened.policies, "Egress", opened.pods["alerts"], receiver, 80)
+    assert not allowed(opened.policies, "Egress", opened.pods["alerts"], INTERNET, 443)
+    closed = render("production", json_sets=["alerts.egress.ports=[]"])
+    assert not allowed(closed.policies, "Egress", closed.pods["alerts"], INTERNET, 443)

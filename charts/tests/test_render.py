@@ -21,6 +21,9 @@ Manifest = dict[str, Any]
 NAMESPACE = "telemetra"
 WORKLOADS = ("Deployment", "StatefulSet")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_URL$|CREDENTIAL", re.IGNORECASE)
+NOT_CREDENTIALS = {
+    "TELEMETRA_ALERTS_SECRETS_SOURCE"
+}  # where the dispatcher reads Secrets: `kubernetes` or `dir`
 
 
 def test_lint_strict_for_every_profile(chart: Chart) -> None:
@@ -80,7 +83,11 @@ def test_credentials_only_through_secret_references(
     for workload in (o for o in objects if o["kind"] in WORKLOADS):
         for container in m.pod_spec(workload)["containers"]:
             for var in container.get("env", []):
-                if SECRET_NAME.search(var["name"]) and not var["name"].startswith("TELEMETRA_OPERATOR_"):
+                if (
+                    SECRET_NAME.search(var["name"])
+                    and not var["name"].startswith("TELEMETRA_OPERATOR_")
+                    and var["name"] not in NOT_CREDENTIALS
+                ):
                     assert "secretKeyRef" in var.get("valueFrom", {}), (
                         f"{name}: {var['name']} is not a Secret ref"
                     )

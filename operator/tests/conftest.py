@@ -19,6 +19,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.localstack.pytest_services import postgres_server
 from telemetra.dev.testing import operator as t
 from telemetra.operator.crd import CHART_PATH, POOL_CHART_PATH
 from telemetra.operator.kube import Kube, KubeError
@@ -26,6 +27,7 @@ from telemetra.operator.kube import Kube, KubeError
 pytest_plugins = ["telemetra.dev.kube.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parents[2]
+__all__ = ["postgres_server"]  # a session fixture: a real PostgreSQL (the alert outbox's), on first use
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,15 @@ appear with the expected spec, the stream turns Ready once they report ready, an
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from telemetra.dev.kube.cluster import KubeCluster
+from telemetra.dev.localstack.postgres import PostgresServer
 from telemetra.dev.testing import operator as t
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift
@@ -48,10 +53,36 @@ def stream_examples() -> list[str]:
     return [n for n in t.example_names() if all(d["kind"] == "TelemetraStream" for d in t.load_example(n))]
 
 
+def _alerts(example: str) -> dict[str, Any] | None:
+    stream = next(d for d in t.load_example(example) if d["kind"] == "TelemetraStream")
+    alerts: dict[str, Any] | None = stream["spec"].get("alerts")
+    return alerts
+
+
+@pytest.fixture
+def example_operator(
+    request: pytest.FixtureRequest, kube_cluster: KubeCluster, namespaces: Namespaces, tmp_path: Path
+) -> Iterator[t.OperatorProcess]:
+    """The operator on the test's namespaces; for an example with spec.alerts, with an alert outbox (a database
+    of the test PostgreSQL), as the chart gives it one."""
+    extra = {}
+    if _alerts(request.node.callspec.params["example"]) is not None:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"example_{uuid.uuid4().hex[:10]}")
+        extra["TELEMETRA_OPERATOR_ALERTS_OUTBOX_URL"] = url
+    process = t.OperatorProcess(
+        kube_cluster.env(), namespaces.streams, namespaces.kafka, tmp_path / "operator.log", extra_env=extra
+    )
+    with process:
+        yield process
+    print(f"--- operator log ({process.log_path}) ---\n{process.log()[-20000:]}")
+
+
 @pytest.mark.parametrize("example", stream_examples())
 async def test_example_converges_and_deletes_cleanly(
-    example: str, kube: Kube, namespaces: Namespaces, operator_process: t.OperatorProcess
+    example: str, kube: Kube, namespaces: Namespaces, example_operator: t.OperatorProcess
 ) -> None:
+    operator_process = example_operator
     docs, manifest = _docs(example, namespaces)
     name, stream_id = manifest["metadata"]["name"], manifest["spec"]["streamId"]
     await t.wait_for(
@@ -63,6 +94,15 @@ async def test_example_converges_and_deletes_cleanly(
         await t.create_secret(
             kube, namespaces.streams, credentials["name"], {"client-id": "i", "client-secret": "s"}
         )
+    refs = [
+        ref
+        for destination in (_alerts(example) or {}).get("destinations", [])
+        for ref in (destination.get("urlFrom"), destination.get("signingSecretFrom"))
+        if ref
+    ]
+    for secret in {ref["name"] for ref in refs}:  # the alerts' Secret, as the example's comment creates it
+        keys = {ref["key"]: "https://discord.com/api/webhooks/1/x" for ref in refs if ref["name"] == secret}
+        await t.create_secret(kube, namespaces.streams, secret, keys)
     started = time.monotonic()
     await t.apply_all(kube, namespaces.streams, docs)
     body = await kube.get(t.STREAM, namespaces.streams, name)
@@ -87,6 +127,8 @@ async def test_example_converges_and_deletes_cleanly(
         return obj if t.condition(obj, "Ready").get("status") == "True" else None
 
     stream = await t.wait_for(ready, within=30, what=f"{example} Ready")
+    if _alerts(example) is not None:  # its alerts are in the outbox, and the Secret they name exists
+        stream = await t.wait_condition(kube, namespaces.streams, name, "AlertsReady", "True", within=20)
     generation = stream["metadata"]["generation"]
     assert stream["status"]["observedGeneration"] == generation
     assert stream["status"]["lifecycleState"] == "Running"

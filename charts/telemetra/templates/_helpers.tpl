@@ -359,6 +359,17 @@ or else the brokers of the external Strimzi cluster (in any namespace: its Topic
 {{- end -}}
 {{- end -}}
 
+{{/* The alert destinations (webhooks, Discord, Slack) the dispatcher sends to: alerts.egress. */}}
+{{- define "telemetra.networkPolicy.to.alertWebhooks" -}}
+{{- with .Values.alerts.egress -}}
+{{- if .ports -}}
+{{- include "telemetra.networkPolicy.rule" . -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The egress rules of a component, as a YAML list: DNS, then the named destinations above, then
 networkPolicy.extraEgress.<component>. (dict "ctx" $ "component" "api" "to" (list "postgresql" "redis")) */}}
 {{- define "telemetra.networkPolicy.egress" -}}

@@ -14,7 +14,9 @@ from typing import Any
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no types-PyYAML in the dev extra
 from pydantic import BaseModel
 
+from telemetra.analytics.moments import KINDS
 from telemetra.operator import pool_spec, spec, status
+from telemetra.services.alerts.rules import NAME_PATTERN, AlertConfig
 
 CRD_NAME = f"{spec.PLURAL}.{spec.GROUP}"
 CHART_PATH = f"charts/telemetra/crds/{CRD_NAME}.yaml"
@@ -231,11 +233,90 @@ def _root(
     }
 
 
+# -- spec.alerts: the alerts package's AlertConfig, with what a CR may and may not say -------------------------
+QUIET_RANGE = (
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$"  # rules.QuietRange, in a pattern
+)
+# An inline webhook URL: http(s), a host, and no credentials (no "@" before the path).
+PLAIN_URL = r"^https?://[^\s/?#@]+([/?#][^\s]*)?$"
+SECRET_KEY_REF = {
+    "type": "object",
+    "description": "A key of a Secret in the stream's namespace; the alert dispatcher reads it when it sends "
+    "(a rotated Secret applies to the next alert).",
+    "required": ["name", "key"],
+}
+
+
+def alerts_schema(description: str) -> dict[str, Any]:
+    """``spec.alerts``: the schema of :class:`~telemetra.services.alerts.rules.AlertConfig` (the dispatcher's
+    own model, so the two cannot drift apart), tightened for a CR: Secret references name a Secret of the
+    stream's namespace (an ``env`` reference would read the dispatcher's own environment, so a CR cannot
+    express one), names are list-map keys (unique, and merged by name), and the model's cross-field checks
+    that CEL states simply are rules here, rejected at admission. The operator checks the model in full
+    (:func:`telemetra.operator.alerts.parse`) and reports the rest in the ``AlertsReady`` condition."""
+    node = model_schema(AlertConfig)
+    node["description"] = " ".join(description.split())
+    props = node["properties"]
+    destinations, rules_ = props["destinations"], props["rules"]
+    for listed in (destinations, rules_):
+        listed["x-kubernetes-list-type"] = "map"
+        listed["x-kubernetes-list-map-keys"] = ["name"]
+        listed["items"]["properties"]["name"]["maxLength"] = 63
+    destination = destinations["items"]
+    fields = destination["properties"]
+    fields["url"]["pattern"] = PLAIN_URL
+    for ref in ("urlFrom", "signingSecretFrom"):
+        refs = fields[ref]["properties"]
+        fields[ref] = {
+            **SECRET_KEY_REF,
+            "description": fields[ref]["description"].replace(" or an env variable", ""),
+            "properties": {"name": refs["name"], "key": refs["key"]},
+        }
+    destination["x-kubernetes-validations"] = [
+        spec.cel(
+            "self.type == 'webhook' || !has(self.url)",
+            "a Discord or Slack webhook URL carries its token: reference it with urlFrom (a Secret), never inline",
+            ".url",
+        ),
+        spec.cel("has(self.url) != has(self.urlFrom)", "set exactly one of url and urlFrom", ".url"),
+        spec.cel(
+            "self.type != 'webhook' || has(self.signingSecretFrom)",
+            "a webhook needs signingSecretFrom (the Secret key holding its HMAC-SHA256 key)",
+            ".signingSecretFrom",
+        ),
+        spec.cel(
+            "self.type == 'webhook' || !has(self.signingSecretFrom)",
+            "signingSecretFrom applies to type webhook only",
+            ".signingSecretFrom",
+        ),
+    ]
+    rule = rules_["items"]["properties"]
+    rule["kinds"]["items"].update(description="A moment kind.", enum=list(KINDS))
+    rule["quietHours"]["items"].update(
+        description="HH:MM-HH:MM in UTC, e.g. 22:00-07:00.", pattern=QUIET_RANGE, maxLength=11
+    )
+    rule["destinations"]["items"].update(
+        description="A destination's name.", pattern=NAME_PATTERN, maxLength=63
+    )
+    node["x-kubernetes-validations"] = [
+        spec.cel(
+            "!has(self.rules) || self.rules.all(r, r.destinations.all(d, "
+            "has(self.destinations) && self.destinations.exists(x, x.name == d)))",
+            "every destination a rule names must be one of spec.alerts.destinations",
+            ".rules",
+        )
+    ]
+    return node
+
+
 def build_crd() -> dict[str, Any]:
     """The TelemetraStream CustomResourceDefinition as a dict."""
+    spec_schema = model_schema(spec.TelemetraStreamSpec)
+    alerts = spec_schema["properties"]["alerts"]
+    spec_schema["properties"]["alerts"] = alerts_schema(alerts["description"])
     root = _root(
         "One live stream's pipeline: Kafka topics, a producer, a Spark job and a dashboard.",
-        model_schema(spec.TelemetraStreamSpec),
+        spec_schema,
         model_schema(status.TelemetraStreamStatus),
         spec_required=True,
     )

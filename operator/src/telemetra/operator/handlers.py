@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Container
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import kopf
 
-from telemetra.operator import members, pool_spec
+from telemetra.operator import alerts, members, pool_spec
 from telemetra.operator import status as st
+from telemetra.operator.alert_sync import PassResult
 from telemetra.operator.kafka_admin import KafkaAdminError
 from telemetra.operator.kube import Kube, KubeError
 from telemetra.operator.leader import Elector, exit_now
@@ -60,6 +63,10 @@ class Runtime:
     loops: Loops
     elector: Elector | None = None
     keeper: asyncio.Task[None] | None = None
+    alerts: asyncio.Task[None] | None = None
+    # kopf posts Events from a queue that only its handlers' context knows: the alerts loop, started before any
+    # handler ran, posts through the context of the first event handler (there is no stream to post on before).
+    handler_context: contextvars.Context | None = None
 
 
 def _runtime(memo: kopf.Memo) -> Runtime:
@@ -80,7 +87,9 @@ def _post(body: kopf.Body, events: list[Event]) -> None:
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
     own = get_settings()
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="telemetra.io")
@@ -107,6 +116,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
         me = memo.leader_identity
         runtime.elector = Elector(kube, own.lease_scope, own.lease_name, own.lease_duration_seconds, me=me)
         runtime.keeper = asyncio.create_task(runtime.elector.keep(exit_now))
+    index: kopf.Index[str, alerts.Wanted] = kwargs["stream_alerts"]  # live: kopf keeps it from the watch
+    runtime.alerts = asyncio.create_task(
+        reconciler.alerts.run(
+            lambda: [w for store in index.values() for w in store], partial(_alerts_pass, runtime)
+        )
+    )
     logger.info(
         "Telemetra operator: resync every %.1f s, metrics on :%s, topics through %s",
         own.resync_seconds,
@@ -118,6 +133,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    if runtime.alerts is not None:
+        runtime.alerts.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.alerts
     await runtime.reconciler.close()
     if runtime.keeper is not None:
         runtime.keeper.cancel()
@@ -137,7 +156,13 @@ def wake(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
         memo.seen_generation = generation
         _wakeup(memo).set()
     runtime: Runtime | None = memo.get("runtime")
-    if runtime is not None and body.get("kind") == KIND and (changed or type == "DELETED"):
+    if runtime is None:
+        return
+    runtime.reconciler.alerts.indexed.set()  # kopf calls event handlers once every object is indexed
+    if runtime.handler_context is None:
+        runtime.handler_context = contextvars.copy_context()
+    if body.get("kind") == KIND and (changed or type == "DELETED"):
+        runtime.reconciler.alerts.wake()
         stream = Stream.from_body(body, runtime.settings)
         if stream.pool is not None:
             runtime.loops.wake(key_of(pool_spec.KIND, stream.namespace, stream.pool))
@@ -156,6 +181,34 @@ def pool_members(body: kopf.Body, **_: Any) -> dict[tuple[str, str], members.Mem
     if stream.pool is None:
         return {}
     return {(stream.namespace, stream.pool): members.member_of(stream, body)}
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def stream_alerts(body: kopf.Body, **_: Any) -> dict[str, alerts.Wanted]:
+    """The streams with ``spec.alerts``, by owner, for the operator's alerts loop
+    (:mod:`telemetra.operator.alert_sync`)."""
+    stream = Stream.from_body(body, get_settings())
+    wanted = alerts.wanted_of(stream, body)
+    return {} if wanted is None else {stream.owner: wanted}
+
+
+def _alerts_pass(runtime: Runtime, result: PassResult) -> None:
+    """After a pass of the alerts loop: wake the loops that write the statuses whose AlertsReady changed (the
+    stream's own, else its pool's), and post the Warnings."""
+    for wanted in result.changed:
+        if not runtime.loops.wake(wanted.owner) and wanted.loop is not None:
+            runtime.loops.wake(wanted.loop)
+    context = runtime.handler_context
+    if context is None:
+        return
+    for notice in result.notices:
+        ref = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "metadata": {"namespace": notice.namespace, "name": notice.name, "uid": notice.uid},
+        }
+        events = [Event("Warning", notice.reason, notice.message)]
+        context.run(_post, cast(kopf.Body, ref), events)
 
 
 def has_own_loop(body: kopf.Body, **kwargs: Any) -> bool:

@@ -48,6 +48,8 @@ class Member:
     suspended: bool
     status: Mapping[str, Any] = field(compare=False)
     """Its ``.status`` as the watch last delivered it."""
+    has_alerts: bool = False
+    """Whether it has ``spec.alerts`` (its status then carries ``AlertsReady``)."""
 
 
 def member_of(stream: Stream, body: Mapping[str, Any]) -> Member:
@@ -69,6 +71,7 @@ def member_of(stream: Stream, body: Mapping[str, Any]) -> Member:
         generation=stream.generation,
         suspended=stream.suspended,
         status=status,
+        has_alerts=stream.spec.alerts is not None,
     )
 
 

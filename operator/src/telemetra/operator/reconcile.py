@@ -33,6 +33,7 @@ claims (:class:`TopicClaims`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -40,8 +41,9 @@ from collections.abc import Container, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from telemetra.operator import job_metrics, members, policy, pool_spec
+from telemetra.operator import alerts, job_metrics, members, policy, pool_spec
 from telemetra.operator import status as st
+from telemetra.operator.alert_sync import AlertSync
 from telemetra.operator.builders import dashboard, producer, spark, topics
 from telemetra.operator.diff import drift, rendering_changed, stamped
 from telemetra.operator.job_metrics import JobMetrics
@@ -299,6 +301,7 @@ class Reconciler:
         )
         self.claims = TopicClaims()
         self.pool_log = PoolLog(settings.default_bootstrap, settings.kafka_timeout_seconds)
+        self.alerts = AlertSync(kube, settings)
         self.pools: dict[str, members.PoolView] = {}  # pool key → what its last pass saw, for its streams
 
     async def claim_existing(self) -> None:
@@ -329,6 +332,7 @@ class Reconciler:
 
     async def close(self) -> None:
         await self.pool_log.close()
+        await self.alerts.close()
         if self.kafka is not None:
             await self.kafka.close()
 
@@ -354,6 +358,10 @@ class Reconciler:
             children, observation = await self._dedicated(pass_)
         else:
             children, observation = await self._pooled(pass_, members.member_of(stream, body), pools)
+        found = self.alerts.verdicts.get(stream.owner)
+        has_alerts = stream.spec.alerts is not None
+        alerts_check = alerts.condition_of(has_alerts, found, stream.generation, previous)
+        observation = dataclasses.replace(observation, alerts=alerts_check)
         new_status = st.build_status(observation, previous)
         events = pass_.events + missing_secret_events(previous, new_status)
         self._remember(memory, stream, children, st.checks_of(observation), observation.topics, full)
@@ -570,11 +578,15 @@ class Reconciler:
                 checks = (missing, missing, missing)
             else:
                 checks = members.place(member, view)
-            inputs = (member.generation, checks)
+            found = self.alerts.verdicts.get(member.owner)
+            inputs = (member.generation, checks, found if member.has_alerts else None)
             if memory.member_inputs.get(member.owner, (None, None))[0] == inputs:
                 continue
             previous = memory.member_inputs.get(member.owner, (None, member.status))[1]
-            observation = member_observation(member, pool.name, checks, on_pool_dashboard(pool.name))
+            alerts_check = alerts.condition_of(member.has_alerts, found, member.generation, previous)
+            observation = member_observation(
+                member, pool.name, checks, on_pool_dashboard(pool.name), alerts=alerts_check
+            )
             status = st.build_status(observation, previous)
             if st.status_changed(previous, status):
                 todo.append(MemberOutcome(member, inputs, previous, status))
@@ -987,6 +999,7 @@ def member_observation(
     dashboard: st.Check,
     children: Sequence[Mapping[str, str]] = (),
     error: str | None = None,
+    alerts: st.Check | None = None,
 ) -> st.Observation:
     """A pooled stream's observation: its place in the pool (TopicsReady, ProcessorReady, ProducerReady), its
     dashboard and the children of its own."""
@@ -1003,6 +1016,7 @@ def member_observation(
         processor_override=processor,
         topics_override=topics_check,
         pool=pool,
+        alerts=alerts,
     )
 
 

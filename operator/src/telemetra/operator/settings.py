@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from telemetra.operator.policy import registry_of
@@ -15,7 +15,9 @@ from telemetra.sinks.kafka_security import SaslMechanism, SecurityProtocol
 class OperatorSettings(BaseSettings):
     """What every stream shares: where Kafka, the store and the images are, and how often to converge."""
 
-    model_config = SettingsConfigDict(env_prefix="TELEMETRA_OPERATOR_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TELEMETRA_OPERATOR_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # -- watching ----------------------------------------------------------------------------------------
     watch_namespace: str = ""
@@ -209,6 +211,13 @@ class OperatorSettings(BaseSettings):
     """Annotation the Grafana dashboard sidecar reads the folder from (``sidecar.dashboards.folderAnnotation``)."""
 
     prometheus_datasource_uid: str = "prometheus"
+
+    # -- alerts --------------------------------------------------------------------------------------------
+    alerts_outbox_url: SecretStr = SecretStr("")
+    """The alert outbox's database (``postgresql://…``, the platform's PostgreSQL, which the alert dispatcher
+    reads), where the operator keeps each stream's ``spec.alerts`` (table ``alert_configs``). Empty: alerting is
+    not installed, and a stream with ``spec.alerts`` says so (``AlertsReady=False``, ``AlertingNotInstalled``).
+    It holds a password: never logged or echoed."""
 
 
 @lru_cache(maxsize=1)

@@ -472,3 +472,12 @@ class TelemetraStreamSpec(Model):
 
     topic_deletion_policy: Literal["delete", "retain"] = "delete"
     """What happens to the Kafka topics when the stream is deleted."""
+
+    # Typed loosely on purpose: its CRD schema is :class:`~telemetra.services.alerts.rules.AlertConfig`'s
+    # (crd.alerts_schema), but a few of that model's checks are beyond a schema, and a stream whose alerts fail
+    # them must keep running: the operator validates it on its own (telemetra.operator.alerts.parse).
+    alerts: dict[str, Any] | None = None
+    """Alerts of the stream's moments: destinations (a signed webhook, Discord, Slack; URLs and keys from
+    Secrets of the stream's namespace) and the rules that route moments to them. The operator stores it where
+    the platform's alert dispatcher reads it; the condition ``AlertsReady`` reports how that went (it does not
+    count toward ``Ready``)."""

@@ -31,6 +31,7 @@ LifecycleState = Literal[
     "Resuming",
 ]
 CONDITION_TYPES = ("Ready", "TopicsReady", "ProducerReady", "ProcessorReady", "DashboardReady")
+ALERTS_READY = "AlertsReady"  # on streams with spec.alerts only (telemetra.operator.alerts)
 POOL_CONDITION_TYPES = ("Ready", "TopicsReady", "ProcessorReady", "ProducerReady")
 MAX_MESSAGE = 1024
 
@@ -55,7 +56,8 @@ class Condition(Model):
     """One aspect of the stream's observed state (the ``metav1.Condition`` shape)."""
 
     type: str = Field(max_length=64)
-    """Ready (the summary), TopicsReady, ProducerReady, ProcessorReady or DashboardReady."""
+    """Ready (the summary), TopicsReady, ProducerReady, ProcessorReady or DashboardReady; AlertsReady on a
+    stream with ``spec.alerts``."""
 
     status: ConditionStatus
     """True, False or Unknown."""
@@ -103,7 +105,10 @@ class TelemetraStreamStatus(Model):
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Ready summarises TopicsReady, ProducerReady, ProcessorReady and DashboardReady."""
+    """Ready summarises TopicsReady, ProducerReady, ProcessorReady and DashboardReady. AlertsReady (only on a
+    stream with ``spec.alerts``: its alerts are stored for the alert dispatcher, and the Secrets they name
+    exist) does not count toward Ready or the lifecycle state: alerts that cannot be delivered do not stop the
+    stream."""
 
     children: list[ChildRef] | None = Field(default=None, max_length=16)
     """Every object the operator manages for this stream."""
@@ -178,6 +183,7 @@ class Observation:
     )
     topics_override: Check | None = None  # a pooled stream: its pool's topics
     pool: str | None = None
+    alerts: Check | None = None  # AlertsReady; None: no spec.alerts, no condition
 
 
 def _conditions_of(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -390,13 +396,18 @@ def build_status(obs: Observation, previous: Mapping[str, Any], now: str | None 
     checks = checks_of(obs)
     restarted = checks["ProcessorReady"].status == "True"
     spec_changed = previous.get("observedGeneration") not in (None, obs.generation)
+    # AlertsReady is reported beside the others and judged apart: it counts toward neither Ready nor the state.
+    types: tuple[str, ...] = CONDITION_TYPES
+    conditioned = dict(checks)
+    if obs.alerts is not None:
+        types, conditioned = (*CONDITION_TYPES, ALERTS_READY), {**checks, ALERTS_READY: obs.alerts}
     return {
         "observedGeneration": obs.generation,
         "lifecycleState": lifecycle_state(
             checks, obs.suspended, previous.get("lifecycleState"), spec_changed
         ),
         "conditions": merge_conditions(
-            previous.get("conditions") or [], checks, obs.generation, now or _now()
+            previous.get("conditions") or [], conditioned, obs.generation, now or _now(), types
         ),
         "children": [dict(child) for child in obs.children],
         "sparkSpecHash": obs.spark_spec_hash,
