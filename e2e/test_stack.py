@@ -3,12 +3,15 @@ the embedded engine's answers.
 
 A labelled scenario (a raid on one channel, a chat hype on another) runs at 8× speed for four minutes of event
 time. Once the producer is done, the events are read back from Kafka and replayed through the embedded engine;
-the API must then serve exactly the windows and moments the replay produced. Ctrl-C stops every process.
+the API must then serve exactly the windows and moments the replay produced. The two moments alert a webhook
+receiver on 127.0.0.1 (rules from ``--alerts FILE``, offered by the Spark job, sent by the stack's dispatcher):
+once each, signed. Ctrl-C stops every process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import signal
@@ -28,15 +31,30 @@ from support import differences, engine_outputs, wait_for
 
 from telemetra.dev.localstack.process import free_port
 from telemetra.dev.stack import descendants, query_active
+from telemetra.dev.testing.receiver import Receiver
+from telemetra.services.alerts.payloads import verify
 
 STREAMS = ("alpha", "beta")
 SCENARIOS = ("raid@35/alpha", "hype@150+30x5/beta")
 EXPECTED_KINDS = {"alpha": "raid", "beta": "chat_spike"}
 SPEED, EVENT_SECONDS = 8, 240
+KEY = "stack-e2e-signing-key"
+
+
+def alert_rules(url: str) -> dict[str, Any]:
+    """Each channel's expected moment kind alerts the receiver."""
+    hook = {"name": "hook", "type": "webhook", "url": url, "signingSecretFrom": {"env": "STACK_HOOK_KEY"}}
+    return {
+        stream_id: {
+            "destinations": [hook],
+            "rules": [{"name": "main", "kinds": [kind], "destinations": ["hook"]}],
+        }
+        for stream_id, kind in EXPECTED_KINDS.items()
+    }
 
 
 class Stack:
-    def __init__(self, data_dir: Path, static_dir: Path):
+    def __init__(self, data_dir: Path, static_dir: Path, receiver: Receiver):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "stack.out"
@@ -45,9 +63,13 @@ class Stack:
             "--data-dir", str(data_dir), "--static-dir", str(static_dir), "--streams", ",".join(STREAMS),
             "--rate", "40", "--seed", "11", "--speed", str(SPEED), "--duration", str(EVENT_SECONDS),
             *(arg for scenario in SCENARIOS for arg in ("--scenario", scenario)),
+            "--alerts", str(data_dir / "alerts.json"),
         ]  # fmt: skip
+        (data_dir / "alerts.json").write_bytes(orjson.dumps(alert_rules(f"{receiver.url}/hook")))
+        self.receiver = receiver
         self._out = self.log.open("ab")
-        self.process = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT)
+        env = {**os.environ, "STACK_HOOK_KEY": KEY}
+        self.process = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT, env=env)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -80,11 +102,13 @@ def stack() -> Iterator[Stack]:
     static = data_dir / "dashboard"
     static.mkdir()
     (static / "index.html").write_text("<!doctype html><title>telemetra dashboard</title><div id=root></div>")
-    running = Stack(data_dir, static)
+    receiver = Receiver().start()
+    running = Stack(data_dir, static, receiver)
     try:
         yield running
     finally:
         running.close()
+        receiver.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -164,17 +188,46 @@ def test_the_stack_serves_what_the_embedded_engine_computes_then_stops_cleanly(s
         assert EXPECTED_KINDS[stream_id] in {m["kind"] for m in moments}, (stream_id, moments)
         serves_the_replay(stack, stream_id, windows, moments, within=90)
     caught_up_after = time.monotonic() - started
+    alerted = wait_for(lambda: alerts_by_stream(stack.receiver), 30, "both alerts", stack.log)
+    time.sleep(3)  # time for a duplicate to show up, if there were one
+    for stream_id, (_, _, moments) in expected.items():
+        sent = alerts_by_stream(stack.receiver)[stream_id]
+        expected_ids = {m["moment_id"] for m in moments if m["kind"] == EXPECTED_KINDS[stream_id]}
+        assert {r.json()["id"] for r in sent} == expected_ids, (
+            stream_id,
+            alerted,
+        )  # each moment alerted, once
+        assert len({r.json()["revision"] for r in sent}) == len(sent), sent  # no revision sent twice
+        for alert in sent:
+            verify(KEY, alert.body, alert.headers, now=alert.at)
 
     family = descendants(stack.process.pid)
     assert len(family) >= 5, family  # PostgreSQL, Redis, Kafka, and the job's driver and JVM at least
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(120) == 0, stack.output()[-4000:]
     stopping = re.findall(r"^telemetra: (.+?) stopped", stack.output(), re.MULTILINE)
-    assert stopping == ["producer", "Spark job (pool demo)", "API", "Kafka", "Redis", "PostgreSQL"], stopping
+    assert stopping == [
+        "producer",
+        "Spark job (pool demo)",
+        "alerts",
+        "API",
+        "Kafka",
+        "Redis",
+        "PostgreSQL",
+    ], stopping
     assert [pid for pid in family if alive(pid)] == []
     log = [orjson.loads(line) for line in stack.output().splitlines() if line.startswith("{")]
     assert [entry for entry in log if entry["level"] in ("error", "critical")] == []
     print(f"started in {startup:.0f} s, caught up after {caught_up_after:.0f} s, {produced} events")
+
+
+def alerts_by_stream(receiver: Receiver) -> dict[str, list[Any]] | None:
+    """The alerts received, by stream; None until every channel has one."""
+    found: dict[str, list[Any]] = {}
+    for request in receiver.requests:
+        if request.method == "POST":
+            found.setdefault(request.json()["moment"]["stream_id"], []).append(request)
+    return found if set(found) == set(EXPECTED_KINDS) else None
 
 
 def alive(pid: int) -> bool:

@@ -5,6 +5,60 @@
  */
 
 export interface paths {
+    "/api/v1/admin/alerts/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log: one row per alert (moment × destination), most recently updated first (scope: admin) */
+        get: operations["list_alert_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/alerts/deliveries/{moment_id}/{destination}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert and every attempt to deliver it, oldest first (scope: admin) */
+        get: operations["get_alert_delivery_attempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/alerts/deliveries/{moment_id}/{destination}/requeue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a dead alert again (scope: admin)
+         * @description A dead letter goes back to pending with its attempts reset; a dispatcher sends it next.
+         */
+        post: operations["requeue_alert_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/streams/{stream_id}": {
         parameters: {
             query?: never;
@@ -24,6 +78,31 @@ export interface paths {
          * @description Only the fields sent change; `null` clears one. Control characters (other than tab and line breaks) are refused with 422.
          */
         patch: operations["update_stream"];
+        trace?: never;
+    };
+    "/api/v1/admin/streams/{stream_id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stream's alert config (scope: admin) */
+        get: operations["get_stream_alerts"];
+        /**
+         * Set a stream's alert config (scope: admin)
+         * @description The body is what a TelemetraStream's `spec.alerts` holds: destinations (secrets by reference: `urlFrom`, `signingSecretFrom` name a Secret key or an env variable of the dispatcher) and rules. Applies to moments offered from the next refresh of the configs on (a few seconds). 422 names the field at fault (never its value); 409 when a TelemetraStream manages the stream's alerts.
+         */
+        put: operations["put_stream_alerts"];
+        post?: never;
+        /**
+         * Remove a stream's alert config (scope: admin)
+         * @description The stream alerts nothing from the next refresh of the configs on; alerts already queued are still delivered.
+         */
+        delete: operations["delete_stream_alerts"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/dead-letters": {
@@ -166,6 +245,54 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AlertConfig
+         * @description A stream's alerting: its destinations and the rules that route moments to them.
+         */
+        AlertConfig: {
+            /**
+             * Destinations
+             * @description Where alerts may go.
+             */
+            destinations?: components["schemas"]["Destination"][];
+            /**
+             * Rules
+             * @description Which moments alert which destinations.
+             */
+            rules?: components["schemas"]["Rule"][];
+        };
+        /** AttemptOut */
+        AttemptOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Attempt
+             * @description 1 for a version's first try.
+             */
+            attempt: number;
+            /** Duration Ms */
+            duration_ms: number;
+            /**
+             * Error
+             * @description What went wrong (never a URL or a secret).
+             */
+            error: string | null;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "delivered" | "retry" | "dead";
+            /** Revision */
+            revision: number;
+            /**
+             * Status
+             * @description The destination's HTTP status, if it answered.
+             */
+            status: number | null;
+        };
         /** Check */
         Check: {
             /** Backend */
@@ -226,6 +353,120 @@ export interface components {
              * @description Newest first.
              */
             items: components["schemas"]["DeadLetterOut"][];
+        };
+        /** DeliveriesPage */
+        DeliveriesPage: {
+            /**
+             * Items
+             * @description Most recently updated first.
+             */
+            items: components["schemas"]["DeliveryOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` (with the same filters) for the next page.
+             */
+            next_cursor: string | null;
+        };
+        /** DeliveryAttempts */
+        DeliveryAttempts: {
+            /**
+             * Attempts
+             * @description Oldest first.
+             */
+            attempts: components["schemas"]["AttemptOut"][];
+            delivery: components["schemas"]["DeliveryOut"];
+        };
+        /**
+         * DeliveryOut
+         * @description One alert: a moment for one destination, and where its delivery stands.
+         */
+        DeliveryOut: {
+            /**
+             * Attempts
+             * @description Failed attempts of the current version.
+             */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Destination */
+            destination: string;
+            /** Kind */
+            kind: string;
+            /** Moment Id */
+            moment_id: string;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /**
+             * Reason
+             * @description Why suppressed or dead; the last error while retrying.
+             */
+            reason: string | null;
+            /**
+             * Remote Id
+             * @description The destination's message id (Discord), to edit it.
+             */
+            remote_id: string | null;
+            /**
+             * Revision
+             * @description Versions of the moment seen (it grows).
+             */
+            revision: number;
+            /**
+             * Sent Revision
+             * @description The version last delivered (0: none yet).
+             */
+            sent_revision: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "dead" | "suppressed";
+            /** Stream Id */
+            stream_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * Destination
+         * @description Where alerts go. ``webhook``: a JSON POST signed with HMAC-SHA256 (see ``payloads``); ``discord``: an
+         *     embed, edited in place when the moment grows; ``slack``: Block Kit through an incoming webhook (which cannot
+         *     edit a message: a moment that grows is not sent again).
+         */
+        Destination: {
+            /**
+             * Name
+             * @description Unique within the stream; with the moment id, the idempotency key of an alert.
+             */
+            name: string;
+            /** @description At most so many new alerts per window; default: no limit. */
+            rateLimit?: components["schemas"]["RateLimit"] | null;
+            /** @description A generic webhook's HMAC-SHA256 key (required for webhook, not used by Discord or Slack). */
+            signingSecretFrom?: components["schemas"]["SecretRef"] | null;
+            /**
+             * Type
+             * @description webhook, discord or slack.
+             * @enum {string}
+             */
+            type: "webhook" | "discord" | "slack";
+            /**
+             * Url
+             * @description A generic webhook's URL, inline (http or https, no credentials in it). Not allowed for Discord and
+             *     Slack, whose URLs carry their token: use urlFrom.
+             */
+            url?: string | null;
+            /** @description The URL from a Secret or an env variable. */
+            urlFrom?: components["schemas"]["SecretRef"] | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -425,6 +666,24 @@ export interface components {
             /** Stream Id */
             stream_id: string;
         };
+        /**
+         * RateLimit
+         * @description At most ``max`` new alerts to a destination within any ``perSeconds``; more are suppressed (and logged as
+         *     such). Updates of an alert already sent (a moment that grows) do not count.
+         */
+        RateLimit: {
+            /**
+             * Max
+             * @description Alerts allowed in the window.
+             */
+            max: number;
+            /**
+             * Perseconds
+             * @description Length of the window in seconds.
+             * @default 3600
+             */
+            perSeconds: number;
+        };
         /** Readiness */
         Readiness: {
             /** Checks */
@@ -441,6 +700,80 @@ export interface components {
              * @enum {string}
              */
             status: "ready" | "unavailable";
+        };
+        /**
+         * Rule
+         * @description Which moments alert which destinations.
+         */
+        Rule: {
+            /**
+             * Destinations
+             * @description Names of the stream's destinations.
+             */
+            destinations: string[];
+            /**
+             * Kinds
+             * @description Moment kinds that alert; empty: every kind.
+             */
+            kinds?: string[];
+            /**
+             * Minscore
+             * @description Only moments whose score is at least this (0: every moment, including those without a score).
+             * @default 0
+             */
+            minScore: number;
+            /**
+             * Name
+             * @description Unique within the stream.
+             */
+            name: string;
+            /**
+             * Quiethours
+             * @description UTC ranges, HH:MM-HH:MM (may wrap midnight), in which new alerts are suppressed.
+             */
+            quietHours?: string[];
+        };
+        /**
+         * SecretRef
+         * @description Where a secret value lives: a key of a Kubernetes Secret (mounted into the dispatcher's pod) or an
+         *     environment variable (the embedded demo, ``make stack``). Exactly one of the two.
+         */
+        SecretRef: {
+            /**
+             * Env
+             * @description An environment variable of the dispatcher instead of a Secret.
+             */
+            env?: string | null;
+            /**
+             * Key
+             * @description Key in the Secret.
+             */
+            key?: string | null;
+            /**
+             * Name
+             * @description Name of the Secret (in the stream's namespace).
+             */
+            name?: string | null;
+        };
+        /**
+         * StreamAlerts
+         * @description A stream's alerting as stored, read by every process that offers moments within a few seconds.
+         */
+        StreamAlerts: {
+            /** @description Destinations and rules, as in a TelemetraStream's `spec.alerts`. */
+            config: components["schemas"]["AlertConfig"];
+            /**
+             * Origin
+             * @description Who set it: `api`, `file` (`telemetra demo --alerts`) or `resource:<namespace>/<name>` (a TelemetraStream's `spec.alerts`, managed by the operator).
+             */
+            origin: string;
+            /** Stream Id */
+            stream_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** StreamDetail */
         StreamDetail: {
@@ -675,6 +1008,211 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_alert_deliveries: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string | null;
+                /** @description Page size (1–500). */
+                limit?: number;
+                /** @description Only alerts in this state. */
+                state?: ("pending" | "delivered" | "dead" | "suppressed") | null;
+                /** @description Only this stream's alerts. */
+                stream_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveriesPage"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alert_delivery_attempts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The destination's name in the stream's config. */
+                destination: string;
+                /** @description The moment's id. */
+                moment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryAttempts"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No alert with that key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    requeue_alert_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The destination's name in the stream's config. */
+                destination: string;
+                /** @description The moment's id. */
+                moment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No dead alert with that key. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     delete_stream: {
         parameters: {
             query?: never;
@@ -795,6 +1333,230 @@ export interface operations {
             };
             /** @description Request body too large. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_stream_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamAlerts"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The stream has no alert config. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_stream_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertConfig"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamAlerts"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A TelemetraStream manages this stream's alerts. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid parameter; `loc` names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorBody"];
+                };
+            };
+            /** @description A backend is unavailable; `detail` says which. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_stream_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Channel slug: lowercase letters, digits, `_` and `-`. */
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token lacks the required scope. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The stream has no alert config. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A TelemetraStream manages this stream's alerts. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useId, type ReactNode } from 'react';
 import type { ConnectionStatus } from '../lib/live';
 import { formatTime } from '../lib/format';
 
@@ -151,6 +151,42 @@ export function Stat({
         {value}
       </dd>
       {sub ? <dd className="mt-0.5 text-sm text-slate-300">{sub}</dd> : null}
+    </div>
+  );
+}
+
+/** A labelled `<select>` of the filter forms: its options as `[value, label]` pairs. */
+export function SelectField({
+  label,
+  value,
+  options,
+  onChange,
+  className = 'sm:w-44',
+}: {
+  label: string;
+  value: string;
+  options: readonly (readonly [string, string])[];
+  onChange: (value: string) => void;
+  className?: string;
+}) {
+  const id = useId();
+  return (
+    <div>
+      <label htmlFor={id} className="mb-1 block text-sm font-medium text-slate-300">
+        {label}
+      </label>
+      <select
+        id={id}
+        value={value}
+        onChange={(event) => onChange(event.target.value)}
+        className={`w-full rounded-lg border border-slate-700 bg-slate-900 px-3 py-2 text-slate-100 ${className} ${focusRing}`}
+      >
+        {options.map(([key, text]) => (
+          <option key={key} value={key}>
+            {text}
+          </option>
+        ))}
+      </select>
     </div>
   );
 }

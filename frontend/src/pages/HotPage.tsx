@@ -1,10 +1,10 @@
 // Hot right now: every live stream ranked by hype (chat against its own normal, recent moments), as the server
 // ranks and pages them, read again every few seconds; filtered by category and by how many recent minutes count
 // (URL `category=`, `minutes=`).
-import { useCallback, useEffect, useId, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api as defaultApi, type Api } from '../api/client';
 import type { HotList, HotStream } from '../api/types';
-import { ConnectionIndicator, EmptyState, ErrorState, focusRing, LoadingState } from '../components/ui';
+import { ConnectionIndicator, EmptyState, ErrorState, focusRing, LoadingState, SelectField } from '../components/ui';
 import { formatCount, formatRate } from '../lib/format';
 import type { ConnectionStatus } from '../lib/live';
 import { Link, navigate, RouteHeading, useLocation } from '../router';
@@ -82,8 +82,6 @@ export function HotPage({ api = defaultApi }: { api?: Api }) {
   const minutes = (MINUTES as readonly number[]).includes(minutesParam) ? minutesParam : 10;
   const category = search.get('category') ?? '';
   const { data, retry, loadMore } = useHot(api, minutes, category);
-  const categoryId = useId();
-  const minutesId = useId();
   const categories = data.list?.categories ?? [];
 
   return (
@@ -99,41 +97,23 @@ export function HotPage({ api = defaultApi }: { api?: Api }) {
       </div>
 
       <form aria-label="Filter hot streams" className="mb-6 flex flex-col gap-3 sm:flex-row sm:items-end" onSubmit={(e) => e.preventDefault()}>
-        <div>
-          <label htmlFor={categoryId} className="mb-1 block text-sm font-medium text-slate-300">
-            Category
-          </label>
-          <select
-            id={categoryId}
-            value={category}
-            onChange={(event) => setParam('category', event.target.value, '')}
-            className={`w-full rounded-lg border border-slate-700 bg-slate-900 px-3 py-2 text-slate-100 sm:w-56 ${focusRing}`}
-          >
-            <option value="">All categories</option>
-            {[...new Set([...categories, ...(category ? [category] : [])])].map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label htmlFor={minutesId} className="mb-1 block text-sm font-medium text-slate-300">
-            Moments in the last
-          </label>
-          <select
-            id={minutesId}
-            value={minutes}
-            onChange={(event) => setParam('minutes', event.target.value, '10')}
-            className={`w-full rounded-lg border border-slate-700 bg-slate-900 px-3 py-2 text-slate-100 sm:w-40 ${focusRing}`}
-          >
-            {MINUTES.map((m) => (
-              <option key={m} value={m}>
-                {m} minutes
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          label="Category"
+          value={category}
+          onChange={(value) => setParam('category', value, '')}
+          options={[
+            ['', 'All categories'],
+            ...[...new Set([...categories, ...(category ? [category] : [])])].map((name) => [name, name] as const),
+          ]}
+          className="sm:w-56"
+        />
+        <SelectField
+          label="Moments in the last"
+          value={minutes}
+          onChange={(value) => setParam('minutes', value, '10')}
+          options={MINUTES.map((m) => [String(m), `${m} minutes`] as const)}
+          className="sm:w-40"
+        />
       </form>
 
       {data.list === null ? (

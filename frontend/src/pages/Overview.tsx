@@ -2,7 +2,7 @@ import { useEffect, useId, useMemo, useState } from 'react';
 import type { Api } from '../api/client';
 import type { StreamSort, StreamSummary } from '../api/types';
 import { StreamCard } from '../components/StreamCard';
-import { ConnectionIndicator, EmptyState, ErrorState, focusRing, LoadingState } from '../components/ui';
+import { ConnectionIndicator, EmptyState, ErrorState, focusRing, LoadingState, SelectField } from '../components/ui';
 import { useOverview } from '../hooks/useOverview';
 import { formatCount } from '../lib/format';
 import { hypeScore } from '../lib/series';
@@ -71,7 +71,6 @@ export function Overview({ api }: { api?: Api }) {
   const [text, setText] = useSearchText(query);
   const now = useNow(10_000);
   const searchId = useId();
-  const sortId = useId();
 
   const cards = useMemo(
     () =>
@@ -120,23 +119,12 @@ export function Overview({ api }: { api?: Api }) {
             className={`w-full rounded-lg border border-slate-700 bg-slate-900 px-3 py-2 text-slate-100 placeholder:text-slate-400 ${focusRing}`}
           />
         </div>
-        <div>
-          <label htmlFor={sortId} className="mb-1 block text-sm font-medium text-slate-300">
-            Sort by
-          </label>
-          <select
-            id={sortId}
-            value={sort}
-            onChange={(event) => setParam('sort', event.target.value, 'viewers')}
-            className={`w-full rounded-lg border border-slate-700 bg-slate-900 px-3 py-2 text-slate-100 sm:w-44 ${focusRing}`}
-          >
-            {Object.entries(SORTS).map(([key, { label }]) => (
-              <option key={key} value={key}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          label="Sort by"
+          value={sort}
+          onChange={(value) => setParam('sort', value, 'viewers')}
+          options={Object.entries(SORTS).map(([key, { label }]) => [key, label] as const)}
+        />
       </form>
 
       {data.streams === null ? (

@@ -26,18 +26,23 @@ HOOK = webhook_config("http://127.0.0.1:9/hook")
 
 
 class Faulty:
-    """An outbox whose ``configs`` fails while ``down``; counts offers."""
+    """An outbox whose config reads fail while ``down``; counts offers and records which configs are read."""
 
     def __init__(self, inner: Outbox):
         self.inner, self.down, self.offered = inner, False, 0
+        self.read: list[set[str] | None] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def configs(self) -> Any:
+    async def config_stamps(self) -> Any:
         if self.down:
             raise StoreUnavailable("injected outage")
-        return await self.inner.configs()
+        return await self.inner.config_stamps()
+
+    async def configs(self, stream_ids: Any = None) -> Any:
+        self.read.append(None if stream_ids is None else set(stream_ids))
+        return await self.inner.configs(stream_ids)
 
     async def offer(self, offers: Any, now: float) -> Any:
         self.offered += 1
@@ -79,6 +84,19 @@ async def test_configs_come_from_the_outbox_and_changes_arrive_within_the_refres
     await outbox.set_config("delta", HOOK, "api", time.time())
     await asyncio.sleep(0.2)
     assert set(intake.configs) == {"gamma"}  # closed: no more refreshes
+
+
+async def test_a_refresh_reads_again_only_the_configs_set_since_the_last(outbox: Faulty) -> None:
+    for stream_id in ("alpha", "beta", "gamma"):
+        await outbox.set_config(stream_id, HOOK, "api", time.time())
+    intake = AlertIntake(outbox)  # type: ignore[arg-type]
+    assert await intake.refresh() and outbox.read == [{"alpha", "beta", "gamma"}]
+    assert await intake.refresh() and outbox.read[1:] == []  # nothing changed: nothing read
+    changed = webhook_config("http://127.0.0.1:9/other")
+    await outbox.set_config("beta", changed, "api", time.time() + 1)
+    await outbox.set_config("gamma", None, "api", time.time())
+    assert await intake.refresh() and outbox.read[1:] == [{"beta"}]
+    assert dict(intake.configs) == {"alpha": HOOK, "beta": changed}
 
 
 async def test_an_unreadable_outbox_keeps_the_configs_and_warns_once(

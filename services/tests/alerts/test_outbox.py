@@ -198,8 +198,31 @@ async def test_stream_configs_are_stored_upserted_and_deleted(outbox: Outbox) ->
     stored = (await outbox.configs())["beta"]
     assert stored.resource == "team-a/beta" and stored.config.secret_refs()[0].namespace == "team-a"
     assert (await outbox.configs())["alpha"].resource is None
+    assert await outbox.config_stamps() == {"alpha": T0, "beta": T0 + 1.5}
+    assert set(await outbox.configs(["beta", "unknown"])) == {"beta"} and await outbox.configs([]) == {}
 
     await outbox.set_config("alpha", discord, "api", T0 + 2)  # upsert: config, origin and time replaced
     await outbox.set_config("beta", None, "api", T0 + 3)  # None deletes
     await outbox.set_config("gamma", None, "api", T0 + 3)  # deleting nothing is fine
     assert await outbox.configs() == {"alpha": StoredConfig("alpha", discord, "api", T0 + 2)}
+
+
+async def test_the_delivery_log_pages_by_keyset(outbox: Outbox) -> None:
+    # Seven rows over three update times (ties included), two streams.
+    for n in range(7):
+        m = make_moment(n, stream="alpha" if n % 2 else "beta")
+        await outbox.offer([offer(m)], T0 + n // 3 + 0.123)
+    everything = await outbox.deliveries(limit=100)
+    assert len(everything) == 7
+    assert [r.updated_at for r in everything] == sorted((r.updated_at for r in everything), reverse=True)
+    pages, after = [], None
+    while page := await outbox.deliveries(limit=3, after=after):
+        pages.append(page)
+        after = page[-1].position
+    assert [len(p) for p in pages] == [3, 3, 1] and [r for p in pages for r in p] == everything
+    alpha = await outbox.deliveries(stream_id="alpha", limit=2)
+    rest = await outbox.deliveries(stream_id="alpha", limit=10, after=alpha[-1].position)
+    assert [r.moment_id for r in alpha + rest] == [r.moment_id for r in everything if r.stream_id == "alpha"]
+    assert await outbox.deliveries(state="dead") == []
+    assert await outbox.delivery(everything[0].moment_id, "hook") == everything[0]
+    assert await outbox.delivery(everything[0].moment_id, "team") is None

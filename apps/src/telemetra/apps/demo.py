@@ -153,7 +153,7 @@ async def _alerting(configs: Mapping[str, AlertConfig] | None, store_url: str) -
     outbox: Outbox = open_outbox(settings.outbox_for(store_url))
     try:
         await outbox.start()
-        await _store_file_configs(outbox, configs or {})
+        await store_file_configs(outbox, configs or {})
     except BaseException:
         await outbox.close()
         await secrets.close()
@@ -174,7 +174,7 @@ async def _alerting(configs: Mapping[str, AlertConfig] | None, store_url: str) -
         await secrets.close()
 
 
-async def _store_file_configs(outbox: Outbox, configs: Mapping[str, AlertConfig]) -> None:
+async def store_file_configs(outbox: Outbox, configs: Mapping[str, AlertConfig]) -> None:
     """The ``--alerts`` file's configs into the outbox (origin ``file``); configs an earlier file wrote for
     streams this one leaves out are removed. Configs from elsewhere (the admin API) of other streams stay."""
     now = time.time()

@@ -4,7 +4,9 @@ local process.
 PostgreSQL, Redis and Kafka (KRaft) start first, in parallel; then the API (serving the dashboard at ``/``)
 over ``postgresql://`` and ``redis://``; then one Spark Structured Streaming job in local mode for the
 ``demo`` pool, which serves every channel from the pool's topic ``telemetra.pool.demo.events`` (keyed by
-stream id); then the mock producer writing the demo's channels and schedule to that topic. Everything lives
+stream id), whose output offers moments to alerting; a dispatcher sending the alerts (both read the streams'
+alert configs from the outbox in PostgreSQL: ``--alerts FILE`` writes them, as does the admin API); then the
+mock producer writing the demo's channels and schedule to that topic. Everything lives
 in one data directory (logs in ``logs/``), so history, topics and checkpoints survive a restart. Ctrl-C (or
 SIGTERM) stops the parts in reverse order, each by its PID, and exits 0; a part that dies on its own stops
 the rest and exits 1, after printing the end of its log.
@@ -21,7 +23,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -63,6 +65,7 @@ class StackOptions:
     scenarios: Sequence[Scenario] | None = None  # None: the demo's schedule
     trigger_interval: str = TRIGGER_INTERVAL
     spark_master: str = "local[2]"
+    alerts: Mapping[str, Any] | None = None  # stream id → its AlertConfig (``--alerts FILE``)
 
 
 @dataclass
@@ -141,6 +144,10 @@ async def _start_and_watch(run: _Run, stop: asyncio.Event) -> int:
     run.parts.append(Part("API", lambda: _stop_task(api, api_stop), lambda: not api.done()))
     await until_serving(options.host, options.port, api)
     progress(f"API ready in {time.monotonic() - api_started:.1f} s on http://{options.host}:{options.port}")
+
+    alerts_stop = asyncio.Event()
+    alerts = asyncio.create_task(_dispatch_alerts(options, store_url, alerts_stop), name="alerts")
+    run.parts.append(Part("alerts", lambda: _stop_task(alerts, alerts_stop), lambda: not alerts.done()))
 
     # One job for the pool: every channel, however many, in one JVM.
     await asyncio.to_thread(_ensure_spark_jars)
@@ -265,6 +272,23 @@ async def _serve_api(options: StackOptions, store_url: str, cache_url: str, stop
     )
     app = create_app(settings)
     await serve(app, settings, stop)
+
+
+# -- alerts ------------------------------------------------------------------------------------------------
+async def _dispatch_alerts(options: StackOptions, store_url: str, stop: asyncio.Event) -> None:
+    """The ``--alerts`` file's configs into the outbox (in the stack's PostgreSQL), then a dispatcher until
+    ``stop``. The Spark job's output reads the configs from there and offers its moments."""
+    from telemetra.apps.demo import store_file_configs
+    from telemetra.services.alerts import AlertSettings, open_outbox, run_dispatcher
+
+    settings = AlertSettings(outbox_url=store_url)
+    outbox = open_outbox(settings.outbox_url)
+    await outbox.start()
+    try:
+        await store_file_configs(outbox, options.alerts or {})
+    finally:
+        await outbox.close()
+    await run_dispatcher(settings, stop)
 
 
 # -- the Spark jobs ------------------------------------------------------------------------------------------
@@ -532,6 +556,8 @@ def _announce(
         f"  Kafka          {bootstrap}  (topics {topics.events}, {topics.control})",
         f"  PostgreSQL     {store_url}",
         f"  Redis          {cache_url}",
+        f"  alerts         {len(options.alerts or {})} streams from --alerts; more at "
+        f"{base}/api/v1/admin/streams/{{id}}/alerts",
         f"  Spark metrics  {job.metrics_url}  (pool {job.pool}: {', '.join(options.streams)})",
         f"  data           {root}  (logs: {root / 'logs'})",
     ]
@@ -609,10 +635,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=TRIGGER_INTERVAL,
         help=f"Spark micro-batch period, e.g. 2s; shorter is livelier and busier (default {TRIGGER_INTERVAL})",
     )
+    parser.add_argument(
+        "--alerts",
+        metavar="FILE",
+        help="alert rules: a JSON object {stream_id: {destinations, rules}}, as for telemetra demo --alerts",
+    )
     return parser
 
 
 def options_from(args: argparse.Namespace) -> StackOptions:
+    from telemetra.apps.cli import _alert_configs
+
     return StackOptions(
         host=args.host,
         port=args.port,
@@ -625,16 +658,20 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         duration=args.duration,
         scenarios=args.scenario or None,
         trigger_interval=args.trigger_interval,
+        alerts=_alert_configs(args.alerts) if args.alerts else None,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from telemetra.apps.cli import _run_until_signal
+    from telemetra.apps.cli import _fail, _one_line, _run_until_signal
     from telemetra.logs import configure_logging
 
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    options = options_from(args)
+    try:
+        options = options_from(args)
+    except (ValueError, OSError) as error:
+        return _fail("stack", _one_line(error), 2)
     return _run_until_signal(lambda stop: run_stack(options, stop))
 
 

@@ -43,6 +43,7 @@ class AlertIntake:
         self.outbox = outbox
         self.refresh_s = refresh_s
         self._configs: dict[str, AlertConfig] = {}
+        self._stamps: dict[str, float] = {}  # when each stored config was set, as last read
         self._max_age = max_age_s
         self._clock = clock
         self._on_queued = on_queued
@@ -60,10 +61,13 @@ class AlertIntake:
         return self._configs.get(stream_id)
 
     async def refresh(self) -> bool:
-        """Replace the configs by the outbox's. If the outbox cannot be read, keep the previous ones and return
-        False (a warning once per outage; the recovery is logged once too)."""
+        """Replace the configs by the outbox's, reading again only those set since the last refresh. If the
+        outbox cannot be read, keep the previous ones and return False (a warning once per outage; the recovery
+        is logged once too)."""
         try:
-            stored = await self.outbox.configs()
+            stamps = await self.outbox.config_stamps()
+            changed = [s for s, at in stamps.items() if self._stamps.get(s) != at]
+            stored = await self.outbox.configs(changed) if changed else {}
         except (StoreUnavailable, ValueError) as error:  # ValueError: a stored config this version rejects
             if not self._failing:
                 self._failing = True
@@ -72,7 +76,9 @@ class AlertIntake:
                     extra={"error": _first_line(error), "streams": len(self._configs)},
                 )
             return False
-        self._configs = {s: c.config for s, c in stored.items() if c.config.rules}
+        kept = {s: c for s, c in self._configs.items() if s in stamps and s not in stored}
+        self._configs = kept | {s: c.config for s, c in stored.items() if c.config.rules}
+        self._stamps = stamps | {s: c.updated_at for s, c in stored.items()}
         self.refreshed = True
         if self._failing:
             self._failing = False

@@ -25,7 +25,7 @@ A row's life::
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
@@ -91,6 +91,15 @@ class Settlement:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryPosition:
+    """Where a page of the delivery log ends: the sort key of its last row."""
+
+    updated_at: float
+    moment_id: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRecord:
     """A row as the delivery log's readers see it (the admin API, tests)."""
 
@@ -108,6 +117,10 @@ class DeliveryRecord:
     created_at: float
     updated_at: float
     delivered_at: float | None
+
+    @property
+    def position(self) -> DeliveryPosition:
+        return DeliveryPosition(self.updated_at, self.moment_id, self.destination)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +185,18 @@ class Outbox(Protocol):
         """A dead row back to pending (attempts reset); False when there is no dead row with that key."""
 
     async def deliveries(
-        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        stream_id: str | None = None,
+        limit: int = 100,
+        after: DeliveryPosition | None = None,
     ) -> list[DeliveryRecord]:
-        """Rows, most recently updated first."""
+        """Rows, most recently updated first (then by moment id and destination); with ``after``, those that
+        come after that position (the last row of a previous page: :attr:`DeliveryRecord.position`)."""
+
+    async def delivery(self, moment_id: str, destination: str) -> DeliveryRecord | None:
+        """One row of the delivery log, if there is one with that key."""
 
     async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
         """The delivery log of one row, oldest first."""
@@ -184,8 +206,12 @@ class Outbox(Protocol):
     async def set_config(self, stream_id: str, config: AlertConfig | None, origin: str, now: float) -> None:
         """Store (upsert) a stream's alerting, or with None delete it."""
 
-    async def configs(self) -> dict[str, StoredConfig]:
-        """Every stored config, by stream id."""
+    async def configs(self, stream_ids: Collection[str] | None = None) -> dict[str, StoredConfig]:
+        """The stored configs (of ``stream_ids``, or every one), by stream id."""
+
+    async def config_stamps(self) -> dict[str, float]:
+        """When each stored config was last set, by stream id: what a reader compares to re-read only the
+        configs that changed (a few bytes a stream rather than its config)."""
 
 
 # -- rows → records (both databases; each passes its own time conversions) ----------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -22,6 +22,7 @@ from telemetra.services.alerts.outbox import (
     STATES,
     AttemptRecord,
     Delivery,
+    DeliveryPosition,
     DeliveryRecord,
     Offer,
     OfferResult,
@@ -151,10 +152,24 @@ class PostgresOutbox(PostgresDatabase):
 
     # -- reads -------------------------------------------------------------------------------------------
     async def deliveries(
-        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        stream_id: str | None = None,
+        limit: int = 100,
+        after: DeliveryPosition | None = None,
     ) -> list[DeliveryRecord]:
-        rows = await self._run(lambda c: c.fetch(sql.DELIVERIES, state, stream_id, limit))
+        position = (
+            (None, None, None)
+            if after is None
+            else (_dt(after.updated_at), after.moment_id, after.destination)
+        )
+        rows = await self._run(lambda c: c.fetch(sql.DELIVERIES, state, stream_id, limit, *position))
         return [_record(row) for row in rows]
+
+    async def delivery(self, moment_id: str, destination: str) -> DeliveryRecord | None:
+        row = await self._run(lambda c: c.fetchrow(sql.DELIVERY, moment_id, destination))
+        return None if row is None else _record(row)
 
     async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
         rows = await self._run(lambda c: c.fetch(sql.ATTEMPTS, moment_id, destination))
@@ -165,6 +180,13 @@ class PostgresOutbox(PostgresDatabase):
         found = {row["state"]: row["n"] for row in rows}
         return {state: found.get(state, 0) for state in STATES}
 
-    async def configs(self) -> dict[str, StoredConfig]:
-        rows = await self._run(lambda c: c.fetch(sql.CONFIGS))
+    async def configs(self, stream_ids: Collection[str] | None = None) -> dict[str, StoredConfig]:
+        if stream_ids is None:
+            rows = await self._run(lambda c: c.fetch(sql.CONFIGS))
+        else:
+            rows = await self._run(lambda c: c.fetch(sql.CONFIGS_OF, list(stream_ids)))
         return {row["stream_id"]: config_from_row(row, row["updated_at"].timestamp()) for row in rows}
+
+    async def config_stamps(self) -> dict[str, float]:
+        rows = await self._run(lambda c: c.fetch(sql.CONFIG_STAMPS))
+        return {row["stream_id"]: row["updated_at"].timestamp() for row in rows}

@@ -86,11 +86,15 @@ UPDATE alert_outbox SET state = 'pending', attempts = 0, reason = NULL, next_att
     lease_owner = NULL, lease_until = NULL, claim = NULL
 WHERE moment_id = $1 AND destination = $2 AND state = 'dead'
 """
+# $4-$6: the keyset position after which a page starts (the last row of the previous page), or NULLs.
 DELIVERIES: Final = """
 SELECT * FROM alert_outbox
 WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR stream_id = $2)
+    AND ($4::timestamptz IS NULL OR updated_at < $4
+        OR (updated_at = $4 AND (moment_id, destination) > ($5::text, $6::text)))
 ORDER BY updated_at DESC, moment_id, destination LIMIT $3
 """
+DELIVERY: Final = "SELECT * FROM alert_outbox WHERE moment_id = $1 AND destination = $2"
 ATTEMPTS: Final = "SELECT * FROM alert_attempts WHERE moment_id = $1 AND destination = $2 ORDER BY id"
 COUNTS: Final = "SELECT state, count(*) AS n FROM alert_outbox GROUP BY state"
 SET_CONFIG: Final = """
@@ -100,6 +104,10 @@ ON CONFLICT (stream_id) DO UPDATE SET config = excluded.config, origin = exclude
 """
 DELETE_CONFIG: Final = "DELETE FROM alert_configs WHERE stream_id = $1"
 CONFIGS: Final = "SELECT stream_id, config, origin, updated_at FROM alert_configs ORDER BY stream_id"
+CONFIGS_OF: Final = (
+    "SELECT stream_id, config, origin, updated_at FROM alert_configs WHERE stream_id = ANY($1::text[])"
+)
+CONFIG_STAMPS: Final = "SELECT stream_id, updated_at FROM alert_configs"
 
 _TIME_COLUMNS = (
     "peak_at", "next_attempt_at", "lease_until", "created_at", "updated_at", "delivered_at", "at",

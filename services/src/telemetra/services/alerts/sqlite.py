@@ -6,14 +6,17 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
+
+import orjson
 
 from telemetra.services.alerts import sql
 from telemetra.services.alerts.outbox import (
     STATES,
     AttemptRecord,
     Delivery,
+    DeliveryPosition,
     DeliveryRecord,
     Offer,
     OfferResult,
@@ -43,6 +46,8 @@ _LOG = sql.for_sqlite(sql.LOG_ATTEMPT)
 _SET_CONFIG = sql.for_sqlite(sql.SET_CONFIG)
 _DELETE_CONFIG = sql.for_sqlite(sql.DELETE_CONFIG)
 _CONFIGS = sql.for_sqlite(sql.CONFIGS)
+_CONFIGS_OF = _CONFIGS.replace(" ORDER BY", " WHERE stream_id IN (SELECT value FROM json_each(?1)) ORDER BY")
+_CONFIG_STAMPS = sql.for_sqlite(sql.CONFIG_STAMPS)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -152,11 +157,27 @@ class SqliteOutbox(SqliteDatabase):
 
     # -- reads -------------------------------------------------------------------------------------------
     async def deliveries(
-        self, *, state: State | None = None, stream_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        stream_id: str | None = None,
+        limit: int = 100,
+        after: DeliveryPosition | None = None,
     ) -> list[DeliveryRecord]:
+        position = (
+            (None, None, None)
+            if after is None
+            else (to_ms(after.updated_at), after.moment_id, after.destination)
+        )
         statement = sql.for_sqlite(sql.DELIVERIES)
-        rows = await self._read(lambda db: db.execute(statement, (state, stream_id, limit)).fetchall())
+        params = (state, stream_id, limit, *position)
+        rows = await self._read(lambda db: db.execute(statement, params).fetchall())
         return [_record(row) for row in rows]
+
+    async def delivery(self, moment_id: str, destination: str) -> DeliveryRecord | None:
+        statement = sql.for_sqlite(sql.DELIVERY)
+        row = await self._read(lambda db: db.execute(statement, (moment_id, destination)).fetchone())
+        return None if row is None else _record(row)
 
     async def attempts(self, moment_id: str, destination: str) -> list[AttemptRecord]:
         statement = sql.for_sqlite(sql.ATTEMPTS)
@@ -168,6 +189,14 @@ class SqliteOutbox(SqliteDatabase):
         found = {row[0]: row[1] for row in rows}
         return {state: found.get(state, 0) for state in STATES}
 
-    async def configs(self) -> dict[str, StoredConfig]:
-        rows = await self._read(lambda db: db.execute(_CONFIGS).fetchall())
+    async def configs(self, stream_ids: Collection[str] | None = None) -> dict[str, StoredConfig]:
+        if stream_ids is None:
+            rows = await self._read(lambda db: db.execute(_CONFIGS).fetchall())
+        else:
+            wanted = (orjson.dumps(list(stream_ids)).decode(),)
+            rows = await self._read(lambda db: db.execute(_CONFIGS_OF, wanted).fetchall())
         return {row["stream_id"]: config_from_row(row, row["updated_at_ms"] / 1000) for row in rows}
+
+    async def config_stamps(self) -> dict[str, float]:
+        rows = await self._read(lambda db: db.execute(_CONFIG_STAMPS).fetchall())
+        return {row["stream_id"]: row["updated_at_ms"] / 1000 for row in rows}

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from telemetra.services.alerts.outbox import Outbox
 from telemetra.services.api import docs, errors
 from telemetra.services.api.dashboard import mount_dashboard
 from telemetra.services.api.middleware import (
@@ -22,7 +23,7 @@ from telemetra.services.api.middleware import (
 )
 from telemetra.services.api.observability import GcWatch, Metrics, install_request_id_logging, setup_tracing
 from telemetra.services.api.reads import Reader
-from telemetra.services.api.routes import admin, dead_letters, health, hot, live, moments, streams
+from telemetra.services.api.routes import admin, alerts, dead_letters, health, hot, live, moments, streams
 from telemetra.services.api.routes import metrics as metrics_routes
 from telemetra.services.api.state import AppState
 from telemetra.services.cache import LiveCache
@@ -42,12 +43,14 @@ def create_app(
     store: Store | None = None,
     cache: LiveCache | None = None,
     metrics: Metrics | None = None,
+    outbox: Outbox | None = None,
 ) -> FastAPI:
-    """The API over the backends named by ``settings``, or over ``store``/``cache`` objects the caller owns
-    (embedded mode: the engine's :class:`~telemetra.services.output.ServiceOutput` writes to the same ones)."""
+    """The API over the backends named by ``settings``, or over ``store``/``cache``/``outbox`` objects the
+    caller owns (embedded mode: the engine's :class:`~telemetra.services.output.ServiceOutput` writes to the
+    same ones). The alert outbox is by default in the store's database (``TELEMETRA_ALERTS_OUTBOX_URL``)."""
     settings = settings or Settings()
     install_request_id_logging()
-    state = AppState(settings, store=store, cache=cache, metrics=metrics)
+    state = AppState(settings, store=store, cache=cache, metrics=metrics, outbox=outbox)
     tracing = setup_tracing(settings)
 
     gc_watch = GcWatch(state.metrics)
@@ -85,14 +88,14 @@ def create_app(
     app.state.reader = Reader(state)
     errors.install(app)
     docs.install(app, "/openapi.json")
-    for module in (health, streams, hot, metrics_routes, moments, dead_letters, live, admin):
+    for module in (health, streams, hot, metrics_routes, moments, dead_letters, live, admin, alerts):
         app.include_router(module.router)
     dashboard = mount_dashboard(app, settings.dashboard_dir)  # after the API's routes, so they win
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "PATCH", "DELETE"],
+            allow_methods=["GET", "PATCH", "PUT", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
             max_age=600,

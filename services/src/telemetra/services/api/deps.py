@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from telemetra.contract import STREAM_ID_PATTERN
+from telemetra.services.alerts.outbox import Outbox
 from telemetra.services.api.errors import field_error
 from telemetra.services.api.reads import Reader
 from telemetra.services.api.state import AppState
@@ -39,7 +40,13 @@ async def get_reader(connection: HTTPConnection) -> Reader:
     return reader
 
 
+async def get_outbox(connection: HTTPConnection) -> Outbox:
+    outbox: Outbox = connection.app.state.telemetra.outbox
+    return outbox
+
+
 State = Annotated[AppState, Depends(get_state)]
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 StreamId = Annotated[
     str,

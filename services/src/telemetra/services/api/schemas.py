@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from telemetra.analytics.moments import KINDS
+from telemetra.services.alerts.rules import AlertConfig
 
 MomentKind = Literal["chat_spike", "viewer_surge", "viewer_drop", "sentiment_swing", "revenue_spike", "raid"]
 assert set(get_args(MomentKind)) == set(KINDS), "MomentKind must list the analytics core's moment kinds"
@@ -221,6 +222,62 @@ class StreamMetaIn(_Model):
     category: Category | None = None
 
 
+class StreamAlerts(_Model):
+    """A stream's alerting as stored, read by every process that offers moments within a few seconds."""
+
+    stream_id: str
+    origin: str = Field(
+        description="Who set it: `api`, `file` (`telemetra demo --alerts`) or `resource:<namespace>/<name>` "
+        "(a TelemetraStream's `spec.alerts`, managed by the operator)."
+    )
+    updated_at: AwareDatetime
+    config: AlertConfig = Field(
+        description="Destinations and rules, as in a TelemetraStream's `spec.alerts`."
+    )
+
+
+AlertState = Literal["pending", "delivered", "dead", "suppressed"]
+
+
+class DeliveryOut(_Model):
+    """One alert: a moment for one destination, and where its delivery stands."""
+
+    moment_id: str
+    destination: str
+    stream_id: str
+    kind: str
+    state: AlertState
+    reason: str | None = Field(description="Why suppressed or dead; the last error while retrying.")
+    revision: int = Field(ge=1, description="Versions of the moment seen (it grows).")
+    sent_revision: int = Field(ge=0, description="The version last delivered (0: none yet).")
+    remote_id: str | None = Field(description="The destination's message id (Discord), to edit it.")
+    attempts: int = Field(ge=0, description="Failed attempts of the current version.")
+    next_attempt_at: AwareDatetime
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    delivered_at: AwareDatetime | None
+
+
+class DeliveriesPage(_Model):
+    items: list[DeliveryOut] = Field(description="Most recently updated first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` (with the same filters) for the next page.")
+
+
+class AttemptOut(_Model):
+    revision: int = Field(ge=1)
+    attempt: int = Field(ge=1, description="1 for a version's first try.")
+    at: AwareDatetime
+    outcome: Literal["delivered", "retry", "dead"]
+    status: int | None = Field(description="The destination's HTTP status, if it answered.")
+    error: str | None = Field(description="What went wrong (never a URL or a secret).")
+    duration_ms: float = Field(ge=0)
+
+
+class DeliveryAttempts(_Model):
+    delivery: DeliveryOut
+    attempts: list[AttemptOut] = Field(description="Oldest first.")
+
+
 class Check(_Model):
     status: Literal["up", "down"]
     backend: str
@@ -254,12 +311,14 @@ class ValidationErrorBody(_Model):
     request_id: str
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error answers a route can give."""
+def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route can give; ``descriptions`` (``not_found="…"``,
+    ``conflict="…"``) replace the default texts."""
     described = {
         401: "Missing or invalid bearer token.",
         403: "The token lacks the required scope.",
-        404: "Unknown stream.",
+        404: descriptions.get("not_found", "Unknown stream."),
+        409: descriptions.get("conflict", "Conflicts with the resource's state; `detail` says why."),
         413: "Request body too large.",
         422: "Invalid parameter; `loc` names the field.",
         503: "A backend is unavailable; `detail` says which.",

@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telemetra.services.alerts.outbox import Outbox, open_outbox
+from telemetra.services.alerts.settings import AlertSettings
 from telemetra.services.api.hub import LiveHub
 from telemetra.services.api.observability import Metrics
 from telemetra.services.api.querycache import QueryCache
@@ -41,10 +43,11 @@ class AppState:
         store: Store | None = None,
         cache: LiveCache | None = None,
         metrics: Metrics | None = None,
+        outbox: Outbox | None = None,
     ):
         self.settings = settings
         # Backends passed in belong to the caller (embedded mode shares them with the engine's sink).
-        self._owns_store, self._owns_cache = store is None, cache is None
+        self._owns_store, self._owns_cache, self._owns_outbox = store is None, cache is None, outbox is None
         self.store = store or open_store(
             settings.store_url, pool_size=settings.store_pool_size, timeout=settings.dependency_timeout_s
         )
@@ -53,6 +56,10 @@ class AppState:
             namespace=settings.cache_namespace,
             recent_moments=settings.recent_moments,
             timeout=settings.dependency_timeout_s,
+        )
+        # The alert outbox (stream alert configs, the delivery log): by default in the store's database.
+        self.outbox = outbox or open_outbox(
+            AlertSettings().outbox_for(settings.store_url), pool_size=2, timeout=settings.dependency_timeout_s
         )
         self.metrics = metrics or Metrics()
         self.store_status = DependencyStatus(self.store.name)
@@ -79,6 +86,7 @@ class AppState:
         except StoreUnavailable as error:
             log.warning("store unavailable at start-up; will keep trying", extra={"error": str(error)})
         await self.cache.start()
+        await self.start_outbox()
         await self.probe()
         self._monitor = asyncio.create_task(self._probe_forever(), name="telemetra-dependency-probe")
         self.hub.start()
@@ -90,10 +98,22 @@ class AppState:
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor
+        if self._owns_outbox:
+            await self.outbox.close()
         if self._owns_cache:
             await self.cache.close()
         if self._owns_store:
             await self.store.close()
+
+    async def start_outbox(self) -> bool:
+        """Start (connect and migrate) the outbox; False if it is unavailable (the alert routes answer 503 and
+        try again)."""
+        try:
+            await self.outbox.start()
+        except StoreUnavailable as error:
+            log.warning("alert outbox unavailable", extra={"error": str(error)[:300]})
+            return False
+        return True
 
     async def probe(self) -> None:
         async def store_check() -> None:
@@ -138,6 +158,8 @@ class AppState:
     async def _probe_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.health_interval_s)
+            with contextlib.suppress(StoreUnavailable):
+                await self.outbox.start()  # no-op once started; retries an outbox that was down at start-up
             try:
                 await self.probe()
             except Exception:  # the probe must outlive any surprise; it is what drives recovery
