@@ -109,7 +109,7 @@ export function HotPage({ api = defaultApi }: { api?: Api }) {
         />
         <SelectField
           label="Moments in the last"
-          value={minutes}
+          value={String(minutes)}
           onChange={(value) => setParam('minutes', value, '10')}
           options={MINUTES.map((m) => [String(m), `${m} minutes`] as const)}
           className="sm:w-40"
