@@ -38,7 +38,7 @@ from telemetra.services.alerts.outbox import Outbox, StoredConfig, open_outbox
 from telemetra.services.alerts.rules import AlertConfig
 
 from .conftest import Namespaces
-from .test_pools import POOL_NAME, create, pool_manifest, ready_pool
+from .test_pools import create, pool_manifest, ready_pool
 
 DISCORD = {"name": "mods", "type": "discord", "urlFrom": {"name": "stream-alerts", "key": "discord-url"}}
 WEBHOOK = {
@@ -326,20 +326,21 @@ async def test_a_pooled_stream_without_a_loop_of_its_own_gets_its_condition_from
     outbox: Outbox,
 ) -> None:
     ns = namespaces.streams
+    pool = "alerting"  # a pool of its own: test_pools reads its pool's control topic on the same broker
     settings = {
         "TELEMETRA_OPERATOR_TOPICS": "admin",
         "TELEMETRA_OPERATOR_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "TELEMETRA_OPERATOR_KAFKA_TIMEOUT_SECONDS": "5",
-        "TELEMETRA_OPERATOR_DEFAULT_POOL": POOL_NAME,
+        "TELEMETRA_OPERATOR_DEFAULT_POOL": pool,
         "TELEMETRA_OPERATOR_POOL_SYNC_SECONDS": "0.2",
     }
     process = operator_with(kube_cluster, namespaces, tmp_path, outbox_url, **settings)
     with process:
-        await create(kube, ns, pool_manifest(POOL_NAME))
+        await create(kube, ns, pool_manifest(pool))
         await create(kube, ns, with_alerts("pooled", ALERTS))
-        await ready_pool(kube, ns, POOL_NAME)
+        await ready_pool(kube, ns, pool)
         stream = await t.wait_condition(kube, ns, "pooled", "Ready", "True", within=30)
-        assert stream["status"]["pool"] == POOL_NAME and not stream["status"].get("children")
+        assert stream["status"]["pool"] == pool and not stream["status"].get("children")
         assert not (stream["metadata"].get("finalizers") or [])  # no loop of its own: kopf never took it
         await alerts_ready(kube, ns, "pooled", "False", "SecretMissing")
         await t.create_secret(kube, ns, "stream-alerts", {"discord-url": "https://x", "webhook-key": "k"})
