@@ -218,13 +218,15 @@ async def test_old_moments_and_unconfigured_streams_do_not_alert(outbox: Outbox)
 async def test_replicas_on_postgres_send_each_alert_once(
     receiver: Receiver, request: pytest.FixtureRequest
 ) -> None:
+    receiver.delay_s = 0.02  # each replica (4 sends in flight) needs ≥ 1 s for all 200: the others claim some
     receiver.start()
     url = request.getfixturevalue("postgres_server").create_database(f"alerts_{uuid.uuid4().hex[:8]}")
     outboxes = [open_outbox(url) for _ in range(3)]
     for box in outboxes:
         await box.start()
     secrets = SecretResolver(environ={"HOOK_KEY": KEY})
-    dispatchers = [Dispatcher(box, secrets, FAST, owner=f"replica-{i}") for i, box in enumerate(outboxes)]
+    settings = FAST.model_copy(update={"concurrency": 4})
+    dispatchers = [Dispatcher(box, secrets, settings, owner=f"replica-{i}") for i, box in enumerate(outboxes)]
     intake = AlertIntake(outboxes[0])
     for s in range(10):
         await configure(intake, f"s{s}", webhook_config(receiver.url + f"/hook/{s}"))

@@ -35,12 +35,14 @@ class Received:
 
 class Receiver:
     """``start()``/``stop()`` may be called repeatedly (the port stays the same), so a test can take the
-    receiver down and bring it back. ``status`` is what it answers (200 by default)."""
+    receiver down and bring it back. ``status`` is what it answers (200 by default), after ``delay_s``
+    (a slow destination)."""
 
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.requests: list[Received] = []
         self.status = 200
+        self.delay_s = 0.0
         self._ids = itertools.count(1_234_567_890_000_000_001)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -62,6 +64,8 @@ class Receiver:
                     self._answer(200, orjson.dumps(receiver.stats()))
                     return
                 status, answer = receiver.answer(self.command, self.path, body)
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
                 with receiver._lock:
                     receiver.requests.append(
                         Received(time.time(), self.command, self.path, dict(self.headers.items()), body)
