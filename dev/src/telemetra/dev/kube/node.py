@@ -79,7 +79,8 @@ HOST_SYSCTLS = (
     "net/ipv4/ip_forward",
 )
 # Fixed paths kubelet, containerd and the CNI plugins write to: a tmpfs over each inside the node.
-PRIVATE_DIRS = ("/run/netns", "/var/lib/cni", "/var/log/containers", "/var/log/pods")
+NETNS_DIR = "/run/netns"
+PRIVATE_DIRS = (NETNS_DIR, "/var/lib/cni", "/var/log/containers", "/var/log/pods")
 REQUIRED_COMMANDS = {
     "ip": "iproute2",
     "nsenter": "util-linux",
@@ -119,6 +120,7 @@ class NodeCluster(LocalServer):
         self._holder: subprocess.Popen[bytes] | None = None
         self._sysctls: dict[str, str] = {}
         self._created_dirs: list[Path] = []
+        self._netns_mount_was = True  # /run/netns a mount point before start? (`ip netns add` makes it one)
 
     # -- addresses -----------------------------------------------------------------------------------------
     @property
@@ -180,6 +182,7 @@ class NodeCluster(LocalServer):
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._sysctls = {name: _read_sysctl(name) for name in HOST_SYSCTLS}
+        self._netns_mount_was = _is_mount(NETNS_DIR)
         try:
             self._network()
             self._hold()
@@ -225,6 +228,9 @@ class NodeCluster(LocalServer):
         if self.slot >= 0:
             _run(["ip", "netns", "delete", self.netns], check=False)
             _run(["ip", "link", "delete", f"tmra{self.slot}h"], check=False)  # gone with the netns normally
+        if not self._netns_mount_was and _is_mount(NETNS_DIR) and not _run(["ip", "netns", "list"]).stdout:
+            # iproute2 made it a mount for our namespace, and no other namespace is in it
+            _run(["umount", NETNS_DIR], check=False)
         for path in reversed(self._created_dirs):
             with contextlib.suppress(OSError):
                 path.rmdir()
@@ -533,10 +539,19 @@ class NodeCluster(LocalServer):
 
 
 # -- host state (what a node could leave behind) --------------------------------------------------------------
+def _mount_points() -> list[str]:
+    return sorted(line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines())
+
+
+def _is_mount(path: str) -> bool:
+    """Also a bind mount of a directory onto itself (which ``os.path.ismount`` does not see)."""
+    return path in _mount_points()
+
+
 def host_state() -> dict[str, list[str]]:
     """Interfaces, network namespaces, mounts, iptables chains, top-level cgroups, kernel settings and node
     processes of this host: equal before ``start`` and after ``stop``."""
-    mounts = sorted(line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    mounts = _mount_points()
     chains = []
     for command in ("iptables-save", "ip6tables-save"):
         if shutil.which(command):
