@@ -238,10 +238,13 @@ async def run_ready(
     await kube.create(doc)
     name, stream_id = manifest["metadata"]["name"], manifest["spec"]["streamId"]
 
-    async def children() -> bool:
+    async def children() -> bool:  # created concurrently: each of them, not one for the others
         app = await kube.get(SPARK_APP, namespace, f"telemetra-{stream_id}")
-        topic = await kube.get(KAFKA_TOPIC, kafka_namespace, dead_letter_topic(stream_id))
-        return app is not None and topic is not None
+        topics = [
+            await kube.get(KAFKA_TOPIC, kafka_namespace, topic)
+            for topic in (events_topic(stream_id), dead_letter_topic(stream_id))
+        ]
+        return app is not None and None not in topics
 
     await wait_for(children, within=10, what=f"children of {name}")
     await play_operators(kube, namespace, kafka_namespace, stream_id)
